@@ -1,0 +1,5 @@
+"""SessionOptions: placeholder until the session engine lands."""
+
+
+class SessionOptions:
+    pass

@@ -1,0 +1,1 @@
+"""Framework integrations: botsessions.integrations.aiogram, botsessions.integrations.ptb."""

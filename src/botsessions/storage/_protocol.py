@@ -1,0 +1,7 @@
+"""Placeholder."""
+
+from typing import Protocol
+
+
+class StorageAdapter(Protocol):
+    pass
