@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -29,7 +30,7 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-def unavailable(what: str) -> None:
+def unavailable(what: str) -> NoReturn:
     """Skip loudly, or fail when the environment requires every service."""
     message = f"{what} is not available: set {REDIS_ENV} / {POSTGRES_ENV} or install it"
     if os.environ.get(REQUIRE_ENV) == "1":
@@ -79,7 +80,6 @@ class RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             unavailable("redis-server binary")
-        assert binary is not None
         self.process = subprocess.Popen(
             [
                 binary,
@@ -149,7 +149,6 @@ def _throwaway_postgres() -> Iterator[str]:
     initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
     if initdb is None or pg_ctl is None:
         unavailable("PostgreSQL (no server on 127.0.0.1:5432 and no initdb/pg_ctl)")
-    assert initdb is not None and pg_ctl is not None
     # initdb refuses to run as root: run it as the postgres user when we are root.
     prefix: list[str] = []
     if os.geteuid() == 0:

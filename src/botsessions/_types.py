@@ -17,7 +17,7 @@ NextFn: TypeAlias = Callable[[], Awaitable[None]]
 Middleware: TypeAlias = "Callable[[Context, NextFn], Awaitable[None]]"
 """``async def mw(ctx, next) -> None``."""
 
-KeyFunc: TypeAlias = "Callable[[Context], str | None | Awaitable[str | None]]"
+KeyFunc: TypeAlias = "Callable[[Context], str | Awaitable[str | None] | None]"
 """A ``get_session_key`` function, sync or async."""
 
 

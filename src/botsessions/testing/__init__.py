@@ -1,1 +1,4 @@
-"""Helpers to test bots and storage adapters: the local Bot API server, conformance suite, fault-injecting storages."""
+"""Helpers to test bots and storage adapters.
+
+The local Bot API server, the storage conformance suite and fault-injecting storages.
+"""
