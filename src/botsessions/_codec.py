@@ -1,34 +1,188 @@
-"""Session value <-> stored JSON form. (Interim identity codec; the typed codec replaces it.)
+"""Session value <-> stored JSON form, for plain and typed sessions.
 
 The engine encodes a session value before every write and decodes what storage returns:
 
-* ``codec_for(initial)`` picks the codec once, when ``session()`` is built.
+* ``codec_for(initial, schema=...)`` picks the codec once, when ``session()`` is built.
+  A dataclass, pydantic model or TypedDict passed as ``initial`` (or any type passed as
+  ``schema``) gives a typed codec; anything else gives the plain JSON codec.
 * ``Codec.encode(value)`` returns a JSON-compatible value (dict, list, str, int, float,
-  bool, None) or raises ``TypeError`` naming the offending path.
-* ``Codec.decode(data)`` turns the stored form back into the session value.
+  bool, None) or raises ``TypeError`` naming the offending path, before anything is written.
+* ``Codec.decode(data, key)`` turns the stored form back into the session value, raising
+  ``CorruptDataError`` naming ``key`` when a typed session does not validate.
+
+Neither direction shares a mutable object with its input: the engine may keep the stored
+form it read as the snapshot to compare against at the end of the update, and a handler
+mutating the session can never change that snapshot.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import dataclasses
+import json
+import math
+from typing import Any, Protocol, is_typeddict
+
+import orjson
+import typing_extensions
+from pydantic import BaseModel, ConfigDict, PydanticSchemaGenerationError, TypeAdapter
+from pydantic import PydanticUserError, ValidationError
+from pydantic_core import PydanticSerializationError
+
+from botsessions._errors import CorruptDataError
+
+__all__ = ["Codec", "codec_for"]
+
+# Datetimes, dataclasses and subclasses of builtins (IntEnum, defaultdict, ...) are handed to
+# ``_refuse``: orjson would otherwise turn them into JSON that reads back as something else.
+_STRICT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+_STRICT |= orjson.OPT_PASSTHROUGH_SUBCLASS
+# Applies to dataclasses and TypedDicts; pydantic models keep their own model_config.
+_TYPED_CONFIG = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
 
 
 class Codec(Protocol):
+    """Converts one session property's values to and from their stored JSON form."""
+
     def encode(self, value: Any) -> Any: ...
 
-    def decode(self, data: Any) -> Any: ...
+    def decode(self, data: Any, key: str | None = None) -> Any: ...
 
 
-class _IdentityCodec:
+def _refuse(obj: Any) -> Any:
+    raise TypeError
+
+
+def _json_copy(value: Any) -> Any:
+    """A fresh copy of JSON data (also for integers beyond 64 bits, which orjson refuses)."""
+    try:
+        return orjson.loads(orjson.dumps(value, option=_STRICT, default=_refuse))
+    except TypeError:
+        return _checked_copy(value, "session")
+
+
+def _checked_copy(value: Any, path: str) -> Any:
+    """Copy ``value`` if it survives a JSON round trip unchanged, else name where it fails."""
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is bool:
+        return value
+    if kind is float:
+        if math.isfinite(value):
+            return value
+        raise TypeError(f"{path}: {value!r} is not JSON (NaN and infinity are not allowed)")
+    if kind is dict:
+        copied: dict[str, Any] = {}
+        for k, item in value.items():
+            if type(k) is not str:
+                raise TypeError(
+                    f"{path}: key {k!r} ({type(k).__name__}) is not JSON; keys must be str"
+                )
+            copied[k] = _checked_copy(item, f"{path}[{json.dumps(k, ensure_ascii=False)}]")
+        return copied
+    if kind is list:
+        return [_checked_copy(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    hint = "use a list or declare a typed session" if kind is tuple else "declare a typed session"
+    raise TypeError(f"{path}: {kind.__name__} is not JSON; {hint}")
+
+
+class _JSONCodec:
+    """Untyped sessions: the value must already be JSON and is stored as it is."""
+
     __slots__ = ()
 
     def encode(self, value: Any) -> Any:
-        return value
+        try:
+            copied = orjson.loads(orjson.dumps(value, option=_STRICT, default=_refuse))
+        except TypeError:
+            copied = None  # an unsupported type or a big int: the walk below decides
+        else:
+            # orjson writes NaN as null and tuples/enums/UUIDs as plain JSON, so equality
+            # with the original is what proves the value reads back unchanged.
+            if copied == value:
+                return copied
+        return _checked_copy(value, "session")
 
-    def decode(self, data: Any) -> Any:
-        return data
+    def decode(self, data: Any, key: str | None = None) -> Any:
+        return _json_copy(data)
+
+    def __repr__(self) -> str:
+        return "JSONCodec()"
+
+
+class _TypedCodec:
+    """Typed sessions: pydantic validates on read and serializes to JSON on write."""
+
+    __slots__ = ("_adapter", "_name", "schema")
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema
+        self._name = getattr(schema, "__name__", repr(schema))
+        # A 1-tuple wrapper lets the bytes-as-base64 config reach dataclasses and TypedDicts,
+        # which refuse a config of their own through TypeAdapter.
+        try:
+            self._adapter: TypeAdapter[tuple[Any]] = TypeAdapter(
+                tuple[schema],  # type: ignore[valid-type]
+                config=_TYPED_CONFIG,
+            )
+        except (PydanticSchemaGenerationError, PydanticUserError) as exc:
+            raise TypeError(f"Cannot use {self._name} as a session schema: {exc}") from exc
+
+    def encode(self, value: Any) -> Any:
+        try:
+            return self._adapter.dump_python((value,), mode="json", warnings="error")[0]
+        except PydanticSerializationError as exc:
+            raise TypeError(
+                f"session: cannot store {type(value).__name__} as {self._name}: {exc}"
+            ) from exc
+        except UnicodeDecodeError as exc:
+            raise TypeError(
+                f"session: bytes of a {self._name} are not UTF-8; store bytes as base64 with "
+                "model_config = ConfigDict(ser_json_bytes='base64', val_json_bytes='base64')"
+            ) from exc
+
+    def decode(self, data: Any, key: str | None = None) -> Any:
+        try:
+            text = orjson.dumps((data,))
+        except TypeError:
+            text = json.dumps((data,), allow_nan=False).encode()
+        try:
+            # From JSON text, so the result shares no object with ``data``.
+            return self._adapter.validate_json(text)[0]
+        except ValidationError as exc:
+            raise CorruptDataError(
+                f"Stored session {key!r} does not match {self._name}; it was left in "
+                f"storage unchanged (fix it or add a migration): {exc}",
+                key=key,
+            ) from exc
+
+    def __repr__(self) -> str:
+        return f"TypedCodec({self._name})"
+
+
+_JSON_CODEC = _JSONCodec()
+
+
+def _is_schema_class(initial: Any) -> bool:
+    if not isinstance(initial, type):
+        return False
+    return (
+        dataclasses.is_dataclass(initial)
+        or issubclass(initial, BaseModel)
+        or is_typeddict(initial)
+        or typing_extensions.is_typeddict(initial)
+    )
 
 
 def codec_for(initial: Any = None, *, schema: Any = None) -> Codec:
-    """The codec for sessions whose ``initial`` (or explicit ``schema``) is given."""
-    return _IdentityCodec()
+    """The codec for sessions whose ``initial`` (or explicit ``schema``) is given.
+
+    Typed when ``schema`` is given, or when ``initial`` is a dataclass, a pydantic model or
+    a TypedDict class; plain JSON otherwise (``initial`` a function, ``dict``, ``None``).
+
+    Raises:
+        TypeError: ``schema`` is not a type pydantic can validate.
+    """
+    if schema is None and _is_schema_class(initial):
+        schema = initial
+    if schema is None:
+        return _JSON_CODEC
+    return _TypedCodec(schema)
