@@ -24,8 +24,14 @@ from typing import Any, Protocol, is_typeddict
 
 import orjson
 import typing_extensions
-from pydantic import BaseModel, ConfigDict, PydanticSchemaGenerationError, TypeAdapter
-from pydantic import PydanticUserError, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PydanticSchemaGenerationError,
+    PydanticUserError,
+    TypeAdapter,
+    ValidationError,
+)
 from pydantic_core import PydanticSerializationError
 
 from botsessions._errors import CorruptDataError
@@ -120,7 +126,7 @@ class _TypedCodec:
         # which refuse a config of their own through TypeAdapter.
         try:
             self._adapter: TypeAdapter[tuple[Any]] = TypeAdapter(
-                tuple[schema],  # type: ignore[valid-type]
+                tuple[schema],
                 config=_TYPED_CONFIG,
             )
         except (PydanticSchemaGenerationError, PydanticUserError) as exc:

@@ -1,5 +1,294 @@
-"""Placeholder."""
+"""FileStorage: one JSON file per session, written atomically."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import enum
+import hashlib
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from botsessions._errors import CorruptDataError, StorageError
+from botsessions.storage import _json
+from botsessions.storage._ttl import ttl_seconds
+
+__all__ = ["FileStorage"]
+
+_T = TypeVar("_T")
+_SUFFIX = ".json"
+_TEMP_PREFIX = ".tmp-"
+# Longer encoded keys get a hashed file name: most file systems cap names at 255 bytes.
+_MAX_ENCODED = 200
+_BATCH = 100
+_MAX_PURGE_INTERVAL = 300.0
+_STALE_TEMP = 3600.0
+
+
+class _State(enum.Enum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+def file_name(key: str) -> str:
+    """The file name for ``key``: never a path, a reserved name or a clash with another key.
+
+    ``k_<base32 of the UTF-8 key>.json`` (lowercase, unpadded; reversible and safe on
+    case-insensitive file systems), or ``h_<sha256 hex>.json`` when that would be long.
+    """
+    raw = key.encode("utf-8", "surrogatepass")
+    encoded = base64.b32encode(raw).decode("ascii").rstrip("=").lower()
+    if len(encoded) <= _MAX_ENCODED:
+        return f"k_{encoded}{_SUFFIX}"
+    return f"h_{hashlib.sha256(raw).hexdigest()}{_SUFFIX}"
+
+
+def _key_from_name(name: str) -> str | None:
+    """The key a ``k_`` file name encodes (``None`` for hashed names and foreign files)."""
+    if not (name.startswith("k_") and name.endswith(_SUFFIX)):
+        return None
+    encoded = name[2 : -len(_SUFFIX)].upper()
+    try:
+        raw = base64.b32decode(encoded + "=" * (-len(encoded) % 8))
+        return raw.decode("utf-8", "surrogatepass")
+    except ValueError:
+        return None
+
+
+def _is_session_file(name: str) -> bool:
+    return name.endswith(_SUFFIX) and name.startswith(("k_", "h_"))
 
 
 class FileStorage:
-    pass
+    """Sessions as JSON files in one directory: simple, inspectable, single host.
+
+    Each file holds ``{"key": ..., "value": ..., "expires_at": ...}``; its name is derived
+    from the key (see ``file_name``), so no key can leave the directory or overwrite another
+    key's file. Writes go to a temporary file in the same directory, are flushed to disk and
+    then renamed over the old file: a crash leaves either the old or the new session, never a
+    torn one. File I/O runs in worker threads.
+
+    Args:
+        directory: folder for the session files, created on the first write.
+        ttl: seconds (or a ``timedelta``) a session lives after its last write; expired
+            files are invisible to every method and deleted in periodic sweeps.
+        fsync: flush each write (and the directory entry) to disk before returning. Turning
+            it off is faster, and a killed process still never leaves a torn file, but an
+            OS crash may lose recent writes.
+
+    Raises:
+        ValueError: ``ttl`` is not positive.
+
+    Backend failures raise ``StorageError``; an empty, torn or foreign file raises
+    ``CorruptDataError`` and is left in place (it never reads as "no session").
+    """
+
+    __slots__ = ("_dir", "_fsync", "_made_dir", "_next_purge", "_state", "_ttl")
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] = "sessions",
+        *,
+        ttl: float | timedelta | None = None,
+        fsync: bool = True,
+    ) -> None:
+        self._dir = os.fspath(directory)
+        self._ttl = ttl_seconds(ttl)
+        self._fsync = fsync
+        self._state = _State.OPEN
+        self._made_dir = False
+        self._next_purge = 0.0
+
+    def __repr__(self) -> str:
+        return f"FileStorage({self._dir!r}, ttl={self._ttl!r})"
+
+    async def close(self) -> None:
+        """Mark the storage closed (it holds no open files). Later calls raise."""
+        self._state = _State.CLOSED
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- StorageAdapter --------------------------------------------------------------------
+
+    async def read(self, key: str) -> Any:
+        """The session stored under ``key``, or ``None`` if there is none (or it expired)."""
+        data = await self._run("read", key, self._read_file, file_name(key))
+        return None if data is None else self._unpack(data, key, file_name(key))[1]
+
+    async def write(self, key: str, value: Any) -> None:
+        """Store ``value`` (JSON data) under ``key``, atomically replacing its file."""
+        expires_at = None if self._ttl is None else time.time() + self._ttl
+        text = _json.dumps({"key": key, "value": value, "expires_at": expires_at}, key)
+        await self._run("write", key, self._write_file, file_name(key), text.encode())
+
+    async def delete(self, key: str) -> None:
+        """Remove the session stored under ``key``; nothing happens if there is none."""
+        await self._run("delete", key, self._delete_file, file_name(key))
+
+    async def has(self, key: str) -> bool:
+        """Whether an unexpired session is stored under ``key``."""
+        return await self.read(key) is not None
+
+    async def read_all_keys(self) -> AsyncIterator[str]:
+        """Every stored key (decoded from the files' contents), in no particular order."""
+        async for key, _ in self._entries():
+            yield key
+
+    async def read_all_values(self) -> AsyncIterator[Any]:
+        """Every stored value, in no particular order."""
+        async for _, value in self._entries():
+            yield value
+
+    async def read_all_entries(self) -> AsyncIterator[tuple[str, Any]]:
+        """Every stored ``(key, value)`` pair, in no particular order."""
+        async for entry in self._entries():
+            yield entry
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _unpack(self, data: bytes, key: str | None, name: str) -> tuple[str, Any]:
+        """``(key, value)`` of a file's content; ``value`` is ``None`` once expired."""
+        where = key if key is not None else _key_from_name(name)
+        parsed = _json.loads(data, where if where is not None else name)
+        if not (isinstance(parsed, dict) and isinstance(parsed.get("key"), str)):
+            raise CorruptDataError(
+                f"Session file {os.path.join(self._dir, name)!r} is not a FileStorage "
+                "record; it was left in place",
+                key=where,
+            )
+        stored_key: str = parsed["key"]
+        if (key is not None and stored_key != key) or file_name(stored_key) != name:
+            raise CorruptDataError(
+                f"Session file {os.path.join(self._dir, name)!r} holds key {stored_key!r}, "
+                "which does not belong to this file name; it was left in place",
+                key=where,
+            )
+        expires_at = parsed.get("expires_at")
+        if expires_at is not None and expires_at <= time.time():
+            return stored_key, None
+        return stored_key, parsed.get("value")
+
+    async def _entries(self) -> AsyncIterator[tuple[str, Any]]:
+        names = await self._run("list", None, self._list_names)
+        for start in range(0, len(names), _BATCH):
+            batch = names[start : start + _BATCH]
+            contents = await self._run("list", None, self._read_files, batch)
+            for name, data in zip(batch, contents, strict=True):
+                if data is None:
+                    continue  # deleted since the listing
+                key, value = self._unpack(data, None, name)
+                if value is not None:
+                    yield key, value
+
+    async def _run(self, op: str, key: str | None, fn: Callable[..., _T], *args: Any) -> _T:
+        if self._state is _State.CLOSED:
+            raise RuntimeError("Cannot use FileStorage after close()")
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except OSError as exc:
+            what = f"session {key!r}" if key is not None else "sessions"
+            raise StorageError(
+                f"FileStorage could not {op} {what} in {self._dir!r}: {exc}", key=key
+            ) from exc
+
+    # The methods below run in worker threads.
+
+    def _read_file(self, name: str) -> bytes | None:
+        try:
+            with open(os.path.join(self._dir, name), "rb") as file:
+                return file.read()
+        except FileNotFoundError:
+            return None
+
+    def _read_files(self, names: list[str]) -> list[bytes | None]:
+        return [self._read_file(name) for name in names]
+
+    def _list_names(self) -> list[str]:
+        try:
+            return [name for name in os.listdir(self._dir) if _is_session_file(name)]
+        except FileNotFoundError:
+            return []
+
+    def _write_file(self, name: str, data: bytes) -> None:
+        if not self._made_dir:
+            os.makedirs(self._dir, exist_ok=True)
+            self._made_dir = True
+        fd, temp = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=self._dir)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+                file.flush()
+                if self._fsync:
+                    os.fsync(file.fileno())
+            os.replace(temp, os.path.join(self._dir, name))
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+        self._sync_dir()
+        if self._ttl is not None and time.time() >= self._next_purge:
+            self._purge(self._ttl)
+
+    def _delete_file(self, name: str) -> None:
+        try:
+            os.unlink(os.path.join(self._dir, name))
+        except FileNotFoundError:
+            return
+        self._sync_dir()
+
+    def _sync_dir(self) -> None:
+        if not self._fsync or not hasattr(os, "O_DIRECTORY"):
+            return
+        fd = os.open(self._dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _purge(self, ttl: float) -> None:
+        """Delete expired session files and temporary files left by killed writers."""
+        now = time.time()
+        self._next_purge = now + min(ttl, _MAX_PURGE_INTERVAL)
+        with os.scandir(self._dir) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError, CorruptDataError):
+                    mtime = entry.stat().st_mtime
+                    if entry.name.startswith(_TEMP_PREFIX) and mtime < now - _STALE_TEMP:
+                        os.unlink(entry.path)
+                    # A file written less than ttl ago cannot have expired: skip reading it.
+                    elif _is_session_file(entry.name) and mtime + ttl <= now:
+                        self._expire(entry.name)
+
+    def _expire(self, name: str) -> None:
+        data = self._read_file(name)
+        if data is None or self._unpack(data, None, name)[1] is not None:
+            return
+        # Claim the file by renaming it, then check again: a write that landed after the
+        # first look is put back instead of being deleted.
+        path = os.path.join(self._dir, name)
+        claimed = os.path.join(self._dir, f"{_TEMP_PREFIX}{uuid.uuid4().hex}")
+        os.rename(path, claimed)
+        try:
+            with open(claimed, "rb") as file:
+                fresh = self._unpack(file.read(), None, name)[1] is not None
+            if fresh:
+                with contextlib.suppress(FileExistsError):
+                    os.link(claimed, path)
+        finally:
+            os.unlink(claimed)
