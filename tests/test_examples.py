@@ -308,5 +308,5 @@ async def test_example_runs_as_a_script_and_stops_on_ctrl_c(
             await client.aclose()
         if process.returncode is None:
             process.send_signal(signal.SIGINT)
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 0, stderr.decode()[-2000:]
