@@ -1,5 +1,283 @@
-"""Placeholder."""
+"""Bot: a Composer bound to a Bot API client, with update handling and long polling."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from aiogram.types import Update, User
+
+from botsessions._errors import BotError
+from botsessions.bot._client import explain_startup_error, make_client
+from botsessions.bot._composer import Composer, _generation
+from botsessions.bot._context import Context
+from botsessions.bot._polling import Poller
+
+if TYPE_CHECKING:
+    from aiogram import Bot as AiogramBot
+
+    from botsessions._types import Middleware
+
+__all__ = ["Bot", "ErrorHandler"]
+
+logger = logging.getLogger("botsessions.bot")
+
+ErrorHandler = Callable[[BotError], Awaitable[None] | None]
+"""``bot.catch`` handler: ``(err: BotError) -> None``, sync or async."""
 
 
-class Bot:
-    pass
+async def _log_error(err: BotError) -> None:
+    logger.error("%s", err, exc_info=err.error)
+
+
+def _coerce_update(update: Any) -> dict[str, Any]:
+    if type(update) is not dict:
+        if isinstance(update, Update):
+            update = update.model_dump(mode="json", exclude_none=True, by_alias=True)
+        elif not isinstance(update, dict):
+            raise TypeError(
+                f"Malformed update: expected a dict or an aiogram Update, "
+                f"got {type(update).__name__}"
+            )
+    if "update_id" not in update:
+        raise ValueError(
+            f"Malformed update: no 'update_id' (keys: {sorted(update)[:5]}); "
+            "pass the update exactly as the Bot API sent it"
+        )
+    return update  # type: ignore[no-any-return]
+
+
+class Bot(Composer):
+    """A grammY-style bot: register middleware, then handle updates or start polling.
+
+    Bot API calls go through aiogram's ``Bot`` client (``bot.api``), so every
+    method and type of aiogram is available in handlers as ``ctx.api``.
+
+    Args:
+        token: the bot token from @BotFather.
+        bot_info: the bot's ``getMe`` result (a dict or an aiogram ``User``); with
+            it the bot needs no ``init()`` call and no network to handle updates.
+        api_server: base URL of a Bot API server other than api.telegram.org
+            (a self-hosted or local test server).
+        context_type: the class instantiated per update; a subclass of ``Context``
+            may add its own properties.
+
+    Raises:
+        ValueError: the token is malformed.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        bot_info: dict[str, Any] | User | None = None,
+        api_server: str | None = None,
+        context_type: type[Context] = Context,
+    ) -> None:
+        super().__init__()
+        self.api: AiogramBot = make_client(token, api_server)
+        """The aiogram ``Bot`` client."""
+        self._me: User | None = None
+        if bot_info is not None:
+            self._me = bot_info if isinstance(bot_info, User) else User.model_validate(bot_info)
+        self._context_type = context_type
+        self._handler: Middleware | None = None
+        self._compiled_at = -1
+        self._error_handler: Callable[[BotError], Awaitable[None]] = _log_error
+        self._poller: Poller | None = None
+
+    def __repr__(self) -> str:
+        username = None if self._me is None else self._me.username
+        return f"Bot(username={username!r})"
+
+    @property
+    def me(self) -> User:
+        """The bot's own user (``getMe``).
+
+        Raises:
+            RuntimeError: the bot is not initialized yet.
+        """
+        if self._me is None:
+            raise RuntimeError(
+                "The bot is not initialized: await bot.init() first, or pass "
+                "bot_info={...} (the getMe result) to Bot()"
+            )
+        return self._me
+
+    @property
+    def is_initialized(self) -> bool:
+        """Whether the bot knows its own user (``init()`` ran or ``bot_info`` was given)."""
+        return self._me is not None
+
+    async def init(self) -> None:
+        """Fetch the bot's own user with ``getMe`` (skipped when already known).
+
+        Raises:
+            aiogram.exceptions.TelegramUnauthorizedError: the token was rejected.
+            aiogram.exceptions.TelegramNetworkError: the Bot API server is unreachable.
+        """
+        if self._me is not None:
+            return
+        try:
+            self._me = await self.api.get_me()
+        except Exception as exc:
+            clearer = explain_startup_error(exc, self.api)
+            if clearer is None:
+                raise
+            raise clearer from exc
+
+    def catch(self, handler: ErrorHandler) -> ErrorHandler:
+        """Set the handler for errors raised by middleware while polling or on webhooks.
+
+        The default logs the error and carries on with the next update. If the
+        handler itself raises, polling stops and the error propagates. Returns the
+        handler, so it can be used as a decorator.
+        """
+        if not callable(handler):
+            raise TypeError(f"catch() needs a callable, got {type(handler).__name__}")
+        if inspect.iscoroutinefunction(handler):
+            self._error_handler = handler
+        else:
+
+            async def call_sync(err: BotError) -> None:
+                result = handler(err)
+                if inspect.isawaitable(result):
+                    await result
+
+            self._error_handler = call_sync
+        return handler
+
+    async def report_error(self, err: BotError) -> None:
+        """Pass ``err`` to the handler set with ``catch`` (by default: log it)."""
+        await self._error_handler(err)
+
+    async def handle_update(self, update: dict[str, Any] | Update) -> None:
+        """Run the middleware tree once for ``update``.
+
+        Args:
+            update: the raw update dict (as the Bot API sends it) or an aiogram
+                ``Update`` (converted to a dict once).
+
+        Raises:
+            BotError: a middleware raised; ``.error`` is the original exception and
+                ``.ctx`` the update's context.
+            TypeError, ValueError: the update is malformed (not a dict, no update_id).
+            RuntimeError: the bot is not initialized (no ``init()`` and no ``bot_info``).
+        """
+        raw = _coerce_update(update)
+        me = self._me
+        if me is None:
+            _ = self.me  # raises the explanatory RuntimeError
+        if self._compiled_at != _generation[0]:
+            self._compiled_at = _generation[0]
+            self._handler = self.middleware()
+        ctx = self._context_type(raw, self.api, me)  # type: ignore[arg-type]
+        done = False
+
+        async def end() -> None:
+            nonlocal done
+            if done:
+                raise RuntimeError("next() was called twice by the same middleware")
+            done = True
+
+        try:
+            await self._handler(ctx, end)  # type: ignore[misc]
+        except Exception as exc:
+            raise BotError(exc, ctx) from exc
+
+    async def run_polling(
+        self,
+        *,
+        timeout: int = 30,  # noqa: ASYNC109 (getUpdates' long-polling timeout)
+        limit: int = 100,
+        allowed_updates: Sequence[str] | None = None,
+        drop_pending_updates: bool = False,
+        concurrency: int = 1,
+        retry_initial: float = 0.5,
+        retry_max: float = 30.0,
+    ) -> None:
+        """Fetch updates with long polling and handle them until ``stop()``.
+
+        Deletes a webhook if one is set, then calls ``getUpdates`` in a loop. Each
+        update is handled before its offset is confirmed, so a restart neither
+        loses nor repeats updates. Network errors and 5xx answers are retried with
+        exponential backoff (``retry_initial`` doubling up to ``retry_max``
+        seconds); a 429 waits the ``retry_after`` the server asked for.
+
+        Args:
+            timeout: long-polling timeout in seconds, per ``getUpdates`` call.
+            limit: maximum updates per ``getUpdates`` call (1-100).
+            allowed_updates: update kinds to receive (None: the server's setting).
+            drop_pending_updates: discard updates queued before polling started.
+            concurrency: how many updates are handled at once (1: one after
+                another, like grammY). Sessions stay consistent either way.
+
+        Raises:
+            RuntimeError: polling is already running.
+            aiogram.exceptions.TelegramUnauthorizedError: the token was rejected.
+            Exception: what the ``catch`` handler raised.
+        """
+        if self._poller is not None:
+            raise RuntimeError("This bot is already polling; call bot.stop() first")
+        poller = Poller(
+            self,
+            timeout=timeout,
+            limit=limit,
+            allowed_updates=None if allowed_updates is None else list(allowed_updates),
+            concurrency=concurrency,
+            retry_initial=retry_initial,
+            retry_max=retry_max,
+        )
+        self._poller = poller
+        try:
+            await self.init()
+            await self.api.delete_webhook(drop_pending_updates=drop_pending_updates)
+            await poller.run()
+        finally:
+            self._poller = None
+            await self.api.session.close()
+
+    def stop(self) -> None:
+        """Ask polling to stop gracefully; safe to call from a handler or a signal.
+
+        The update being handled finishes, its offset is confirmed with the server,
+        the HTTP session is closed, then ``run_polling()``/``start()`` return.
+        Does nothing when the bot is not polling.
+        """
+        poller = self._poller
+        if poller is not None:
+            poller.stop()
+
+    def start(self, **options: Any) -> None:
+        """Run long polling until ``stop()``, Ctrl+C or SIGTERM (blocking).
+
+        The synchronous twin of ``await bot.run_polling(**options)``; a first
+        Ctrl+C / SIGTERM stops gracefully, a second one interrupts at once.
+        """
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            installed: list[signal.Signals] = []
+
+            def on_signal() -> None:
+                for sig in installed:
+                    loop.remove_signal_handler(sig)
+                self.stop()
+
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.add_signal_handler(sig, on_signal)
+                    installed.append(sig)
+                except (NotImplementedError, RuntimeError, ValueError):
+                    pass  # not the main thread, or a platform without signal support
+            try:
+                await self.run_polling(**options)
+            finally:
+                for sig in installed:
+                    loop.remove_signal_handler(sig)
+
+        asyncio.run(main())

@@ -1,5 +1,232 @@
-"""Placeholder."""
+"""Composer: a tree of middleware with grammY's use / on / command / hears / filter."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from botsessions.bot._filters import RawPredicate, compile_query
+from botsessions.bot._triggers import (
+    Trigger,
+    callback_data_predicate,
+    command_predicate,
+    text_predicate,
+)
+
+if TYPE_CHECKING:
+    from botsessions._types import Middleware, NextFn
+    from botsessions.bot._context import Context
+
+__all__ = ["Composer"]
+
+M = TypeVar("M", bound="Middleware")
+
+Predicate = Callable[["Context"], bool | Awaitable[bool]]
+"""A ``filter()`` predicate: ``(ctx) -> bool``, sync or async."""
+
+# Bumped by every registration anywhere; a Bot recompiles its tree when it changed,
+# so handlers added after the first update (or to a nested composer) are picked up.
+_generation = [0]
+
+
+class _Branch:
+    """A sub-composer that runs only when a predicate holds (else: ``next``)."""
+
+    __slots__ = ("composer", "kind", "predicate")
+
+    def __init__(self, kind: str, predicate: Any, composer: Composer) -> None:
+        self.kind = kind  # "raw": predicate(update), "ctx": predicate(ctx), "async": awaited
+        self.predicate = predicate
+        self.composer = composer
+
+    def compile(self) -> Middleware:
+        inner = self.composer.middleware()
+        predicate = self.predicate
+        if self.kind == "raw":
+
+            async def raw_branch(ctx: Context, next: NextFn) -> None:
+                if predicate(ctx.update):
+                    return await inner(ctx, next)
+                return await next()
+
+            return raw_branch
+        if self.kind == "ctx":
+
+            async def ctx_branch(ctx: Context, next: NextFn) -> None:
+                if predicate(ctx):
+                    return await inner(ctx, next)
+                return await next()
+
+            return ctx_branch
+
+        async def async_branch(ctx: Context, next: NextFn) -> None:
+            if await predicate(ctx):
+                return await inner(ctx, next)
+            return await next()
+
+        return async_branch
+
+
+async def _pass(ctx: Context, next: NextFn) -> None:
+    await next()
+
+
+def _concat(first: Middleware, rest: Middleware) -> Middleware:
+    async def chained(ctx: Context, next: NextFn) -> None:
+        called = False
+
+        async def downstream() -> None:
+            nonlocal called
+            if called:
+                raise RuntimeError("next() was called twice by the same middleware")
+            called = True
+            await rest(ctx, next)
+
+        await first(ctx, downstream)
+
+    return chained
+
+
+def _chain(middlewares: Sequence[Middleware]) -> Middleware:
+    if not middlewares:
+        return _pass
+    result = middlewares[-1]
+    for middleware in reversed(middlewares[:-1]):
+        result = _concat(middleware, result)
+    return result
 
 
 class Composer:
-    pass
+    """A tree of middleware, run in registration order.
+
+    A middleware is ``async def mw(ctx, next)``; ``await next()`` runs everything
+    registered after it and returns once that finished (re-raising what it raised).
+    Handlers registered with ``on``/``command``/``hears``/``callback_query``/``filter``
+    run only for matching updates; a matching handler ends the chain unless it calls
+    ``next``, other updates pass through to what follows.
+
+    Each registration method returns the sub-composer holding the given middleware,
+    so it can be chained (``bot.on("message").command("start", handler)``), and a
+    sub-composer used as a decorator registers the function::
+
+        @bot.command("start")
+        async def start(ctx, next): ...
+
+    Args:
+        *middleware: middleware (or composers) to register with ``use``.
+    """
+
+    def __init__(self, *middleware: Middleware | Composer) -> None:
+        self._entries: list[Middleware | Composer | _Branch] = []
+        if middleware:
+            self._add(middleware)
+
+    def __call__(self, middleware: M) -> M:
+        """Register ``middleware`` here and return it unchanged (decorator form)."""
+        self._add((middleware,))
+        return middleware
+
+    def _add(self, middleware: Sequence[Middleware | Composer]) -> None:
+        for item in middleware:
+            if not isinstance(item, Composer) and not callable(item):
+                raise TypeError(
+                    f"Middleware must be an async function (ctx, next) or a Composer, "
+                    f"got {type(item).__name__}"
+                )
+            self._entries.append(item)
+        _generation[0] += 1
+
+    def _branch(self, kind: str, predicate: Any, middleware: Sequence[Any]) -> Composer:
+        composer = Composer(*middleware)
+        self._entries.append(_Branch(kind, predicate, composer))
+        _generation[0] += 1
+        return composer
+
+    @overload
+    def use(self, middleware: M, /) -> M: ...
+    @overload
+    def use(self, middleware: Composer, /) -> Composer: ...
+    @overload
+    def use(self) -> Composer: ...
+    @overload
+    def use(
+        self,
+        first: Middleware | Composer,
+        second: Middleware | Composer,
+        /,
+        *more: Middleware | Composer,
+    ) -> Composer: ...
+    def use(self, *middleware: Any) -> Any:
+        """Run ``middleware`` for every update that reaches this point.
+
+        With one argument it is returned unchanged, so ``@bot.use`` works as a
+        decorator; with several, the sub-composer holding them is returned.
+        """
+        if len(middleware) == 1:
+            self._add(middleware)
+            return middleware[0]
+        composer = Composer(*middleware)
+        self._add((composer,))
+        return composer
+
+    def on(self, query: str | Sequence[str], *middleware: Middleware | Composer) -> Composer:
+        """Run ``middleware`` for updates matching a grammY filter query.
+
+        ``query`` is e.g. ``"message"``, ``"message:text"``, ``"callback_query:data"``,
+        ``":photo"``, ``"edit"``, or a list of queries (any of them). See the module
+        docs of the bot layer for the shortcuts.
+
+        Raises:
+            ValueError: unknown or malformed query (raised here, not per update).
+        """
+        predicate: RawPredicate = compile_query(query)
+        return self._branch("raw", predicate, middleware)
+
+    def command(self, names: str | Sequence[str], *middleware: Middleware | Composer) -> Composer:
+        """Run ``middleware`` for ``/name`` commands (one name or a list).
+
+        Matches ``/start``, ``/start args`` and ``/start@thisbot`` (any letter case of
+        the username) in messages and channel posts; ``/start@otherbot`` is ignored.
+        ``ctx.match`` is the text after the command, stripped.
+        """
+        return self._branch("ctx", command_predicate(names), middleware)
+
+    def hears(
+        self, trigger: Trigger | Sequence[Trigger], *middleware: Middleware | Composer
+    ) -> Composer:
+        """Run ``middleware`` for messages whose text (or caption) matches ``trigger``.
+
+        A string must equal the whole text; a compiled pattern is searched and
+        ``ctx.match`` is the ``re.Match``. A list matches if any item does.
+        """
+        return self._branch("ctx", text_predicate(trigger), middleware)
+
+    def callback_query(
+        self, data: Trigger | Sequence[Trigger], *middleware: Middleware | Composer
+    ) -> Composer:
+        """Run ``middleware`` for button presses whose callback data matches ``data``.
+
+        A string must equal the data; a compiled pattern is searched (``ctx.match``
+        is the ``re.Match``).
+        """
+        return self._branch("ctx", callback_data_predicate(data), middleware)
+
+    def filter(self, predicate: Predicate, *middleware: Middleware | Composer) -> Composer:
+        """Run ``middleware`` when ``predicate(ctx)`` is true (sync or async predicate)."""
+        if not callable(predicate):
+            raise TypeError(f"filter() needs a callable predicate, got {type(predicate).__name__}")
+        kind = "async" if inspect.iscoroutinefunction(predicate) else "ctx"
+        return self._branch(kind, predicate, middleware)
+
+    def middleware(self) -> Middleware:
+        """This composer's whole tree as one middleware ``(ctx, next)``."""
+        compiled: list[Middleware] = []
+        for entry in self._entries:
+            if isinstance(entry, Composer):
+                compiled.append(entry.middleware())
+            elif isinstance(entry, _Branch):
+                compiled.append(entry.compile())
+            else:
+                compiled.append(entry)
+        return _chain(compiled)

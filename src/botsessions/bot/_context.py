@@ -1,5 +1,285 @@
-"""Placeholder."""
+"""Context: one update, its raw dict, and typed aiogram objects built on demand."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from aiogram.types import (
+    CallbackQuery,
+    Chat,
+    InlineQuery,
+    Message,
+    User,
+)
+
+from botsessions.bot import _raw
+
+if TYPE_CHECKING:
+    from aiogram import Bot as AiogramBot
+
+    from botsessions._types import SessionSlot
+
+__all__ = ["Context"]
+
+_NO_SESSION = (
+    "ctx.session is not available: add bot.use(session(...)) or "
+    "bot.use(lazy_session(...)) before this handler"
+)
 
 
 class Context:
-    pass
+    """Everything a middleware needs to handle one update.
+
+    A context is created per update by :class:`~botsessions.Bot`. It keeps the raw
+    update dict (``ctx.update``) and builds aiogram objects (``ctx.message``,
+    ``ctx.chat``, ...) only when a handler asks for them, once per update, because
+    parsing is the expensive part of handling an update. ``ctx.chat_id``,
+    ``ctx.user_id``, ``ctx.thread_id`` and ``ctx.business_connection_id`` read the
+    raw dict directly and cost next to nothing.
+
+    Args:
+        update: the raw update, as the Bot API sends it (``{"update_id": ..., ...}``).
+        api: the aiogram ``Bot`` used for Bot API calls (``ctx.api``).
+        me: the bot's own user (``ctx.me``).
+    """
+
+    __slots__ = (
+        "_cache",
+        "_kind",
+        "_session_slot",
+        "api",
+        "match",
+        "me",
+        "session_key",
+        "update",
+    )
+
+    update: dict[str, Any]
+    """The raw update dict."""
+    api: AiogramBot
+    """The aiogram ``Bot``: every Bot API method (``await ctx.api.send_message(...)``)."""
+    me: User
+    """The bot's own user, as returned by ``getMe``."""
+    match: str | re.Match[str] | None
+    """What a ``command``/``hears``/``callback_query`` trigger matched, else None.
+
+    For a command, the text after it (stripped, ``""`` if none); for a string
+    trigger, the matched string; for a regular expression, the ``re.Match``.
+    """
+    session_key: str | None
+    """The session key resolved by the session middleware (None without a session)."""
+    _kind: str | None
+    _cache: dict[str, Any]
+    _session_slot: SessionSlot
+
+    def __init__(self, update: dict[str, Any], api: AiogramBot, me: User) -> None:
+        self.update = update
+        self.api = api
+        self.me = me
+        self.match = None
+        self.session_key = None
+
+    def __repr__(self) -> str:
+        return f"Context(update_id={self.update.get('update_id')!r}, kind={self.kind!r})"
+
+    # -- raw-derived facts (no parsing) ------------------------------------------------
+
+    @property
+    def kind(self) -> str | None:
+        """The update's kind, e.g. ``"message"`` or ``"callback_query"``."""
+        try:
+            return self._kind
+        except AttributeError:
+            self._kind = _raw.update_kind(self.update)
+            return self._kind
+
+    @property
+    def chat_id(self) -> int | None:
+        """Id of the chat the update belongs to, or None (inline queries, ...)."""
+        kind = self.kind
+        return _raw.chat_id_of(kind, self.update.get(kind))  # type: ignore[arg-type]
+
+    @property
+    def user_id(self) -> int | None:
+        """Id of the user who caused the update, or None (channel posts, polls, ...)."""
+        kind = self.kind
+        return _raw.user_id_of(kind, self.update.get(kind))  # type: ignore[arg-type]
+
+    @property
+    def thread_id(self) -> int | None:
+        """``message_thread_id`` of a forum-topic message, else None."""
+        kind = self.kind
+        return _raw.thread_id_of(kind, self.update.get(kind))  # type: ignore[arg-type]
+
+    @property
+    def business_connection_id(self) -> str | None:
+        """The business connection the update came through, else None."""
+        kind = self.kind
+        return _raw.business_connection_id_of(kind, self.update.get(kind))  # type: ignore[arg-type]
+
+    # -- typed aiogram objects, built on first access -------------------------------------
+
+    def _parsed(self, name: str, build: Any) -> Any:
+        try:
+            cache = self._cache
+        except AttributeError:
+            cache = self._cache = {}
+        try:
+            return cache[name]
+        except KeyError:
+            value = cache[name] = build()
+            return value
+
+    def _model(self, model: Any, raw: Any) -> Any:
+        if raw is None:
+            return None
+        return model.model_validate(raw, context={"bot": self.api})
+
+    @property
+    def message(self) -> Message | None:
+        """The ``message`` of a new-message update (not edits or channel posts)."""
+        return self._parsed("message", lambda: self._model(Message, self.update.get("message")))  # type: ignore[no-any-return]
+
+    @property
+    def msg(self) -> Message | None:
+        """The message of any kind of update: new, edited, channel post, business,
+        or the message a callback query's button was attached to.
+
+        None when there is no message, or when a callback query's message is no
+        longer accessible (``ctx.callback_query.message`` then holds the
+        ``InaccessibleMessage``).
+        """
+
+        def build() -> Message | None:
+            kind = self.kind
+            if kind == "message":
+                return self.message
+            raw = _raw.message_of(kind, self.update.get(kind))  # type: ignore[arg-type]
+            if raw is None or not raw.get("date"):
+                return None
+            parsed: Message = self._model(Message, raw)
+            return parsed
+
+        return self._parsed("msg", build)  # type: ignore[no-any-return]
+
+    @property
+    def chat(self) -> Chat | None:
+        """The chat the update belongs to (see ``chat_id``), or None.
+
+        A ``business_connection`` update has a ``chat_id`` but no chat object.
+        """
+
+        def build() -> Chat | None:
+            kind = self.kind
+            payload = self.update.get(kind)  # type: ignore[arg-type]
+            raw = _raw.message_of(kind, payload) or payload
+            chat = raw.get("chat") if isinstance(raw, dict) else None
+            return self._model(Chat, chat)  # type: ignore[no-any-return]
+
+        return self._parsed("chat", build)  # type: ignore[no-any-return]
+
+    @property
+    def from_user(self) -> User | None:
+        """The user who caused the update (see ``user_id``), or None."""
+
+        def build() -> User | None:
+            kind = self.kind
+            payload = self.update.get(kind)  # type: ignore[arg-type]
+            if not isinstance(payload, dict):
+                return None
+            raw = payload.get("from") or payload.get("user")
+            if raw is None and kind in ("chat_boost", "removed_chat_boost"):
+                source = payload.get("source") or (payload.get("boost") or {}).get("source")
+                raw = None if source is None else source.get("user")
+            return self._model(User, raw)  # type: ignore[no-any-return]
+
+        return self._parsed("from_user", build)  # type: ignore[no-any-return]
+
+    @property
+    def callback_query(self) -> CallbackQuery | None:
+        """The callback query of a button press, or None."""
+        return self._parsed(  # type: ignore[no-any-return]
+            "callback_query",
+            lambda: self._model(CallbackQuery, self.update.get("callback_query")),
+        )
+
+    @property
+    def inline_query(self) -> InlineQuery | None:
+        """The inline query, or None."""
+        return self._parsed(  # type: ignore[no-any-return]
+            "inline_query", lambda: self._model(InlineQuery, self.update.get("inline_query"))
+        )
+
+    # -- Bot API shortcuts -------------------------------------------------------------
+
+    async def reply(self, text: str, **kwargs: Any) -> Message:
+        """Send ``text`` to this update's chat (``sendMessage``).
+
+        Replies land in the same forum topic and business connection as the update,
+        unless ``message_thread_id`` / ``business_connection_id`` are given.
+        Other keyword arguments go to aiogram's ``Bot.send_message``.
+
+        Raises:
+            RuntimeError: the update has no chat (an inline query, for example).
+        """
+        chat_id = self.chat_id
+        if chat_id is None:
+            raise RuntimeError(
+                f"ctx.reply() needs a chat, but this {self.kind} update has none; "
+                "use ctx.api with an explicit chat_id instead"
+            )
+        if "message_thread_id" not in kwargs and (thread_id := self.thread_id) is not None:
+            kwargs["message_thread_id"] = thread_id
+        if (
+            "business_connection_id" not in kwargs
+            and (connection := self.business_connection_id) is not None
+        ):
+            kwargs["business_connection_id"] = connection
+        return await self.api.send_message(chat_id=chat_id, text=text, **kwargs)
+
+    async def answer_callback_query(self, text: str | None = None, **kwargs: Any) -> bool:
+        """Answer this update's callback query (``answerCallbackQuery``).
+
+        Keyword arguments go to aiogram's ``Bot.answer_callback_query``.
+
+        Raises:
+            RuntimeError: the update is not a callback query.
+        """
+        query = self.update.get("callback_query")
+        if query is None:
+            raise RuntimeError(
+                f"ctx.answer_callback_query() needs a callback query, "
+                f"but this is a {self.kind} update"
+            )
+        return await self.api.answer_callback_query(
+            callback_query_id=query["id"], text=text, **kwargs
+        )
+
+    # -- session glue ------------------------------------------------------------------
+
+    @property
+    def session(self) -> Any:
+        """The session data of this update (set up by ``session()``/``lazy_session()``).
+
+        Raises:
+            RuntimeError: no session middleware ran before this handler.
+        """
+        try:
+            slot = self._session_slot
+        except AttributeError:
+            raise RuntimeError(_NO_SESSION) from None
+        return slot.get()
+
+    @session.setter
+    def session(self, value: Any) -> None:
+        try:
+            slot = self._session_slot
+        except AttributeError:
+            raise RuntimeError(_NO_SESSION) from None
+        slot.set(value)
+
+    def _bind_session(self, slot: SessionSlot, key: str | None) -> None:
+        """Attach the session engine's slot; called by the session middleware."""
+        self._session_slot = slot
+        self.session_key = key
