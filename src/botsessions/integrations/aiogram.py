@@ -27,7 +27,7 @@ The engine, storages, locking, typed sessions and migrations are the same as for
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any
 
 try:
@@ -187,7 +187,7 @@ class SessionMiddleware(BaseMiddleware):
                 f"{type(dispatcher).__name__}; call setup_sessions(dp, ...) with your Dispatcher"
             )
         dispatcher.update.outer_middleware(self)
-        injector = _SessionInjector(self.fragments)
+        injector = _SessionInjector(self.fragments, lazy=self.lazy)
         for name, observer in dispatcher.observers.items():
             if name not in ("update", "error"):
                 observer.middleware(injector)
@@ -212,8 +212,9 @@ class SessionMiddleware(BaseMiddleware):
 class _SessionInjector(BaseMiddleware):
     """Inner middleware: reads the session only for handlers that declare it."""
 
-    def __init__(self, fragments: tuple[str, ...]) -> None:
+    def __init__(self, fragments: tuple[str, ...], *, lazy: bool) -> None:
         self._fragments = fragments
+        self._lazy = lazy
 
     async def __call__(
         self, handler: AiogramHandler, event: TelegramObject, data: dict[str, Any]
@@ -226,7 +227,7 @@ class _SessionInjector(BaseMiddleware):
             else:
                 params = target.params
                 if "session" in params:
-                    data["session"] = session.data
+                    data["session"] = _Deferred(session) if self._lazy else session.data
                 for name in self._fragments:
                     if name in params:
                         data[name] = getattr(session.data, name)
@@ -235,6 +236,9 @@ class _SessionInjector(BaseMiddleware):
     def _inject_available(self, session: SessionHandle[Any], data: dict[str, Any]) -> None:
         # A handler taking **kwargs did not ask for the session by name, so an update
         # without a key must not fail it: inject what exists, skip the rest.
+        if self._lazy:
+            data["session"] = _Deferred(session)
+            return
         try:
             value = data["session"] = session.data
         except SessionKeyError:
@@ -244,6 +248,19 @@ class _SessionInjector(BaseMiddleware):
                 data[name] = getattr(value, name)
             except SessionKeyError:
                 continue
+
+
+class _Deferred:
+    """The lazy session as a handler argument: storage is read when it is awaited."""
+
+    __slots__ = ("_handle",)
+
+    def __init__(self, handle: SessionHandle[Any]) -> None:
+        self._handle = handle
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        awaitable: Awaitable[Any] = self._handle.data
+        return awaitable.__await__()
 
 
 def _fragment_names(options: Mapping[str, Any]) -> tuple[str, ...]:
