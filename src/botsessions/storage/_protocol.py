@@ -1,7 +1,152 @@
-"""Placeholder."""
+"""The storage interface, the optional lock capability, and the view the engine uses.
 
-from typing import Protocol
+* ``StorageAdapter``: what users implement. ``read``/``write``/``delete`` may be plain
+  methods or coroutines; ``has`` and ``read_all_*`` are optional.
+* ``LockingStorage`` / ``SessionLease``: the optional capability of storages that can lock
+  one key across processes (Redis, PostgreSQL). The engine uses it automatically.
+* ``StorageView``: built once per storage when a session is built. It records which
+  methods are coroutines, so the per-update path never has to ask again.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+T = TypeVar("T")
+
+__all__ = ["LockingStorage", "SessionLease", "StorageAdapter", "StorageView"]
 
 
-class StorageAdapter(Protocol):
-    pass
+class StorageAdapter(Protocol[T]):
+    """Where sessions live between updates.
+
+    Implement ``read``, ``write`` and ``delete``, as plain methods or as coroutines.
+    ``read`` returns ``None`` when there is no session; a backend failure must raise,
+    never look like a missing session. Values are JSON-compatible (dict, list, str, int,
+    float, bool, None): the session engine encodes typed sessions before writing.
+
+    Optional methods, used by tools and by ``enhance_storage`` but never by the engine::
+
+        def has(self, key: str) -> bool | Awaitable[bool]: ...
+        def read_all_keys(self) -> Iterable[str] | AsyncIterable[str]: ...
+        def read_all_values(self) -> Iterable[T] | AsyncIterable[T]: ...
+        def read_all_entries(self) -> Iterable[tuple[str, T]] | AsyncIterable[tuple[str, T]]: ...
+    """
+
+    def read(self, key: str) -> T | Awaitable[T | None] | None: ...
+
+    def write(self, key: str, value: T) -> Awaitable[None] | None: ...
+
+    def delete(self, key: str) -> Awaitable[None] | None: ...
+
+
+class SessionLease(Protocol):
+    """One held lock on one session key, returned by ``LockingStorage.acquire``.
+
+    ``value`` is the stored value read while locking (``None`` when missing or when the
+    lock was taken with ``read=False``). The holder ends the lease with exactly one of
+    ``write``, ``delete`` or ``release``.
+    """
+
+    value: Any
+
+    async def write(self, value: Any) -> None:
+        """Write ``value`` and release the lock (one round trip where possible).
+
+        Raises:
+            LeaseLostError: the lease expired or was taken over; nothing was written.
+        """
+
+    async def delete(self) -> None:
+        """Delete the session and release the lock; same guarantee as ``write``."""
+
+    async def release(self) -> None:
+        """Release without writing. Idempotent; silent when the lease is already gone."""
+
+
+@runtime_checkable
+class LockingStorage(Protocol):
+    """A storage that can lock one session key for the length of an update.
+
+    The storage owns its lock settings (how long to wait, how long a lease lasts).
+    ``acquire(key, read=True)`` also reads the value, in the same round trip where the
+    backend allows.
+    """
+
+    async def acquire(self, key: str, *, read: bool) -> SessionLease: ...
+
+
+_PLAIN = frozenset({dict, list, str, int, float, bool, bytes})
+
+
+def _is_pending(result: Any) -> bool:
+    """Whether a sync-looking method handed back something to await (rare, checked cheaply)."""
+    return result is not None and type(result) not in _PLAIN and inspect.isawaitable(result)
+
+
+class StorageView:
+    """The engine's view of one storage: async methods, sync ones kept callable directly.
+
+    ``sync_read`` / ``sync_write`` / ``sync_delete`` are the storage's own bound methods
+    when they are plain functions (the engine calls them without an ``await``), else
+    ``None``. ``read`` / ``write`` / ``delete`` always work with ``await``.
+    ``lease`` is the storage's ``acquire`` when it offers the lock capability.
+    """
+
+    __slots__ = (
+        "delete",
+        "lease",
+        "read",
+        "storage",
+        "sync_delete",
+        "sync_read",
+        "sync_write",
+        "write",
+    )
+
+    def __init__(self, storage: Any, *, locking: bool = True) -> None:
+        for name in ("read", "write", "delete"):
+            if not callable(getattr(storage, name, None)):
+                raise TypeError(
+                    f"storage {storage!r} has no {name}() method; a storage needs "
+                    "read(key), write(key, value) and delete(key)"
+                )
+        self.storage = storage
+        self.sync_read = _sync_or_none(storage.read)
+        self.sync_write = _sync_or_none(storage.write)
+        self.sync_delete = _sync_or_none(storage.delete)
+        self.read = _as_async(storage.read)
+        self.write = _as_async(storage.write)
+        self.delete = _as_async(storage.delete)
+        self.lease: Callable[..., Awaitable[SessionLease]] | None = (
+            storage.acquire if locking and isinstance(storage, LockingStorage) else None
+        )
+
+
+def _sync_or_none(method: Callable[..., Any]) -> Callable[..., Any] | None:
+    return None if inspect.iscoroutinefunction(method) else method
+
+
+def _as_async(method: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    if inspect.iscoroutinefunction(method):
+        return method  # type: ignore[no-any-return]
+
+    async def call(*args: Any) -> Any:
+        result = method(*args)
+        if _is_pending(result):
+            result = await result
+        return result
+
+    return call
+
+
+async def iterate(items: Iterable[T] | AsyncIterable[T]) -> list[T]:
+    """Collect a sync or async iterable (the two shapes ``read_all_*`` may return)."""
+    if isinstance(items, AsyncIterable):
+        return [item async for item in items]
+    return list(items)
+
+
+is_pending = _is_pending

@@ -1,5 +1,155 @@
-"""Placeholder."""
+"""MemorySessionStorage: sessions in a dict of this process, with an optional TTL."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any, Generic, TypeVar
+
+import orjson
+
+T = TypeVar("T")
+
+__all__ = ["MemorySessionStorage"]
+
+# Refuse the types orjson would silently turn into something else (dataclass -> dict,
+# datetime -> str, int/str/dict subclasses -> base type); those values are deep-copied.
+_EXACT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+_EXACT |= orjson.OPT_PASSTHROUGH_SUBCLASS
+_dumps = orjson.dumps
+_loads = orjson.loads
+_SWEEP = 2  # expired entries reclaimed per operation: more than one keeps up with writes
 
 
-class MemorySessionStorage:
-    pass
+def seconds(ttl: float | timedelta | None, *, what: str = "ttl") -> float | None:
+    """Validate a TTL given in seconds (int, float or timedelta); ``None`` means forever."""
+    if ttl is None:
+        return None
+    if isinstance(ttl, timedelta):
+        value = ttl.total_seconds()
+    elif isinstance(ttl, (int, float)) and not isinstance(ttl, bool):
+        value = float(ttl)
+    else:
+        raise TypeError(f"{what} must be a number of seconds or a datetime.timedelta, got {ttl!r}")
+    if math.isnan(value) or value <= 0:
+        raise ValueError(f"{what} must be a positive number of seconds (or None), got {ttl!r}")
+    return None if math.isinf(value) else value
+
+
+def _freeze(value: Any) -> tuple[bool, Any]:
+    """An isolated copy of ``value``: JSON bytes when they round-trip exactly, else a deep copy."""
+    try:
+        data = _dumps(value, option=_EXACT)
+    except TypeError:
+        return False, copy.deepcopy(value)
+    # orjson also accepts tuples, UUIDs, enums and NaN, which come back different.
+    if _loads(data) == value:
+        return True, data
+    return False, copy.deepcopy(value)
+
+
+def _thaw(is_json: bool, payload: Any) -> Any:
+    return _loads(payload) if is_json else copy.deepcopy(payload)
+
+
+class MemorySessionStorage(Generic[T]):
+    """Sessions kept in this process's memory: the default storage of ``session()``.
+
+    Use it for development, tests, and bots whose sessions may be lost on restart (all
+    data is gone when the process exits, and it is not shared between processes).
+
+    Values are isolated copies: mutating an object after ``write`` or after ``read`` never
+    changes what is stored. JSON-compatible values are stored as JSON bytes; other values
+    are deep-copied.
+
+    Args:
+        ttl: seconds (int, float or ``timedelta``) a session lives after its last write;
+            ``None`` keeps sessions forever. Expired sessions are invisible to every method
+            and are reclaimed in the background of later operations, a bounded number per
+            call, without having to be read again.
+
+    Raises:
+        TypeError, ValueError: ``ttl`` is not a positive number of seconds.
+    """
+
+    __slots__ = ("_data", "_ttl")
+
+    def __init__(self, ttl: float | timedelta | None = None) -> None:
+        self._ttl = seconds(ttl)
+        # Entries are (expires_at or None, is_json, payload). With a TTL the dict is kept in
+        # expiry order (every write moves its key to the end), so the oldest entry is first.
+        self._data: dict[str, tuple[float | None, bool, Any]] = (
+            {} if self._ttl is None else OrderedDict()
+        )
+
+    def __repr__(self) -> str:
+        return f"MemorySessionStorage(ttl={self._ttl!r})"
+
+    def read(self, key: str) -> T | None:
+        """The stored value (a fresh copy), or ``None`` when missing or expired."""
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        if self._ttl is not None:
+            now = time.time()
+            self._sweep(now)
+            if entry[0] is not None and entry[0] <= now:
+                self._data.pop(key, None)
+                return None
+        return _thaw(entry[1], entry[2])  # type: ignore[no-any-return]
+
+    def write(self, key: str, value: T) -> None:
+        """Store a copy of ``value``; with a TTL, the session expires ``ttl`` seconds from now."""
+        is_json, payload = _freeze(value)
+        data = self._data
+        if self._ttl is None:
+            data[key] = (None, is_json, payload)
+            return
+        now = time.time()
+        data.pop(key, None)
+        data[key] = (now + self._ttl, is_json, payload)
+        self._sweep(now)
+
+    def delete(self, key: str) -> None:
+        """Forget ``key`` (no error when it is missing)."""
+        self._data.pop(key, None)
+
+    def has(self, key: str) -> bool:
+        """Whether an unexpired session is stored under ``key``."""
+        entry = self._data.get(key)
+        return entry is not None and not self._expired(entry)
+
+    def read_all_keys(self) -> list[str]:
+        """Every key with an unexpired session, oldest write first when a TTL is set."""
+        return [key for key, _ in self._live()]
+
+    def read_all_values(self) -> list[T]:
+        """A copy of every unexpired session."""
+        return [_thaw(e[1], e[2]) for _, e in self._live()]
+
+    def read_all_entries(self) -> list[tuple[str, T]]:
+        """``(key, copy of value)`` for every unexpired session."""
+        return [(key, _thaw(e[1], e[2])) for key, e in self._live()]
+
+    def _expired(self, entry: tuple[float | None, bool, Any]) -> bool:
+        return entry[0] is not None and entry[0] <= time.time()
+
+    def _live(self) -> Iterator[tuple[str, tuple[float | None, bool, Any]]]:
+        if self._ttl is not None:
+            self._sweep(time.time(), limit=len(self._data))
+        return iter(list(self._data.items()))
+
+    def _sweep(self, now: float, limit: int = _SWEEP) -> None:
+        data = self._data
+        for _ in range(limit):
+            if not data:
+                return
+            key = next(iter(data))
+            expires = data[key][0]
+            if expires is None or expires > now:
+                return
+            del data[key]

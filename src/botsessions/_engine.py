@@ -1,0 +1,452 @@
+"""The session engine: one property of one update, from load to save.
+
+``PropertySession`` drives a strict session, a lazy session and every fragment of a
+multi session alike; ``_manager.py`` wraps it into the per-update context manager the
+middlewares use. It knows no framework and no driver: storages are seen through a
+``StorageView`` and values through a ``Codec``.
+
+States (``PropertySession.state``), one instance per update and property:
+
+``NO_KEY``
+    The key function gave ``None``. Reading or assigning raises ``SessionKeyError``;
+    the update passes through with no lock and no storage call.
+``UNLOADED`` (lazy only)
+    Key known, nothing done yet. Nothing is locked or read until the first access.
+    Reading -> ``LOADING`` (or straight to ``ACCESSED`` when the lock is free and the
+    storage is synchronous); assigning -> ``ASSIGNED``.
+``LOADING`` (lazy only)
+    One load task runs: take the key's lock, then read (or take the storage's lease).
+    Every read of ``ctx.session`` returns that same task. Assigning -> ``ASSIGNED``
+    and the read's result is discarded.
+``LOADED`` (strict only)
+    Locked and read before the handler runs; the raw stored form is kept, not yet
+    decoded (an update that never touches its session pays no decoding). Reading
+    -> ``ACCESSED``; assigning -> ``ASSIGNED``.
+``ACCESSED``
+    The handler holds the value: the decoded stored value (a snapshot of the stored form
+    is taken first) or ``initial()`` when storage had none. Assigning -> ``ASSIGNED``.
+``ASSIGNED``
+    The handler assigned a value, ``None``, or an awaitable (kept in a shared future so
+    it can be awaited more than once).
+``FAILED`` (lazy only)
+    The load failed; awaiting ``ctx.session`` re-raises, and so does the end of the
+    update unless a value was assigned afterwards.
+
+End of the update (``finish`` when the handler returned, ``abort`` when it raised):
+
+* ``abort``: nothing is written or deleted; pending work is cancelled; the lease and
+  the lock are released.
+* ``NO_KEY`` / ``UNLOADED`` / ``LOADED``: no write (the lease, if any, is released).
+* ``ACCESSED``: written only if the encoded value differs from the snapshot of what
+  storage returned (always when storage had nothing). A value of ``None`` (read, no
+  ``initial``) is not a change.
+* ``ASSIGNED``: an awaitable is awaited first; ``None`` deletes; any other value is
+  written if it differs from the stored form, and always when the lazy read had not
+  finished when the assignment happened.
+
+A lazy read that is still running when a value is assigned keeps going; whoever awaits
+it gets the assigned value, or the loaded value when the assignment was itself an
+awaitable (so ``ctx.session = bump(ctx.session)`` cannot wait for itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import inspect
+from collections.abc import Callable, Generator
+from typing import Any
+
+import orjson
+
+from botsessions._errors import SessionKeyError
+from botsessions.storage._protocol import SessionLease, is_pending
+
+__all__ = ["PropertySession", "PropertySpec"]
+
+NO_KEY, UNLOADED, LOADING, LOADED, ACCESSED, ASSIGNED, FAILED = range(7)
+
+_CMP = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
+_CMP |= orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+_dumps = orjson.dumps
+_PLAIN = frozenset({dict, list, str, int, float, bool})
+_UNSET: Any = object()
+
+
+class _Copy:
+    """Snapshot of a stored form that is not plain JSON: compared with ``==``."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def snapshot(raw: Any) -> bytes | _Copy:
+    """A frozen picture of ``raw`` to compare the final encoded value against."""
+    try:
+        return _dumps(raw, option=_CMP)
+    except TypeError:
+        return _Copy(copy.deepcopy(raw))
+
+
+def differs(encoded: Any, snap: bytes | _Copy) -> bool:
+    """Whether ``encoded`` differs from a snapshot (key order of dicts does not count)."""
+    if type(snap) is bytes:
+        try:
+            return _dumps(encoded, option=_CMP) != snap
+        except TypeError:
+            return True
+    return bool(encoded != snap.value)  # type: ignore[union-attr]
+
+
+class _Ready:
+    """An awaitable that is already done: what a lazy ``ctx.session`` is once loaded."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self.value
+        yield  # pragma: no cover - makes this a generator
+
+
+class PropertySpec:
+    """Build-time settings of one property: everything the per-update path needs, precomputed.
+
+    Built by ``_manager.build_manager`` from validated options.
+    """
+
+    __slots__ = (
+        "access_error",
+        "assign_error",
+        "decode",
+        "encode",
+        "get_key",
+        "initial",
+        "key_is_async",
+        "key_name",
+        "lazy",
+        "lease",
+        "lock_timeout",
+        "locks",
+        "name",
+        "prefix",
+        "read",
+        "storage",
+        "sync_delete",
+        "sync_read",
+        "sync_write",
+        "view",
+    )
+
+    name: str | None
+    lazy: bool
+
+
+class PropertySession:
+    """One session property of one update (see the module docstring for the states)."""
+
+    __slots__ = (
+        "early",
+        "key",
+        "lease",
+        "locked",
+        "owner",
+        "raw",
+        "snap",
+        "spec",
+        "state",
+        "task",
+        "value",
+    )
+
+    def __init__(self, spec: PropertySpec) -> None:
+        self.spec = spec
+        self.key: str | None = None
+        self.state = NO_KEY
+        self.raw: Any = None
+        self.value: Any = None
+        self.snap: Any = _UNSET
+        self.lease: SessionLease | None = None
+        self.locked = False
+        self.early = False
+        self.task: asyncio.Future[Any] | None = None
+        self.owner: Any = None
+
+    # -- key -------------------------------------------------------------------------
+
+    async def resolve_key(self, ctx: Any) -> str | None:
+        """Compute the key (once per update, before any storage call)."""
+        spec = self.spec
+        key = await spec.get_key(ctx) if spec.key_is_async else spec.get_key(ctx)
+        if key.__class__ is not str and key is not None:
+            key = await coerce_key(key, spec)
+        if key is not None and spec.prefix:
+            key = spec.prefix + key
+        self.key = key
+        return key
+
+    # -- loading ---------------------------------------------------------------------
+
+    async def lock(self) -> None:
+        """Take the in-process lock of this key (the update's task is the owner)."""
+        locks = self.spec.locks
+        if locks is not None:
+            key: str = self.key  # type: ignore[assignment]
+            if not locks.try_acquire(key, self.owner):
+                await locks.acquire(key, self.owner, self.spec.lock_timeout)
+            self.locked = True
+
+    def unlock(self) -> None:
+        if self.locked:
+            self.locked = False
+            self.spec.locks.release(self.key)
+
+    async def read(self) -> None:
+        """Read the stored form (through the storage's lease when it has one)."""
+        spec = self.spec
+        key: str = self.key  # type: ignore[assignment]
+        if spec.lease is not None:
+            lease = await spec.lease(key, read=True)
+            self.lease = lease
+            self.raw = lease.value
+        elif spec.sync_read is not None:
+            raw = spec.sync_read(key)
+            self.raw = await raw if is_pending(raw) else raw
+        else:
+            self.raw = await spec.read(key)
+
+    def _materialize(self) -> Any:
+        raw = self.raw
+        if raw is None:
+            initial = self.spec.initial
+            value = None if initial is None else initial()
+        else:
+            self.snap = snapshot(raw)
+            value = self.spec.decode(raw)
+        self.value = value
+        self.state = ACCESSED
+        return value
+
+    # -- ctx.session -----------------------------------------------------------------
+
+    def get(self) -> Any:
+        """``ctx.session`` (a lazy session always gives an awaitable)."""
+        state = self.state
+        if self.spec.lazy:
+            return self._lazy_get(state)
+        if state in (ACCESSED, ASSIGNED):
+            return self.value
+        if state == LOADED:
+            return self._materialize()
+        raise SessionKeyError(self.spec.access_error)
+
+    def set(self, value: Any) -> None:
+        """``ctx.session = value`` (``None`` deletes at the end of the update)."""
+        state = self.state
+        if state == NO_KEY:
+            raise SessionKeyError(self.spec.assign_error)
+        if value is not None and value.__class__ not in _PLAIN and inspect.isawaitable(value):
+            value = asyncio.ensure_future(value)
+        if state in (UNLOADED, LOADING):
+            self.early = True  # the read, if any, loses
+        self.value = value
+        self.state = ASSIGNED
+
+    def _lazy_get(self, state: int) -> Any:
+        if state == ACCESSED:
+            return _Ready(self.value)
+        if state == ASSIGNED:
+            value = self.value
+            return value if isinstance(value, asyncio.Future) else _Ready(value)
+        if state in (LOADING, FAILED):
+            return self.task
+        if state == NO_KEY:
+            raise SessionKeyError(self.spec.access_error)
+        # UNLOADED: start the one read of this update.
+        spec = self.spec
+        locks = spec.locks
+        if (
+            spec.lease is None
+            and spec.sync_read is not None
+            and (locks is None or locks.try_acquire(self.key, self.owner))  # type: ignore[arg-type]
+        ):
+            self.locked = locks is not None
+            try:
+                raw = spec.sync_read(self.key)
+                if not is_pending(raw):
+                    self.raw = raw
+                    return _Ready(self._materialize())
+            except Exception as exc:
+                failed = asyncio.get_running_loop().create_future()
+                failed.set_exception(exc)  # awaiting ctx.session re-raises it
+                self.task = failed
+                self.state = FAILED
+                return failed
+            self.task = asyncio.ensure_future(self._finish_read(raw))
+        else:
+            self.task = asyncio.ensure_future(self._load())
+        self.state = LOADING
+        return self.task
+
+    async def _finish_read(self, pending: Any) -> Any:
+        try:
+            self.raw = await pending
+        except BaseException:
+            if self.state == LOADING:
+                self.state = FAILED
+            raise
+        return self._settle()
+
+    async def _load(self) -> Any:
+        try:
+            if not self.locked:
+                await self.lock()
+            await self.read()
+        except BaseException:
+            if self.state == LOADING:
+                self.state = FAILED
+            raise
+        return self._settle()
+
+    def _settle(self) -> Any:
+        if self.state == LOADING:
+            try:
+                return self._materialize()
+            except BaseException:
+                self.state = FAILED
+                raise
+        value = self.value  # assigned while loading: the assignment wins
+        if not isinstance(value, asyncio.Future):
+            return value
+        raw = self.raw  # an assigned awaitable may be built on this read: give it the data
+        if raw is None:
+            return None if self.spec.initial is None else self.spec.initial()
+        return self.spec.decode(raw)
+
+    # -- end of update ---------------------------------------------------------------
+
+    async def finish(self) -> None:
+        """The handler returned: write or delete what changed, end the lease.
+
+        The in-process lock is released by the caller (``unlock``), always.
+        """
+        state = self.state
+        if state in (LOADING, FAILED) or (state == ASSIGNED and self.task is not None):
+            state = await self._await_load(state)
+        if state in (ACCESSED, ASSIGNED):
+            value = self.value
+            if isinstance(value, asyncio.Future):
+                value = await value
+            if value is None:
+                if state == ASSIGNED:
+                    await self._store(delete=True)
+                    return
+            else:
+                encoded = self.spec.encode(value)
+                if self._changed(encoded):
+                    await self._store(encoded)
+                    return
+        lease = self.lease
+        if lease is not None:
+            self.lease = None
+            await lease.release()
+
+    async def _await_load(self, state: int) -> int:
+        task: asyncio.Future[Any] = self.task  # type: ignore[assignment]
+        if state == ASSIGNED:
+            with contextlib.suppress(Exception):  # the assignment wins over a failed read
+                await task
+            return self.state
+        await task  # re-raises a failed read
+        return self.state
+
+    def _changed(self, encoded: Any) -> bool:
+        if self.early or self.raw is None:
+            return True
+        snap = self.snap
+        if snap is _UNSET:
+            snap = snapshot(self.raw)  # never handed out, so still as stored
+        return differs(encoded, snap)
+
+    async def _store(self, value: Any = None, *, delete: bool = False) -> None:
+        spec = self.spec
+        key: str = self.key  # type: ignore[assignment]
+        if spec.lazy and not self.locked and spec.locks is not None:
+            await self.lock()  # a lazy session that was only assigned
+        if self.lease is None and spec.lease is not None:
+            self.lease = await spec.lease(key, read=False)
+        lease = self.lease
+        if lease is not None:
+            self.lease = None
+            await (lease.delete() if delete else lease.write(value))
+        elif delete:
+            if spec.sync_delete is not None:
+                result = spec.sync_delete(key)
+                if result is not None:
+                    await result
+            else:
+                await spec.view.delete(key)
+        elif spec.sync_write is not None:
+            result = spec.sync_write(key, value)
+            if result is not None:
+                await result
+        else:
+            await spec.view.write(key, value)
+
+    async def abort(self) -> None:
+        """The handler raised: write nothing, stop pending work, end the lease."""
+        try:
+            value = self.value
+            if isinstance(value, asyncio.Future) and not value.done():
+                value.cancel()
+            task = self.task
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    if _cancelling():
+                        raise
+                except Exception:
+                    pass  # a failed read is not the error this update reports
+        finally:
+            lease = self.lease
+            if lease is not None:
+                self.lease = None
+                with contextlib.suppress(Exception):  # the handler's error is the one to report
+                    await lease.release()
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def coerce_key(key: Any, spec: PropertySpec) -> str | None:
+    if inspect.isawaitable(key):
+        key = await key
+    if key is None or key.__class__ is str:
+        return key  # type: ignore[no-any-return]
+    if isinstance(key, int) and not isinstance(key, bool):
+        return str(key)
+    if isinstance(key, str):
+        return str(key)
+    raise TypeError(
+        f"get_session_key {spec.key_name} returned {key!r}; it must return a str "
+        "(or None when the update has no session)"
+    )
+
+
+def key_function(fn: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """The key function to call per update: ``fn``, or the chat-id default."""
+    return _default_key if fn is None else fn
+
+
+def _default_key(ctx: Any) -> str | None:
+    chat_id = ctx.chat_id
+    return None if chat_id is None else str(chat_id)

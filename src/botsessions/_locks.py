@@ -1,0 +1,167 @@
+"""KeyedLock: one FIFO mutex per session key, costing nothing for keys nobody holds.
+
+Bookkeeping lives only while a key is held: an uncontended acquire is one dict insert
+and its release one dict delete (no ``asyncio.Lock``, no future). A waiter queue is
+created only when a second update asks for a held key, and disappears with the last
+waiter, so a bot that has seen a million chats holds no million locks.
+
+Ownership is handed from the releasing holder straight to the oldest waiter, so a late
+arrival can never overtake queued updates (no barging, no starvation).
+
+Deadlock rules:
+
+* Keys are taken in a fixed global order (``acquire_all`` sorts them), so updates that
+  need several keys (multi sessions) cannot wait on each other in a cycle.
+* If the task that holds a key asks for it again (a handler awaited another update of
+  the same session), waiting would never end: ``LockError`` is raised at once.
+* ``wait`` bounds any other wait and raises ``LockTimeoutError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections import deque
+from collections.abc import Sequence
+
+from botsessions._errors import LockError, LockTimeoutError
+
+__all__ = ["KeyedLock", "acquire_all", "release_all"]
+
+_serials = itertools.count()
+
+
+class KeyedLock:
+    """A family of mutexes, one per string key."""
+
+    __slots__ = ("__weakref__", "_owners", "_queues", "serial")
+
+    def __init__(self) -> None:
+        self._owners: dict[str, asyncio.Task[object] | None] = {}
+        self._queues: dict[
+            str, deque[tuple[asyncio.Future[None], asyncio.Task[object] | None]]
+        ] = {}
+        self.serial = next(_serials)  # its place in the global lock order
+
+    def __len__(self) -> int:
+        """How many keys are held right now (the size of the bookkeeping)."""
+        return len(self._owners)
+
+    def locked(self, key: str) -> bool:
+        """Whether ``key`` is held."""
+        return key in self._owners
+
+    def waiting(self, key: str) -> int:
+        """How many acquirers are queued for ``key``."""
+        queue = self._queues.get(key)
+        return len(queue) if queue else 0
+
+    def try_acquire(self, key: str, owner: asyncio.Task[object] | None) -> bool:
+        """Take ``key`` if free, without waiting."""
+        if key in self._owners:
+            return False
+        self._owners[key] = owner
+        return True
+
+    async def acquire(
+        self, key: str, owner: asyncio.Task[object] | None, wait: float | None = None
+    ) -> None:
+        """Take ``key``, waiting in FIFO order while another task holds it.
+
+        Raises:
+            LockError: ``owner`` already holds ``key`` (waiting would deadlock).
+            LockTimeoutError: ``wait`` seconds passed first; nothing is held then.
+            asyncio.CancelledError: cancelled while waiting; nothing is held then.
+        """
+        owners = self._owners
+        if key not in owners:
+            owners[key] = owner
+            return
+        if owner is not None and owners[key] is owner:
+            raise LockError(
+                f"session key {key!r} is already held by this task: a handler awaited "
+                "another update of the same session, which would wait for itself forever; "
+                "run it in its own task (asyncio.create_task) instead",
+                key=key,
+            )
+        queue = self._queues.get(key)
+        if queue is None:
+            queue = self._queues[key] = deque()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (waiter, owner)
+        queue.append(entry)
+        try:
+            if wait is None:
+                await waiter
+            else:
+                async with asyncio.timeout(wait):
+                    await waiter
+        except BaseException as exc:
+            if waiter.done() and not waiter.cancelled():
+                self.release(key)  # ownership arrived together with the cancellation
+            else:
+                self._forget(key, entry)
+            if isinstance(exc, TimeoutError):
+                raise LockTimeoutError(
+                    f"session key {key!r} stayed locked by another update for more than "
+                    f"{wait} s (raise lock_timeout, or look for a handler that waits "
+                    "on another update of the same session)",
+                    key=key,
+                ) from exc
+            raise
+
+    def release(self, key: str) -> None:
+        """Release ``key``: the oldest waiter becomes the holder, or the key is forgotten."""
+        queue = self._queues.get(key)
+        while queue:
+            waiter, owner = queue.popleft()
+            if not waiter.done():
+                if not queue:
+                    del self._queues[key]
+                self._owners[key] = owner
+                waiter.set_result(None)
+                return
+        if queue is not None:
+            del self._queues[key]
+        del self._owners[key]
+
+    def _forget(self, key: str, entry: tuple[asyncio.Future[None], object]) -> None:
+        queue = self._queues.get(key)
+        if queue is None:
+            return
+        with contextlib.suppress(ValueError):  # already handed over and skipped
+            queue.remove(entry)  # type: ignore[arg-type]
+        if not queue:
+            del self._queues[key]
+
+
+async def acquire_all(
+    pairs: Sequence[tuple[KeyedLock, str]],
+    owner: asyncio.Task[object] | None,
+    wait: float | None,
+) -> None:
+    """Take every ``(lock, key)`` pair; ``pairs`` must be sorted and free of duplicates.
+
+    On any failure (timeout, cancellation) every pair taken so far is released again.
+    """
+    taken = 0
+    try:
+        for lock, key in pairs:
+            if not lock.try_acquire(key, owner):
+                await lock.acquire(key, owner, wait)
+            taken += 1
+    except BaseException:
+        release_all(pairs[:taken])
+        raise
+
+
+def release_all(pairs: Sequence[tuple[KeyedLock, str]]) -> None:
+    """Release pairs taken by ``acquire_all`` (reverse order)."""
+    for lock, key in reversed(pairs):
+        lock.release(key)
+
+
+def lock_order(pair: tuple[KeyedLock, str]) -> tuple[int, str]:
+    """The global order in which pairs are taken."""
+    return pair[0].serial, pair[1]
