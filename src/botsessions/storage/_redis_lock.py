@@ -21,7 +21,7 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
-from botsessions._errors import LeaseLostError, LockTimeoutError, StorageError
+from botsessions._errors import CorruptDataError, LeaseLostError, LockTimeoutError, StorageError
 from botsessions.storage._jsonvalue import dumps, loads
 from botsessions.storage._redis_errors import RedisErrors
 
@@ -141,10 +141,15 @@ class RedisLocks:
             with RedisErrors("lock", key):
                 reply: list[Any] = await self._acquire(keys=names[:3], args=args)
             if reply[0] == 1:
-                value = reply[1] if read and len(reply) > 1 else None
-                return RedisLease(
-                    self, key, names, token, None if value is None else loads(key, value)
-                )
+                lease = RedisLease(self, key, names, token, None)
+                data = reply[1] if read and len(reply) > 1 else None
+                if data is not None:
+                    try:
+                        lease.value = loads(key, data)
+                    except CorruptDataError:
+                        await lease.release()
+                        raise
+                return lease
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise LockTimeoutError(

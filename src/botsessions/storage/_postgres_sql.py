@@ -1,0 +1,123 @@
+"""The SQL of PostgresStorage for one table: schema, data statements, lock functions.
+
+Only the table name (checked against a strict identifier pattern, then double-quoted) and
+integers computed here are placed into SQL text; keys and values are always parameters.
+
+Why functions for the lock: a session-level advisory lock taken by a statement does not
+make that statement's snapshot newer, so ``SELECT pg_advisory_lock(..), (SELECT value ..)``
+could return the value as it was *before* the previous holder committed. A VOLATILE
+PL/pgSQL function takes a fresh snapshot for each statement, so locking then reading inside
+one function is correct and still one round trip. Saving is the mirror problem: releasing a
+session-level lock does not wait for the transaction to commit, so the save function first
+takes the same lock at transaction level, then drops the session-level one and writes; the
+next holder gets the lock only once the write is committed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from hashlib import blake2b
+
+__all__ = ["TableSQL", "advisory_key"]
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,47}")
+_LIVE = "(expires_at IS NULL OR expires_at > now())"
+
+
+def advisory_key(table: str, key: str) -> int:
+    """The signed 64-bit advisory lock id of ``key`` in ``table`` (same in every process)."""
+    digest = blake2b(f"botsessions\0{table}\0{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@dataclass(frozen=True, slots=True)
+class TableSQL:
+    """Every statement PostgresStorage runs against one table."""
+
+    create: str
+    read: str
+    write: str
+    delete: str
+    has: str
+    first_page: str
+    page: str
+    purge: str
+    acquire: str
+    save: str
+    remove: str
+    unlock: str
+    ddl_lock: int
+
+    @classmethod
+    def build(cls, table: str, ttl_ms: int | None) -> TableSQL:
+        """Statements for ``table``; ``ValueError`` unless it is a plain identifier."""
+        if not isinstance(table, str) or not _IDENTIFIER.fullmatch(table):
+            raise ValueError(
+                f"table must be a plain identifier (letters, digits, underscores, at most "
+                f"48 characters, not starting with a digit), got {table!r}"
+            )
+        t = f'"{table}"'
+        fn_acquire, fn_save, fn_remove = (f'"{table}__{n}"' for n in ("acquire", "save", "remove"))
+        expires = "NULL" if ttl_ms is None else f"now() + interval '{int(ttl_ms)} milliseconds'"
+        upsert = (
+            f"INSERT INTO {t} (key, value, expires_at) VALUES ({{k}}, {{v}}::jsonb, {expires}) "
+            "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, "
+            "expires_at = EXCLUDED.expires_at"
+        )
+        create = f"""
+CREATE TABLE IF NOT EXISTS {t} (
+    key text PRIMARY KEY,
+    value jsonb NOT NULL,
+    expires_at timestamptz NULL
+);
+CREATE INDEX IF NOT EXISTS "{table}__expires_at" ON {t} (expires_at)
+    WHERE expires_at IS NOT NULL;
+CREATE OR REPLACE FUNCTION {fn_acquire}(lock_id bigint, session_key text, wait text,
+                                        do_read boolean)
+RETURNS text LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+    PERFORM set_config('lock_timeout', wait, true);
+    PERFORM pg_advisory_lock(lock_id);
+    IF NOT do_read THEN RETURN NULL; END IF;
+    RETURN (SELECT value::text FROM {t}
+            WHERE key = session_key
+              AND (expires_at IS NULL OR expires_at > clock_timestamp()));
+END $fn$;
+CREATE OR REPLACE FUNCTION {fn_save}(lock_id bigint, session_key text, data text)
+RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+    PERFORM pg_advisory_xact_lock(lock_id);
+    IF NOT pg_advisory_unlock(lock_id) THEN RETURN false; END IF;
+    {upsert.format(k="session_key", v="data")};
+    RETURN true;
+END $fn$;
+CREATE OR REPLACE FUNCTION {fn_remove}(lock_id bigint, session_key text)
+RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+    PERFORM pg_advisory_xact_lock(lock_id);
+    IF NOT pg_advisory_unlock(lock_id) THEN RETURN false; END IF;
+    DELETE FROM {t} WHERE key = session_key;
+    RETURN true;
+END $fn$;
+"""
+        return cls(
+            create=create,
+            read=f"SELECT value::text FROM {t} WHERE key = $1 AND {_LIVE}",
+            write=upsert.format(k="$1", v="$2::text"),
+            delete=f"DELETE FROM {t} WHERE key = $1",
+            has=f"SELECT EXISTS (SELECT 1 FROM {t} WHERE key = $1 AND {_LIVE})",
+            first_page=(f"SELECT key, value::text FROM {t} WHERE {_LIVE} ORDER BY key LIMIT $1"),
+            page=(
+                f"SELECT key, value::text FROM {t} WHERE key > $1 AND {_LIVE} ORDER BY key LIMIT $2"
+            ),
+            purge=(
+                f"DELETE FROM {t} WHERE key IN (SELECT key FROM {t} "
+                "WHERE expires_at <= now() LIMIT $1)"
+            ),
+            acquire=f"SELECT {fn_acquire}($1, $2, $3, $4)",
+            save=f"SELECT {fn_save}($1, $2, $3)",
+            remove=f"SELECT {fn_remove}($1, $2)",
+            unlock="SELECT pg_advisory_unlock($1)",
+            ddl_lock=advisory_key(table, "\0schema"),
+        )
