@@ -1,0 +1,442 @@
+"""The storage conformance suite: one pytest class any storage adapter can run.
+
+Subclass ``StorageConformance`` in a test module (the name must start with ``Test``) and
+provide a ``make_storage`` fixture that returns a factory of fresh, empty storages::
+
+    class TestMyStorage(StorageConformance):
+        ttl_clock = "time"            # expiry decided by time.time() (None: no ttl support)
+        supports_namespaces = True    # storages made with different namespaces are separate
+
+        @pytest.fixture
+        def make_storage(self, tmp_path):
+            def make(*, ttl=None, namespace="main"):
+                return MyStorage(tmp_path / namespace, ttl=ttl)
+            return make
+
+The factory may return the storage or an awaitable of it, and it is called inside the event
+loop of each test, so clients bound to a loop are fine. Storages with a ``close()`` method
+are closed after each test. Adapters may be sync or async, and ``read_all_*`` may return
+plain or async iterables; tests of optional methods a storage lacks are skipped.
+
+The tests run their own event loop (``asyncio.run``), so they need no pytest plugin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from typing import Any, ClassVar, Literal
+
+import pytest
+
+__all__ = ["JSON_VALUES", "KEYS", "StorageConformance", "StorageFactory", "assert_same_json"]
+
+
+#: Makes a fresh, empty storage (or an awaitable of one). Keyword ``ttl`` (seconds) is passed
+#: only when the class sets ``ttl_clock``, ``namespace`` only with ``supports_namespaces``.
+StorageFactory = Callable[..., Any]
+
+
+#: Values every storage must return exactly as written (types included).
+JSON_VALUES: dict[str, Any] = {
+    "flat dict": {"count": 1, "name": "Alice"},
+    "nested": {"user": {"tags": ["a", {"b": [1, 2, {"c": None}]}], "ok": True}},
+    "unicode": {"text": "héllo wörld ключ 日本語 🎉👍🏽", "ключ 🎉": "значение"},
+    "NUL and escapes": {"s": "a\x00b", "quote": '"\\/\n\t\r\b\f', "ctrl": "\x1f\x7f"},
+    "64-bit ints": {"max": 2**63 - 1, "min": -(2**63), "u64": 2**64 - 1, "js max": 2**53 + 1},
+    "floats": {"pi": 3.141592653589793, "tiny": 5e-324, "max": 1.7976931348623157e308},
+    "float with zero fraction": {"one": 1.0, "minus": -2.0},
+    "bools and null": {"t": True, "f": False, "n": None},
+    "empty containers": {"dict": {}, "list": [], "str": ""},
+    "list root": [1, "two", 3.5, None, [], {}],
+    "string root": "just a string",
+    "empty string root": "",
+    "zero root": 0,
+    "false root": False,
+    "empty dict root": {},
+    "empty list root": [],
+    "large": {"items": [{"id": i, "text": "x" * 100} for i in range(5000)]},
+    "long string": "y" * 1_000_000,
+}
+
+#: Keys every storage must keep apart and give back unchanged.
+KEYS: list[str] = [
+    "",
+    "0",
+    "-1001234567890",
+    "user:42/chat:-100",
+    "../escape",
+    "a/b\\c",
+    ".",
+    "CON",
+    "ключ",
+    "🎉",
+    "K" * 1000,
+]
+
+
+def assert_same_json(actual: Any, expected: Any, path: str = "value") -> None:
+    """Assert equality that also tells ``1``, ``1.0`` and ``True`` apart, at every depth."""
+    assert type(actual) is type(expected), f"{path}: {actual!r} is not {expected!r}"
+    if isinstance(expected, dict):
+        assert actual.keys() == expected.keys(), f"{path}: keys differ"
+        for k, item in expected.items():
+            assert_same_json(actual[k], item, f"{path}[{k!r}]")
+    elif isinstance(expected, list):
+        assert len(actual) == len(expected), f"{path}: lengths differ"
+        for i, item in enumerate(expected):
+            assert_same_json(actual[i], item, f"{path}[{i}]")
+    else:
+        assert actual == expected, f"{path}: {actual!r} != {expected!r}"
+
+
+async def _await(result: Any) -> Any:
+    return await result if inspect.isawaitable(result) else result
+
+
+async def _collect(items: Iterable[Any] | AsyncIterable[Any]) -> list[Any]:
+    if isinstance(items, AsyncIterable):
+        return [item async for item in items]
+    return list(items)
+
+
+class _Clock:
+    """A stand-in for ``time.time`` that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+Body = Callable[[Callable[..., Awaitable[Any]]], Awaitable[None]]
+
+
+class StorageConformance:
+    """Behaviour every session storage must have. Subclass it and provide ``make_storage``.
+
+    Class attributes describe the storage:
+
+    * ``ttl_clock``: ``"time"`` if expiry is decided by ``time.time()`` in this process (the
+      suite moves a fake clock: no waiting), ``"server"`` if the backend expires keys on its
+      own (the suite writes with a short ttl and polls until the key is gone), ``None`` if
+      the storage has no ttl.
+    * ``supports_namespaces``: the factory accepts ``namespace=`` and storages made with
+      different namespaces on the same backend never see each other's keys.
+    * ``big_ints``: integers beyond 64 bits read back exactly; when ``False`` the storage
+      must refuse them with ``TypeError`` at write time instead (never change them).
+    * ``error_type``: what a failing backend must raise (``Exception`` by default).
+
+    Override the ``make_broken_storage`` fixture to return a factory of storages whose
+    backend is unreachable; the suite then checks that every method raises ``error_type``.
+    """
+
+    ttl_clock: ClassVar[Literal["time", "server"] | None] = None
+    server_ttl: ClassVar[float] = 1.0
+    supports_namespaces: ClassVar[bool] = False
+    big_ints: ClassVar[bool] = True
+    error_type: ClassVar[type[BaseException]] = Exception
+    concurrency: ClassVar[int] = 50
+
+    @pytest.fixture
+    def make_storage(self) -> StorageFactory:
+        """Override: return a factory of fresh, empty storages."""
+        raise NotImplementedError("define a make_storage fixture returning a storage factory")
+
+    @pytest.fixture
+    def make_broken_storage(self) -> StorageFactory | None:
+        """Override to return a factory of storages whose backend fails."""
+        return None
+
+    # -- harness -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _run(factory: StorageFactory, body: Body) -> None:
+        async def main() -> None:
+            made: list[Any] = []
+
+            async def make(**options: Any) -> Any:
+                storage = await _await(factory(**options))
+                made.append(storage)
+                return storage
+
+            try:
+                await body(make)
+            finally:
+                for storage in made:
+                    close = getattr(storage, "close", None)
+                    if callable(close):
+                        await _await(close())
+
+        asyncio.run(main())
+
+    @staticmethod
+    def _require(storage: Any, *methods: str) -> None:
+        for method in methods:
+            if not callable(getattr(storage, method, None)):
+                pytest.skip(f"{type(storage).__name__} has no {method}()")
+
+    # -- basic operations -------------------------------------------------------------------
+
+    def test_reading_a_missing_key_returns_none(self, make_storage: StorageFactory) -> None:
+        async def body(make: Callable[..., Awaitable[Any]]) -> None:
+            storage = await make()
+            assert await _await(storage.read("missing")) is None
+
+        self._run(make_storage, body)
+
+    @pytest.mark.parametrize("name", list(JSON_VALUES))
+    def test_every_json_value_reads_back_unchanged(
+        self, make_storage: StorageFactory, name: str
+    ) -> None:
+        value = JSON_VALUES[name]
+
+        async def body(make: Callable[..., Awaitable[Any]]) -> None:
+            storage = await make()
+            await _await(storage.write("k", value))
+            assert_same_json(await _await(storage.read("k")), value)
+
+        self._run(make_storage, body)
+
+    def test_integers_beyond_64_bits_read_back_exactly_or_are_refused(
+        self, make_storage: StorageFactory
+    ) -> None:
+        value = {"huge": 2**100, "negative": -(3**70)}
+
+        async def body(make: Callable[..., Awaitable[Any]]) -> None:
+            storage = await make()
+            if not self.big_ints:
+                with pytest.raises(TypeError):
+                    await _await(storage.write("k", value))
+                assert await _await(storage.read("k")) is None
+                return
+            await _await(storage.write("k", value))
+            assert_same_json(await _await(storage.read("k")), value)
+
+        self._run(make_storage, body)
+
+    def test_unusual_keys_are_kept_apart(self, make_storage: StorageFactory) -> None:
+        async def body(make: Callable[..., Awaitable[Any]]) -> None:
+            storage = await make()
+            for i, key in enumerate(KEYS):
+                await _await(storage.write(key, {"i": i}))
+            for i, key in enumerate(KEYS):
+                assert await _await(storage.read(key)) == {"i": i}, key
+            if callable(getattr(storage, "read_all_keys", None)):
+                assert sorted(await _collect(storage.read_all_keys())) == sorted(KEYS)
+
+        self._run(make_storage, body)
+
+    def test_writing_again_replaces_the_value(self, make_storage: StorageFactory) -> None:
+        async def body(make: Callable[..., Awaitable[Any]]) -> None:
+            storage = await make()
+            await _await(storage.write("k", {"v": 1, "old": True}))
+            await _await(storage.write("k", {"v": 2}))
+            assert await _await(storage.read("k")) == {"v": 2}
+
+        self._run(make_storage, body)
+
+    def test_delete_removes_only_that_key(self, make_storage: StorageFactory) -> None:
+        async def body(make: Callable[..., Awaitable[Any]]) -> None:
+            storage = await make()
+            await _await(storage.write("a", 1))
+            await _await(storage.write("b", 2))
+            await _await(storage.delete("a"))
+            assert await _await(storage.read("a")) is None
+            assert await _await(storage.read("b")) == 2
+
+        self._run(make_storage, body)
+
+    def test_deleting_a_missing_key_is_not_an_error(self, make_storage: StorageFactory) -> None:
+        async def body(make: Callable[..., Awaitable[Any]]) -> None:
+            storage = await make()
+            await _await(storage.delete("never-written"))
+            assert await _await(storage.read("never-written")) is None
+
+        self._run(make_storage, body)
+
+    def test_mutating_values_never_changes_what_is_stored(
+        self, make_storage: StorageFactory
+    ) -> None:
+        async def body(make: Callable[..., Awaitable[Any]]) -> None:
+            storage = await make()
+            items, inner = [1], {"a": 1}
+            await _await(storage.write("k", {"list": items, "dict": inner}))
+            items.append(2)
+            inner["b"] = 2
+            first = await _await(storage.read("k"))
+            first["list"].append(3)
+            assert await _await(storage.read("k")) == {"list": [1], "dict": {"a": 1}}
+
+        self._run(make_storage, body)
+
+    # -- optional methods --------------------------------------------------------------------
+
+    def test_has_tells_stored_from_missing_keys(self, make_storage: StorageFactory) -> None:
+        async def body(make: Callable[..., Awaitable[Any]]) -> None:
+            storage = await make()
+            self._require(storage, "has")
+            await _await(storage.write("there", 0))
+            assert await _await(storage.has("there")) is True
+            assert await _await(storage.has("missing")) is False
+            await _await(storage.delete("there"))
+            assert await _await(storage.has("there")) is False
+
+        self._run(make_storage, body)
+
+    def test_read_all_methods_agree_with_read(self, make_storage: StorageFactory) -> None:
+        async def body(make: Callable[..., Awaitable[Any]]) -> None:
+            storage = await make()
+            self._require(storage, "read_all_keys", "read_all_values", "read_all_entries")
+            assert await _collect(storage.read_all_keys()) == []
+            assert await _collect(storage.read_all_entries()) == []
+            expected: dict[str, Any] = {f"key-{i}": {"n": i} for i in range(1200)}
+            expected["zero"] = 0
+            for key, value in expected.items():
+                await _await(storage.write(key, value))
+            await _await(storage.write("deleted", 1))
+            await _await(storage.delete("deleted"))
+            keys = await _collect(storage.read_all_keys())
+            assert sorted(keys) == sorted(expected)
+            entries = await _collect(storage.read_all_entries())
+            assert dict(entries) == expected
+            assert len(entries) == len(expected)
+            values = await _collect(storage.read_all_values())
+            assert sorted(map(repr, values)) == sorted(map(repr, expected.values()))
+
+        self._run(make_storage, body)
+
+    def test_namespaces_do_not_see_each_other(self, make_storage: StorageFactory) -> None:
+        if not self.supports_namespaces:
+            pytest.skip("the storage does not declare namespace support")
+
+        async def body(make: Callable[..., Awaitable[Any]]) -> None:
+            one, two = await make(namespace="one"), await make(namespace="two")
+            await _await(one.write("k", "one"))
+            await _await(two.write("k", "two"))
+            await _await(one.write("only-one", 1))
+            assert await _await(one.read("k")) == "one"
+            assert await _await(two.read("k")) == "two"
+            assert await _await(two.read("only-one")) is None
+            if callable(getattr(two, "read_all_keys", None)):
+                assert sorted(await _collect(two.read_all_keys())) == ["k"]
+            await _await(two.delete("k"))
+            assert await _await(one.read("k")) == "one"
+
+        self._run(make_storage, body)
+
+    # -- ttl ---------------------------------------------------------------------------------
+
+    def test_expired_sessions_are_invisible(
+        self, make_storage: StorageFactory, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        if self.ttl_clock == "server":
+            self._expire_on_server(make_storage)
+            return
+        if self.ttl_clock != "time":
+            pytest.skip("the storage does not declare ttl support")
+        clock = _Clock()
+        monkeypatch.setattr(time, "time", clock)
+
+        async def body(make: Callable[..., Awaitable[Any]]) -> None:
+            storage = await make(ttl=60)
+            await _await(storage.write("k", {"v": 1}))
+            clock.now += 59
+            assert await _await(storage.read("k")) == {"v": 1}
+            await _await(storage.write("other", 2))  # written at +59: lives until +119
+            clock.now += 2
+            assert await _await(storage.read("k")) is None
+            await self._assert_only_key(storage, "other", 2)
+
+        self._run(make_storage, body)
+
+    def test_ttl_counts_from_the_last_write(
+        self, make_storage: StorageFactory, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        if self.ttl_clock != "time":
+            pytest.skip("needs a storage whose expiry follows time.time()")
+        clock = _Clock()
+        monkeypatch.setattr(time, "time", clock)
+
+        async def body(make: Callable[..., Awaitable[Any]]) -> None:
+            storage = await make(ttl=60)
+            await _await(storage.write("k", 1))
+            clock.now += 50
+            await _await(storage.write("k", 2))
+            clock.now += 50
+            assert await _await(storage.read("k")) == 2
+            clock.now += 11
+            assert await _await(storage.read("k")) is None
+
+        self._run(make_storage, body)
+
+    def _expire_on_server(self, make_storage: StorageFactory) -> None:
+        async def body(make: Callable[..., Awaitable[Any]]) -> None:
+            storage = await make(ttl=self.server_ttl)
+            permanent = await make()
+            await _await(permanent.write("other", 2))
+            await _await(storage.write("k", {"v": 1}))
+            assert await _await(storage.read("k")) == {"v": 1}
+            deadline = time.monotonic() + self.server_ttl + 10
+            while await _await(storage.read("k")) is not None:
+                assert time.monotonic() < deadline, "the session never expired"
+                await asyncio.sleep(0.05)
+            await self._assert_only_key(storage, "other", 2)
+
+        self._run(make_storage, body)
+
+    @staticmethod
+    async def _assert_only_key(storage: Any, key: str, value: Any) -> None:
+        if callable(getattr(storage, "has", None)):
+            assert await _await(storage.has("k")) is False
+        if callable(getattr(storage, "read_all_keys", None)):
+            assert await _collect(storage.read_all_keys()) == [key]
+            assert await _collect(storage.read_all_values()) == [value]
+            assert await _collect(storage.read_all_entries()) == [(key, value)]
+
+    # -- failures and concurrency ----------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        "operation", ["read", "write", "delete", "has", "read_all_keys", "read_all_entries"]
+    )
+    def test_a_failing_backend_raises_instead_of_reporting_missing(
+        self, make_broken_storage: StorageFactory | None, operation: str
+    ) -> None:
+        if make_broken_storage is None:
+            pytest.skip("no make_broken_storage fixture")
+        arguments = {"read": ("k",), "write": ("k", {"v": 1}), "delete": ("k",), "has": ("k",)}
+
+        async def body(make: Callable[..., Awaitable[Any]]) -> None:
+            storage = await make()
+            self._require(storage, operation)
+
+            async def attempt() -> None:
+                result = getattr(storage, operation)(*arguments.get(operation, ()))
+                if operation.startswith("read_all"):
+                    await _collect(await _await(result))
+                else:
+                    await _await(result)
+
+            with pytest.raises(self.error_type):
+                await attempt()
+
+        self._run(make_broken_storage, body)
+
+    def test_concurrent_writes_to_different_keys_all_land(
+        self, make_storage: StorageFactory
+    ) -> None:
+        async def body(make: Callable[..., Awaitable[Any]]) -> None:
+            storage = await make()
+            keys = [f"chat-{i}" for i in range(self.concurrency)]
+            await asyncio.gather(*(_await(storage.write(k, {"k": k})) for k in keys))
+            values = await asyncio.gather(*(_await(storage.read(k)) for k in keys))
+            assert values == [{"k": k} for k in keys]
+            await asyncio.gather(*(_await(storage.write(k, [k])) for k in keys))
+            await asyncio.gather(*(_await(storage.delete(k)) for k in keys[::2]))
+            values = await asyncio.gather(*(_await(storage.read(k)) for k in keys))
+            assert values == [None if i % 2 == 0 else [k] for i, k in enumerate(keys)]
+
+        self._run(make_storage, body)
