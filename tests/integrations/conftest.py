@@ -16,7 +16,7 @@ from telegram.request import BaseRequest, RequestData
 class NoNetworkSession(BaseSession):
     """aiogram HTTP layer that refuses every request: these tests never call the API."""
 
-    async def make_request(self, bot: Bot, method: Any, timeout: int | None = None) -> Any:
+    async def make_request(self, bot: Bot, method: Any, timeout: int | None = None) -> Any:  # noqa: ASYNC109
         raise RuntimeError(f"network disabled in tests ({type(method).__name__})")
 
     async def stream_content(self, *args: Any, **kwargs: Any) -> AsyncIterator[bytes]:
