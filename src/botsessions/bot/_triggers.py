@@ -76,7 +76,15 @@ def command_predicate(names: str | Sequence[str]) -> ContextPredicate:
 
 
 def _triggers(trigger: Trigger | Sequence[Trigger], what: str) -> list[Trigger]:
-    items: list[Any] = [trigger] if isinstance(trigger, str | re.Pattern) else list(trigger)
+    if isinstance(trigger, str | re.Pattern):
+        items: list[Any] = [trigger]
+    elif isinstance(trigger, list | tuple):
+        items = list(trigger)
+    else:
+        raise TypeError(
+            f"{what}() takes a string, a re.compile(...) pattern or a list of them, "
+            f"got {type(trigger).__name__}"
+        )
     if not items:
         raise ValueError(f"{what}() needs at least one string or compiled regular expression")
     for item in items:
