@@ -98,7 +98,9 @@ class TestRedisStorage(StorageConformance):
 
 
 class TestPostgresStorage(StorageConformance):
-    ttl_clock = "time"
+    ttl_clock = "server"
+    big_ints = False
+    nul_in_strings = False  # jsonb cannot hold U+0000
     supports_namespaces = True
     error_type = StorageError
 

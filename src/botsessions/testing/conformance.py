@@ -44,7 +44,7 @@ JSON_VALUES: dict[str, Any] = {
     "flat dict": {"count": 1, "name": "Alice"},
     "nested": {"user": {"tags": ["a", {"b": [1, 2, {"c": None}]}], "ok": True}},
     "unicode": {"text": "héllo wörld ключ 日本語 🎉👍🏽", "ключ 🎉": "значение"},
-    "NUL and escapes": {"s": "a\x00b", "quote": '"\\/\n\t\r\b\f', "ctrl": "\x1f\x7f"},
+    "escapes": {"quote": '"\\/\n\t\r\b\f', "ctrl": "\x01\x1f\x7f", "bidi": "\u202e"},
     "64-bit ints": {"max": 2**63 - 1, "min": -(2**63), "u64": 2**64 - 1, "js max": 2**53 + 1},
     "floats": {"pi": 3.141592653589793, "tiny": 5e-324, "max": 1.7976931348623157e308},
     "float with zero fraction": {"one": 1.0, "minus": -2.0},
@@ -128,6 +128,8 @@ class StorageConformance:
       different namespaces on the same backend never see each other's keys.
     * ``big_ints``: integers beyond 64 bits read back exactly; when ``False`` the storage
       must refuse them with ``TypeError`` at write time instead (never change them).
+    * ``nul_in_strings``: strings containing ``"\\x00"`` read back exactly; when ``False``
+      writing one must raise (PostgreSQL ``jsonb`` cannot hold it) and store nothing.
     * ``error_type``: what a failing backend must raise (``Exception`` by default).
 
     Override the ``make_broken_storage`` fixture to return a factory of storages whose
@@ -138,6 +140,7 @@ class StorageConformance:
     server_ttl: ClassVar[float] = 1.0
     supports_namespaces: ClassVar[bool] = False
     big_ints: ClassVar[bool] = True
+    nul_in_strings: ClassVar[bool] = True
     error_type: ClassVar[type[BaseException]] = Exception
     concurrency: ClassVar[int] = 50
 
@@ -210,6 +213,23 @@ class StorageConformance:
             storage = await make()
             if not self.big_ints:
                 with pytest.raises(TypeError):
+                    await _await(storage.write("k", value))
+                assert await _await(storage.read("k")) is None
+                return
+            await _await(storage.write("k", value))
+            assert_same_json(await _await(storage.read("k")), value)
+
+        self._run(make_storage, body)
+
+    def test_strings_with_nul_read_back_exactly_or_are_refused(
+        self, make_storage: StorageFactory
+    ) -> None:
+        value = {"s": "a\x00b", "\x00": ["\x00"]}
+
+        async def body(make: Callable[..., Awaitable[Any]]) -> None:
+            storage = await make()
+            if not self.nul_in_strings:
+                with pytest.raises(Exception):  # noqa: B017, PT011 - any loud refusal will do
                     await _await(storage.write("k", value))
                 assert await _await(storage.read("k")) is None
                 return
