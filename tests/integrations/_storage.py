@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 from botsessions import MemorySessionStorage
@@ -12,11 +13,15 @@ async def _resolve(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
+async def _call(method: Callable[..., Any], *args: Any) -> Any:
+    return await _resolve(method(*args))
+
+
 class CountingStorage:
     """Forwards to a ``MemorySessionStorage`` and records ``(method, key)`` per call."""
 
     def __init__(self) -> None:
-        self.inner = MemorySessionStorage()
+        self.inner: MemorySessionStorage[Any] = MemorySessionStorage()
         self.calls: list[tuple[str, str]] = []
 
     def count(self, method: str) -> int:
@@ -28,15 +33,15 @@ class CountingStorage:
 
     async def write(self, key: str, value: Any) -> None:
         self.calls.append(("write", key))
-        await _resolve(self.inner.write(key, value))
+        await _call(self.inner.write, key, value)
 
     async def delete(self, key: str) -> None:
         self.calls.append(("delete", key))
-        await _resolve(self.inner.delete(key))
+        await _call(self.inner.delete, key)
 
     async def seed(self, key: str, value: Any) -> None:
         """Store ``value`` before the test runs (not recorded)."""
-        await _resolve(self.inner.write(key, value))
+        await _call(self.inner.write, key, value)
 
     async def stored(self, key: str) -> Any:
         """What the storage holds for ``key`` (not recorded)."""

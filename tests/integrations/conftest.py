@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,7 +19,14 @@ class NoNetworkSession(BaseSession):
     async def make_request(self, bot: Bot, method: Any, timeout: int | None = None) -> Any:  # noqa: ASYNC109
         raise RuntimeError(f"network disabled in tests ({type(method).__name__})")
 
-    async def stream_content(self, *args: Any, **kwargs: Any) -> AsyncIterator[bytes]:
+    async def stream_content(
+        self,
+        url: str,
+        headers: dict[str, Any] | None = None,
+        timeout: int = 30,  # noqa: ASYNC109
+        chunk_size: int = 65536,
+        raise_for_status: bool = True,
+    ) -> AsyncGenerator[bytes, None]:
         raise RuntimeError("network disabled in tests")
         yield b""  # pragma: no cover
 

@@ -37,7 +37,7 @@ except ModuleNotFoundError as exc:
         "botsessions.integrations.ptb needs python-telegram-bot: pip install botsessions[ptb]"
     ) from exc
 
-from botsessions._session import build_manager
+from botsessions._manager import SessionManager, build_manager
 from botsessions._types import SessionSlot
 from botsessions.integrations._handle import CLOSED_SLOT, unbound_slot
 
@@ -121,7 +121,8 @@ class UpdateKeyContext:
     @property
     def bot_id(self) -> int:
         """Id of the application's bot."""
-        return self.application.bot.id
+        bot_id: int = self.application.bot.id
+        return bot_id
 
 
 def _message(update: object) -> Message | None:
@@ -226,7 +227,7 @@ class SessionApplication(Application[Any, Any, Any, Any, Any, Any]):
 
     __slots__ = ("_session_manager",)
 
-    def __init__(self, *, session_manager: Any, **kwargs: Any) -> None:
+    def __init__(self, *, session_manager: SessionManager, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not issubclass(self.context_types.context, SessionContext):
             raise TypeError(
