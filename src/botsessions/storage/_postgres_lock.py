@@ -11,10 +11,11 @@ connection instead of returning it to the pool.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from botsessions._errors import LeaseLostError, LockTimeoutError, StorageError
-from botsessions.storage._jsonvalue import dumps, loads
+from botsessions.storage._jsonvalue import dumps_for_numeric, loads_exact
 from botsessions.storage._postgres_errors import PostgresErrors
 from botsessions.storage._postgres_sql import TableSQL, advisory_key
 
@@ -28,7 +29,15 @@ _SERVER_ENDED = frozenset({"57P01", "57P02"})  # backend terminated: its transac
 
 
 async def acquire(
-    pool: Pool, sql: TableSQL, table: str, key: str, *, read: bool, wait: float, lock_timeout: str
+    pool: Pool,
+    sql: TableSQL,
+    table: str,
+    key: str,
+    *,
+    read: bool,
+    wait: float,
+    lock_timeout: str,
+    ttl: float | None,
 ) -> PostgresLease:
     """Take the advisory lock of ``key`` on a pooled connection, reading the session.
 
@@ -40,8 +49,8 @@ async def acquire(
         conn = await pool.acquire(timeout=wait)
     try:
         with PostgresErrors("lock", key):
-            data = await conn.fetchval(sql.acquire, lock_id, key, lock_timeout, read)
-        value = None if data is None else loads(key, data)
+            data = await conn.fetchval(sql.acquire, lock_id, key, lock_timeout, read, time.time())
+        value = None if data is None else loads_exact(key, data)
     except LockTimeoutError:
         await pool.release(conn)  # not locked; the failed statement left no transaction open
         raise
@@ -49,13 +58,13 @@ async def acquire(
         conn.terminate()  # it may hold the lock: closing the connection frees it
         await pool.release(conn)
         raise
-    return PostgresLease(pool, conn, sql, key, lock_id, value)
+    return PostgresLease(pool, conn, sql, key, lock_id, value, ttl)
 
 
 class PostgresLease:
     """One held advisory lock: ``value`` read under it; ends with write, delete or release."""
 
-    __slots__ = ("_conn", "_done", "_key", "_lock_id", "_pool", "_sql", "value")
+    __slots__ = ("_conn", "_done", "_key", "_lock_id", "_pool", "_sql", "_ttl", "value")
 
     def __init__(
         self,
@@ -65,7 +74,9 @@ class PostgresLease:
         key: str,
         lock_id: int,
         value: Any,
+        ttl: float | None,
     ) -> None:
+        self._ttl = ttl
         self._pool = pool
         self._conn = conn
         self._sql = sql
@@ -110,8 +121,9 @@ class PostgresLease:
 
     async def write(self, value: Any) -> None:
         """Write ``value`` and unlock in one round trip; ``LeaseLostError`` if the lock is gone."""
-        data = dumps(self._key, value).decode()
-        await self._end("write", self._sql.save, self._lock_id, self._key, data)
+        data = dumps_for_numeric(self._key, value)
+        expires = None if self._ttl is None else time.time() + self._ttl
+        await self._end("write", self._sql.save, self._lock_id, self._key, data, expires)
 
     async def delete(self) -> None:
         """Delete the session and unlock in one round trip; same guarantee."""

@@ -22,7 +22,7 @@ from hashlib import blake2b
 __all__ = ["TableSQL", "advisory_key"]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,47}")
-_LIVE = "(expires_at IS NULL OR expires_at > now())"
+_LIVE = "(expires_at IS NULL OR expires_at > to_timestamp({now}::float8))"
 
 
 def advisory_key(table: str, key: str) -> int:
@@ -35,7 +35,8 @@ def advisory_key(table: str, key: str) -> int:
 class TableSQL:
     """Every statement PostgresStorage runs against one table."""
 
-    create: str
+    create_table: str
+    create_functions: str
     read: str
     write: str
     delete: str
@@ -50,7 +51,7 @@ class TableSQL:
     ddl_lock: int
 
     @classmethod
-    def build(cls, table: str, ttl_ms: int | None) -> TableSQL:
+    def build(cls, table: str) -> TableSQL:
         """Statements for ``table``; ``ValueError`` unless it is a plain identifier."""
         if not isinstance(table, str) or not _IDENTIFIER.fullmatch(table):
             raise ValueError(
@@ -59,13 +60,13 @@ class TableSQL:
             )
         t = f'"{table}"'
         fn_acquire, fn_save, fn_remove = (f'"{table}__{n}"' for n in ("acquire", "save", "remove"))
-        expires = "NULL" if ttl_ms is None else f"now() + interval '{int(ttl_ms)} milliseconds'"
         upsert = (
-            f"INSERT INTO {t} (key, value, expires_at) VALUES ({{k}}, {{v}}::jsonb, {expires}) "
+            f"INSERT INTO {t} (key, value, expires_at) "
+            "VALUES ({k}, {v}::jsonb, to_timestamp({e}::float8)) "
             "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, "
             "expires_at = EXCLUDED.expires_at"
         )
-        create = f"""
+        create_table = f"""
 CREATE TABLE IF NOT EXISTS {t} (
     key text PRIMARY KEY,
     value jsonb NOT NULL,
@@ -73,23 +74,25 @@ CREATE TABLE IF NOT EXISTS {t} (
 );
 CREATE INDEX IF NOT EXISTS "{table}__expires_at" ON {t} (expires_at)
     WHERE expires_at IS NOT NULL;
+"""
+        create_functions = f"""
 CREATE OR REPLACE FUNCTION {fn_acquire}(lock_id bigint, session_key text, wait text,
-                                        do_read boolean)
+                                        do_read boolean, now_epoch float8)
 RETURNS text LANGUAGE plpgsql VOLATILE AS $fn$
 BEGIN
     PERFORM set_config('lock_timeout', wait, true);
     PERFORM pg_advisory_lock(lock_id);
     IF NOT do_read THEN RETURN NULL; END IF;
     RETURN (SELECT value::text FROM {t}
-            WHERE key = session_key
-              AND (expires_at IS NULL OR expires_at > clock_timestamp()));
+            WHERE key = session_key AND {_LIVE.format(now="now_epoch")});
 END $fn$;
-CREATE OR REPLACE FUNCTION {fn_save}(lock_id bigint, session_key text, data text)
+CREATE OR REPLACE FUNCTION {fn_save}(lock_id bigint, session_key text, data text,
+                                     expires_epoch float8)
 RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fn$
 BEGIN
     PERFORM pg_advisory_xact_lock(lock_id);
     IF NOT pg_advisory_unlock(lock_id) THEN RETURN false; END IF;
-    {upsert.format(k="session_key", v="data")};
+    {upsert.format(k="session_key", v="data", e="expires_epoch")};
     RETURN true;
 END $fn$;
 CREATE OR REPLACE FUNCTION {fn_remove}(lock_id bigint, session_key text)
@@ -101,22 +104,28 @@ BEGIN
     RETURN true;
 END $fn$;
 """
+        live = _LIVE.format(now="$2")
         return cls(
-            create=create,
-            read=f"SELECT value::text FROM {t} WHERE key = $1 AND {_LIVE}",
-            write=upsert.format(k="$1", v="$2::text"),
+            create_table=create_table,
+            create_functions=create_functions,
+            read=f"SELECT value::text FROM {t} WHERE key = $1 AND {live}",
+            write=upsert.format(k="$1", v="$2::text", e="$3"),
             delete=f"DELETE FROM {t} WHERE key = $1",
-            has=f"SELECT EXISTS (SELECT 1 FROM {t} WHERE key = $1 AND {_LIVE})",
-            first_page=(f"SELECT key, value::text FROM {t} WHERE {_LIVE} ORDER BY key LIMIT $1"),
+            has=f"SELECT EXISTS (SELECT 1 FROM {t} WHERE key = $1 AND {live})",
+            first_page=(
+                f"SELECT key, value::text FROM {t} WHERE {_LIVE.format(now='$2')} "
+                "ORDER BY key LIMIT $1"
+            ),
             page=(
-                f"SELECT key, value::text FROM {t} WHERE key > $1 AND {_LIVE} ORDER BY key LIMIT $2"
+                f"SELECT key, value::text FROM {t} WHERE key > $1 "
+                f"AND {_LIVE.format(now='$3')} ORDER BY key LIMIT $2"
             ),
             purge=(
                 f"DELETE FROM {t} WHERE key IN (SELECT key FROM {t} "
-                "WHERE expires_at <= now() LIMIT $1)"
+                "WHERE expires_at <= to_timestamp($2::float8) LIMIT $1)"
             ),
-            acquire=f"SELECT {fn_acquire}($1, $2, $3, $4)",
-            save=f"SELECT {fn_save}($1, $2, $3)",
+            acquire=f"SELECT {fn_acquire}($1, $2, $3, $4, $5)",
+            save=f"SELECT {fn_save}($1, $2, $3, $4)",
             remove=f"SELECT {fn_remove}($1, $2)",
             unlock="SELECT pg_advisory_unlock($1)",
             ddl_lock=advisory_key(table, "\0schema"),

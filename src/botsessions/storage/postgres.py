@@ -9,7 +9,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from botsessions.storage._jsonvalue import dumps, loads
+from botsessions.storage._jsonvalue import dumps_for_numeric, loads_exact
 from botsessions.storage._postgres_errors import PostgresErrors, import_asyncpg
 from botsessions.storage._postgres_lock import PostgresLease, acquire
 from botsessions.storage._postgres_sql import TableSQL
@@ -69,6 +69,7 @@ class PostgresStorage:
         "_dsn",
         "_lock_timeout",
         "_lock_wait",
+        "_locks_ready",
         "_next_purge",
         "_pool",
         "_pool_options",
@@ -111,9 +112,10 @@ class PostgresStorage:
                 raise ValueError(f"{name} must be a positive int, got {number!r}")
         if min_size > max_size:
             raise ValueError(f"min_size ({min_size}) must not exceed max_size ({max_size})")
-        self._ttl = ttl_milliseconds(ttl)
+        ttl_ms = ttl_milliseconds(ttl)
+        self._ttl = None if ttl_ms is None else ttl_ms / 1000
         self._table = table
-        self._sql = TableSQL.build(table, self._ttl)
+        self._sql = TableSQL.build(table)
         self._lock_wait = seconds("lock_wait", lock_wait)
         self._lock_timeout = f"{max(1, round(self._lock_wait * 1000))}ms"
         lease = seconds("lock_lease", lock_lease)
@@ -131,6 +133,7 @@ class PostgresStorage:
         }
         self._batch = batch_size
         self._ready: Pool | None = None
+        self._locks_ready = False
         self._setup_lock = asyncio.Lock()
         self._closed = False
         self._next_purge = 0.0
@@ -138,7 +141,7 @@ class PostgresStorage:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
-        return f"<PostgresStorage table={self._table!r} ttl_ms={self._ttl!r} {state}>"
+        return f"<PostgresStorage table={self._table!r} ttl={self._ttl!r} {state}>"
 
     async def _setup(self) -> Pool:
         async with self._setup_lock:
@@ -155,7 +158,7 @@ class PostgresStorage:
             with PostgresErrors(f"create table {self._table!r}", None):
                 async with pool.acquire() as conn, conn.transaction():
                     await conn.execute("SELECT pg_advisory_xact_lock($1)", self._sql.ddl_lock)
-                    await conn.execute(self._sql.create)
+                    await conn.execute(self._sql.create_table)
             self._ready = pool
             return pool
 
@@ -166,16 +169,19 @@ class PostgresStorage:
         """
         pool = self._ready or await self._setup()
         with PostgresErrors("read", key):
-            data = await pool.fetchval(self._sql.read, key)
-        return None if data is None else loads(key, data)
+            data = await pool.fetchval(self._sql.read, key, time.time())
+        return None if data is None else loads_exact(key, data)
 
     async def write(self, key: str, value: Any) -> None:
         """Store ``value`` (one upsert); with ``ttl``, refreshes the expiry."""
         pool = self._ready or await self._setup()
-        data = dumps(key, value).decode()
+        data = dumps_for_numeric(key, value)
+        ttl = self._ttl
         with PostgresErrors("write", key):
-            await pool.execute(self._sql.write, key, data)
-        if self._ttl is not None and time.monotonic() >= self._next_purge:
+            await pool.execute(
+                self._sql.write, key, data, None if ttl is None else time.time() + ttl
+            )
+        if ttl is not None and time.monotonic() >= self._next_purge:
             self._start_purge()
 
     async def delete(self, key: str) -> None:
@@ -188,7 +194,7 @@ class PostgresStorage:
         """Whether an unexpired session is stored under ``key``."""
         pool = self._ready or await self._setup()
         with PostgresErrors("has", key):
-            return bool(await pool.fetchval(self._sql.has, key))
+            return bool(await pool.fetchval(self._sql.has, key, time.time()))
 
     async def acquire(self, key: str, *, read: bool) -> PostgresLease:
         """Lock the session ``key`` across processes, reading it in the same round trip.
@@ -202,6 +208,8 @@ class PostgresStorage:
             StorageError: PostgreSQL failed.
         """
         pool = self._ready or await self._setup()
+        if not self._locks_ready:
+            await self._setup_locks(pool)
         return await acquire(
             pool,
             self._sql,
@@ -210,7 +218,19 @@ class PostgresStorage:
             read=read,
             wait=self._lock_wait,
             lock_timeout=self._lock_timeout,
+            ttl=self._ttl,
         )
+
+    async def _setup_locks(self, pool: Pool) -> None:
+        # The lock functions are created on first use, so plain storages add none.
+        async with self._setup_lock:
+            if self._locks_ready:
+                return
+            with PostgresErrors(f"create lock functions of {self._table!r}", None):
+                async with pool.acquire() as conn, conn.transaction():
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", self._sql.ddl_lock)
+                    await conn.execute(self._sql.create_functions)
+            self._locks_ready = True
 
     async def read_all_keys(self) -> AsyncIterator[str]:
         """Every unexpired session key, in key order (fetched in batches)."""
@@ -222,25 +242,25 @@ class PostgresStorage:
         """Every unexpired session value, in key order."""
         async for rows in self._pages():
             for key, data in rows:
-                yield loads(key, data)
+                yield loads_exact(key, data)
 
     async def read_all_entries(self) -> AsyncIterator[tuple[str, Any]]:
         """Every unexpired ``(key, value)`` pair, in key order."""
         async for rows in self._pages():
             for key, data in rows:
-                yield key, loads(key, data)
+                yield key, loads_exact(key, data)
 
     async def _pages(self) -> AsyncIterator[list[tuple[str, str]]]:
         # Keyset pagination: no transaction or connection is held while the caller iterates.
         pool = self._ready or await self._setup()
         with PostgresErrors("scan", None):
-            rows = await pool.fetch(self._sql.first_page, self._batch)
+            rows = await pool.fetch(self._sql.first_page, self._batch, time.time())
         while rows:
             yield [(row[0], row[1]) for row in rows]
             if len(rows) < self._batch:
                 return
             with PostgresErrors("scan", None):
-                rows = await pool.fetch(self._sql.page, rows[-1][0], self._batch)
+                rows = await pool.fetch(self._sql.page, rows[-1][0], self._batch, time.time())
 
     async def purge_expired(self, limit: int = _PURGE_LIMIT) -> int:
         """Delete up to ``limit`` expired rows now; return how many were deleted.
@@ -250,7 +270,7 @@ class PostgresStorage:
         """
         pool = self._ready or await self._setup()
         with PostgresErrors("purge", None):
-            status: str = await pool.execute(self._sql.purge, limit)
+            status: str = await pool.execute(self._sql.purge, limit, time.time())
         return int(status.rsplit(" ", 1)[-1])
 
     def _start_purge(self) -> None:
