@@ -91,7 +91,11 @@ def _checked_copy(value: Any, path: str) -> Any:
 
 
 class _JSONCodec:
-    """Untyped sessions: the value must already be JSON and is stored as it is."""
+    """Untyped sessions: the value must already be JSON and is stored as it is.
+
+    Members of int and str enums compare equal to their value, so they pass the check and
+    read back as plain ``int`` / ``str``; declare a typed session to keep them members.
+    """
 
     __slots__ = ()
 
