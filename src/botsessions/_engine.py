@@ -53,12 +53,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import inspect
 from collections.abc import Callable, Generator
 from typing import Any
-
-import orjson
 
 from botsessions._errors import SessionKeyError
 from botsessions.storage._protocol import SessionLease, is_pending
@@ -67,38 +64,7 @@ __all__ = ["PropertySession", "PropertySpec"]
 
 NO_KEY, UNLOADED, LOADING, LOADED, ACCESSED, ASSIGNED, FAILED = range(7)
 
-_CMP = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
-_CMP |= orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
-_dumps = orjson.dumps
 _PLAIN = frozenset({dict, list, str, int, float, bool})
-_UNSET: Any = object()
-
-
-class _Copy:
-    """Snapshot of a stored form that is not plain JSON: compared with ``==``."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-def snapshot(raw: Any) -> bytes | _Copy:
-    """A frozen picture of ``raw`` to compare the final encoded value against."""
-    try:
-        return _dumps(raw, option=_CMP)
-    except TypeError:
-        return _Copy(copy.deepcopy(raw))
-
-
-def differs(encoded: Any, snap: bytes | _Copy) -> bool:
-    """Whether ``encoded`` differs from a snapshot (key order of dicts does not count)."""
-    if type(snap) is bytes:
-        try:
-            return _dumps(encoded, option=_CMP) != snap
-        except TypeError:
-            return True
-    return bool(encoded != snap.value)  # type: ignore[union-attr]
 
 
 class _Ready:
@@ -134,6 +100,7 @@ class PropertySpec:
         "lock_timeout",
         "locks",
         "name",
+        "plain",
         "prefix",
         "read",
         "storage",
@@ -145,6 +112,7 @@ class PropertySpec:
 
     name: str | None
     lazy: bool
+    plain: bool  # synchronous read/write/delete and no lease: the inline fast path applies
 
 
 class PropertySession:
@@ -157,7 +125,6 @@ class PropertySession:
         "locked",
         "owner",
         "raw",
-        "snap",
         "spec",
         "state",
         "task",
@@ -170,7 +137,6 @@ class PropertySession:
         self.state = NO_KEY
         self.raw: Any = None
         self.value: Any = None
-        self.snap: Any = _UNSET
         self.lease: SessionLease | None = None
         self.locked = False
         self.early = False
@@ -226,8 +192,7 @@ class PropertySession:
             initial = self.spec.initial
             value = None if initial is None else initial()
         else:
-            self.snap = snapshot(raw)
-            value = self.spec.decode(raw)
+            value = self.spec.decode(raw, self.key)  # a copy: raw stays as stored
         self.value = value
         self.state = ACCESSED
         return value
@@ -326,7 +291,7 @@ class PropertySession:
         raw = self.raw  # an assigned awaitable may be built on this read: give it the data
         if raw is None:
             return None if self.spec.initial is None else self.spec.initial()
-        return self.spec.decode(raw)
+        return self.spec.decode(raw, self.key)
 
     # -- end of update ---------------------------------------------------------------
 
@@ -366,12 +331,8 @@ class PropertySession:
         return self.state
 
     def _changed(self, encoded: Any) -> bool:
-        if self.early or self.raw is None:
-            return True
-        snap = self.snap
-        if snap is _UNSET:
-            snap = snapshot(self.raw)  # never handed out, so still as stored
-        return differs(encoded, snap)
+        # The codec's decode copies, so raw is still exactly what storage returned.
+        return self.early or self.raw is None or bool(encoded != self.raw)
 
     async def _store(self, value: Any = None, *, delete: bool = False) -> None:
         spec = self.spec

@@ -18,11 +18,14 @@ import asyncio
 import inspect
 import weakref
 from collections.abc import Callable
+from inspect import isawaitable
 from types import TracebackType
 from typing import Any
 
 from botsessions._codec import codec_for
 from botsessions._engine import (
+    _PLAIN,
+    ACCESSED,
     LOADED,
     NO_KEY,
     UNLOADED,
@@ -87,6 +90,12 @@ def make_spec(options: SessionOptions, *, lazy: bool, fragment: str | None = Non
     spec.sync_write = view.sync_write
     spec.sync_delete = view.sync_delete
     spec.lease = view.lease
+    spec.plain = (
+        view.lease is None
+        and view.sync_read is not None
+        and view.sync_write is not None
+        and view.sync_delete is not None
+    )
     spec.locks = _locks_for(storage) if options.locking else None
     spec.lock_timeout = options.lock_timeout
     spec.encode = codec.encode
@@ -103,13 +112,27 @@ def make_spec(options: SessionOptions, *, lazy: bool, fragment: str | None = Non
 
 
 class SingleUpdate(PropertySession):
-    """One update of a single (strict or lazy) session: context manager, handle and slot."""
+    """One update of a single (strict or lazy) session: context manager, handle and slot.
+
+    The common case (a synchronous storage without a lease, a session that was read and
+    maybe changed) runs inline here; everything else goes through ``PropertySession``.
+    """
 
     __slots__ = ("_ctx",)
 
     def __init__(self, spec: PropertySpec, ctx: Any) -> None:
-        super().__init__(spec)
+        # Inlined PropertySession.__init__: this runs once per update.
+        self.spec = spec
         self._ctx = ctx
+        self.key = None
+        self.state = NO_KEY
+        self.raw = None
+        self.value = None
+        self.lease = None
+        self.locked = False
+        self.early = False
+        self.task = None
+        self.owner = None
 
     @property
     def slot(self) -> PropertySession:
@@ -128,17 +151,23 @@ class SingleUpdate(PropertySession):
         if spec.prefix:
             key = spec.prefix + key
         self.key = key
-        self.owner = _current_task()
+        owner = self.owner = _current_task()
         if spec.lazy:
             self.state = UNLOADED
             return self
         locks = spec.locks
         if locks is not None:
-            if not locks.try_acquire(key, self.owner):
-                await locks.acquire(key, self.owner, spec.lock_timeout)
+            if not locks.try_acquire(key, owner):
+                await locks.acquire(key, owner, spec.lock_timeout)
             self.locked = True
         try:
-            await self.read()
+            if spec.plain:
+                raw = spec.sync_read(key)
+                if raw is not None and raw.__class__ not in _PLAIN and isawaitable(raw):
+                    raw = await raw
+                self.raw = raw
+            else:
+                await self.read()
         except BaseException:
             self.unlock()
             raise
@@ -152,12 +181,24 @@ class SingleUpdate(PropertySession):
         tb: TracebackType | None,
     ) -> None:
         try:
-            if exc_type is None:
-                await self.finish()
-            else:
+            if exc_type is not None:
                 await self.abort()  # no catch-and-save: a failed handler writes nothing
+            elif self.state == ACCESSED and self.spec.plain:
+                value = self.value
+                if value is not None:
+                    spec = self.spec
+                    encoded = spec.encode(value)
+                    raw = self.raw
+                    if raw is None or encoded != raw:
+                        result = spec.sync_write(self.key, encoded)
+                        if result is not None:
+                            await result
+            elif self.state > NO_KEY:
+                await self.finish()
         finally:
-            self.unlock()
+            if self.locked:
+                self.locked = False
+                self.spec.locks.release(self.key)
 
 
 class _Fragments:

@@ -115,7 +115,10 @@ class StorageView:
                 )
         self.storage = storage
         self.sync_read = _sync_or_none(storage.read)
-        self.sync_write = _sync_or_none(storage.write)
+        # A storage may offer a faster write for values the session codec already proved to
+        # be fresh, exact JSON (MemorySessionStorage skips its own verification then).
+        trusted = getattr(storage, "_write_json", None)
+        self.sync_write = trusted if callable(trusted) else _sync_or_none(storage.write)
         self.sync_delete = _sync_or_none(storage.delete)
         self.read = _as_async(storage.read)
         self.write = _as_async(storage.write)

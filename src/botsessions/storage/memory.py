@@ -114,6 +114,21 @@ class MemorySessionStorage(Generic[T]):
         data[key] = (now + self._ttl, is_json, payload)
         self._sweep(now)
 
+    def _write_json(self, key: str, value: Any) -> None:
+        """``write`` for values the session codec produced: fresh, exact JSON, not shared."""
+        try:
+            payload = (True, _dumps(value))
+        except TypeError:  # an int beyond 64 bits
+            payload = (False, copy.deepcopy(value))
+        data = self._data
+        if self._ttl is None:
+            data[key] = (None, *payload)
+            return
+        now = time.time()
+        data.pop(key, None)
+        data[key] = (now + self._ttl, *payload)
+        self._sweep(now)
+
     def delete(self, key: str) -> None:
         """Forget ``key`` (no error when it is missing)."""
         self._data.pop(key, None)
