@@ -118,7 +118,11 @@ class Poller:
             stopping.cancel()
             if not fetch.done():
                 fetch.cancel()
-        if fetch.cancelled():
+                await asyncio.wait((fetch,))
+        if self._stopping.is_set():
+            # whatever this call returned stays unconfirmed and is delivered again
+            if not fetch.cancelled():
+                fetch.exception()  # retrieved, so asyncio does not log it
             return None
         return fetch.result()
 

@@ -1,0 +1,148 @@
+"""Bot: initialization, handle_update, errors, catch."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+from aiogram.types import Update
+
+from botsessions import Bot, BotError, Context
+from botsessions._types import NextFn
+from botsessions.testing.bot_api import LocalBotAPI
+from tests.bot._updates import BOT_INFO, make_bot, text
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+class TestInit:
+    async def test_bot_info_skips_get_me(self) -> None:
+        bot = Bot("4242:token", bot_info=BOT_INFO, api_server=closed_port_url())
+        await bot.init()  # no server is listening: no request was made
+        assert bot.me.username == "test_bot"
+
+    async def test_init_fetches_the_bot_with_get_me(self) -> None:
+        async with LocalBotAPI() as api:
+            token = api.add_bot(username="demo_bot")
+            bot = Bot(token, api_server=api.url)
+            assert not bot.is_initialized
+            await bot.init()
+            await bot.init()
+            await bot.api.session.close()
+            calls = [method for method, _ in api.calls(token)]
+        assert bot.me.username == "demo_bot"
+        assert calls == ["getMe"]
+
+    async def test_rejected_token_gives_one_clear_error(self) -> None:
+        async with LocalBotAPI() as api:
+            bot = Bot("999:not-registered", api_server=api.url)
+            with pytest.raises(TelegramUnauthorizedError, match="token was rejected") as info:
+                await bot.init()
+            await bot.api.session.close()
+        assert "@BotFather" in str(info.value)
+        assert isinstance(info.value.__cause__, TelegramUnauthorizedError)
+
+    async def test_unreachable_server_gives_one_clear_error(self) -> None:
+        url = closed_port_url()
+        bot = Bot("4242:token", api_server=url)
+        with pytest.raises(TelegramNetworkError, match="cannot reach the Bot API server") as info:
+            await bot.init()
+        await bot.api.session.close()
+        assert url in str(info.value)
+
+    def test_malformed_token_is_rejected_when_built(self) -> None:
+        with pytest.raises(ValueError, match="token is malformed"):
+            Bot("not a token")
+
+    async def test_handling_before_init_explains_what_to_do(self) -> None:
+        bot = Bot("4242:token")
+        with pytest.raises(RuntimeError, match=r"await bot.init\(\)"):
+            await bot.handle_update(text("hi"))
+
+
+class TestHandleUpdate:
+    async def test_accepts_an_aiogram_update(self) -> None:
+        bot = make_bot()
+        seen: list[object] = []
+
+        @bot.on("message:text")
+        async def handler(ctx: Context, next: NextFn) -> None:
+            seen.append(ctx.update)
+
+        raw = text("hi")
+        await bot.handle_update(Update.model_validate(raw))
+        assert seen == [raw]
+
+    async def test_a_raising_middleware_becomes_bot_error(self) -> None:
+        bot = make_bot()
+        failure = ValueError("boom")
+
+        @bot.use
+        async def fail(ctx: Context, next: NextFn) -> None:
+            raise failure
+
+        raw = text("hi")
+        with pytest.raises(BotError) as info:
+            await bot.handle_update(raw)
+        assert info.value.error is failure
+        assert info.value.__cause__ is failure
+        assert info.value.ctx.update is raw
+        assert str(raw["update_id"]) in str(info.value)
+
+    @pytest.mark.parametrize("bad", [None, "update", 42, [1]])
+    async def test_an_update_that_is_not_a_dict_is_rejected(self, bad: object) -> None:
+        with pytest.raises(TypeError, match="Malformed update: expected a dict"):
+            await make_bot().handle_update(bad)  # type: ignore[arg-type]
+
+    async def test_an_update_without_update_id_is_rejected(self) -> None:
+        with pytest.raises(ValueError, match="Malformed update: no 'update_id'"):
+            await make_bot().handle_update({"message": {}})
+
+    async def test_a_custom_context_type_is_used(self) -> None:
+        class MyContext(Context):
+            __slots__ = ()
+
+            @property
+            def shout(self) -> str:
+                return str(self.update["message"]["text"]).upper()
+
+        bot = make_bot(context_type=MyContext)
+        seen: list[str] = []
+
+        @bot.use
+        async def handler(ctx: Context, next: NextFn) -> None:
+            assert isinstance(ctx, MyContext)
+            seen.append(ctx.shout)
+
+        await bot.handle_update(text("hi"))
+        assert seen == ["HI"]
+
+
+class TestCatch:
+    async def test_catch_takes_sync_and_async_handlers_and_returns_them(self) -> None:
+        bot = make_bot()
+        seen: list[BotError] = []
+
+        @bot.catch
+        def on_error(err: BotError) -> None:
+            seen.append(err)
+
+        err = BotError(ValueError("x"), Context(text("x"), bot.api, bot.me))
+        await bot.report_error(err)
+
+        async def on_error_async(err: BotError) -> None:
+            seen.append(err)
+
+        assert bot.catch(on_error_async) is on_error_async
+        await bot.report_error(err)
+        assert seen == [err, err]
+
+    def test_catch_rejects_non_callables(self) -> None:
+        with pytest.raises(TypeError, match="callable"):
+            make_bot().catch("nope")  # type: ignore[arg-type]
