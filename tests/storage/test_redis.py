@@ -1,0 +1,157 @@
+"""RedisStorage specifics: stored bytes, round trips, expiry, errors, faults, lifecycle.
+
+The behaviour every storage shares is covered by the conformance suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+import pytest
+import redis.asyncio as aioredis
+
+from botsessions._errors import CorruptDataError, StorageError
+from botsessions.storage import RedisStorage
+from tests.services import RedisServer, free_port
+
+
+@pytest.fixture
+async def client(redis_url: str, unique_name: str) -> AsyncIterator[aioredis.Redis]:
+    redis = aioredis.Redis.from_url(redis_url)
+    yield redis
+    names = [name async for name in redis.scan_iter(match=f"{unique_name}*", count=1000)]
+    if names:
+        await redis.delete(*names)
+    await redis.aclose()
+
+
+async def _commands(server: aioredis.Redis) -> dict[str, int]:
+    stats = await server.info("commandstats")
+    return {
+        name.removeprefix("cmdstat_"): int(value["calls"])
+        for name, value in stats.items()
+        if not name.startswith(("cmdstat_config", "cmdstat_info"))
+    }
+
+
+class TestRedisStorage:
+    async def test_values_are_stored_as_compact_json_under_prefix_plus_key(
+        self, redis_url: str, unique_name: str, client: aioredis.Redis
+    ) -> None:
+        enhanced = {"__d": {"count": 1, "name": "Zoë"}, "v": 2, "e": 1700000000000}
+        async with RedisStorage(redis_url, prefix=f"{unique_name}:") as storage:
+            await storage.write("-100123", enhanced)
+        # Exactly JSON.stringify's output, as @grammyjs/storage-redis writes and reads it.
+        expected = '{"__d":{"count":1,"name":"Zoë"},"v":2,"e":1700000000000}'.encode()
+        assert await client.get(f"{unique_name}:-100123") == expected
+
+    async def test_json_written_by_another_client_is_read(
+        self, redis_url: str, unique_name: str, client: aioredis.Redis
+    ) -> None:
+        await client.set(f"{unique_name}42", '{"__d": {"count": 7}, "v": 1}')
+        async with RedisStorage(redis_url, prefix=unique_name) as storage:
+            assert await storage.read("42") == {"__d": {"count": 7}, "v": 1}
+
+    async def test_read_is_one_get_and_write_is_one_set(self, private_redis: RedisServer) -> None:
+        admin = aioredis.Redis.from_url(private_redis.url)
+        async with RedisStorage(private_redis.url, ttl=60) as storage:
+            await storage.read("warm-up")  # connects
+            await admin.config_resetstat()
+            await storage.write("k", {"count": 1})
+            assert await storage.read("k") == {"count": 1}
+            assert await storage.read("missing") is None
+            assert await _commands(admin) == {"set": 1, "get": 2}
+        await admin.aclose()
+
+    async def test_ttl_uses_redis_expiry_refreshed_by_each_write(
+        self, redis_url: str, unique_name: str, client: aioredis.Redis
+    ) -> None:
+        async with RedisStorage(redis_url, prefix=unique_name, ttl=30) as storage:
+            await storage.write("k", 1)
+            await client.pexpire(f"{unique_name}k", 5000)
+            await storage.write("k", 2)
+            assert 5000 < await client.pttl(f"{unique_name}k") <= 30000
+
+    async def test_corrupt_value_raises_naming_the_key_and_stays_in_place(
+        self, redis_url: str, unique_name: str, client: aioredis.Redis
+    ) -> None:
+        await client.set(f"{unique_name}bad", b"{not json")
+        async with RedisStorage(redis_url, prefix=unique_name) as storage:
+            with pytest.raises(CorruptDataError, match="'bad'") as caught:
+                await storage.read("bad")
+            assert caught.value.key == "bad"
+            with pytest.raises(CorruptDataError):
+                await storage.acquire("bad", read=True)
+            lease = await storage.acquire("bad", read=False)  # the lock was given back
+            await lease.release()
+        assert await client.get(f"{unique_name}bad") == b"{not json"
+
+    async def test_enumeration_skips_lock_keys_and_escapes_glob_characters(
+        self, redis_url: str, unique_name: str, client: aioredis.Redis
+    ) -> None:
+        prefix = f"{unique_name}[*]:"
+        await client.set(f"{unique_name}X:other", "1")  # matched by an unescaped pattern
+        async with RedisStorage(redis_url, prefix=prefix) as storage:
+            await storage.write("a", 1)
+            lease = await storage.acquire("b", read=False)
+            assert [key async for key in storage.read_all_keys()] == ["a"]
+            assert [entry async for entry in storage.read_all_entries()] == [("a", 1)]
+            await lease.write(2)
+            assert sorted([key async for key in storage.read_all_keys()]) == ["a", "b"]
+
+    async def test_unreachable_server_raises_storage_error_naming_the_key(self) -> None:
+        async with RedisStorage(f"redis://127.0.0.1:{free_port()}/0") as storage:
+            with pytest.raises(StorageError, match="'k'") as caught:
+                await storage.read("k")
+        assert caught.value.key == "k"
+        assert caught.value.__cause__ is not None
+
+    async def test_a_passed_client_stays_open_and_a_url_client_is_closed(
+        self, redis_url: str, client: aioredis.Redis
+    ) -> None:
+        async with RedisStorage(client) as storage:
+            await storage.read("k")
+        assert await client.ping()  # type: ignore[misc]
+        storage = RedisStorage(redis_url)
+        await storage.read("k")
+        await storage.close()
+        await storage.close()
+        with pytest.raises(RuntimeError, match="after close"):
+            await storage.read("k")
+
+    def test_bad_arguments_are_refused_when_built(self) -> None:
+        with pytest.raises(TypeError, match="redis must be"):
+            RedisStorage(6379)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="ttl"):
+            RedisStorage(ttl=0)
+        with pytest.raises(ValueError, match="lock_lease"):
+            RedisStorage(lock_lease=-1)
+
+    async def test_values_that_are_not_json_are_refused_before_any_io(self) -> None:
+        async with RedisStorage(f"redis://127.0.0.1:{free_port()}/0") as storage:
+            with pytest.raises(TypeError, match=r"'k'.*datetime"):
+                await storage.write("k", {"when": datetime.now()})
+
+    @pytest.mark.slow
+    async def test_a_stopped_server_fails_updates_and_keeps_the_data(
+        self, private_redis: RedisServer
+    ) -> None:
+        admin = aioredis.Redis.from_url(private_redis.url)
+        async with RedisStorage(private_redis.url) as storage:
+            await storage.write("chat", {"count": 1})
+            await admin.save()  # the restarted server loads this snapshot
+            await admin.aclose()
+            private_redis.stop()
+            with pytest.raises(StorageError):
+                await storage.read("chat")
+            with pytest.raises(StorageError):
+                await storage.write("chat", {"count": 99})
+            with pytest.raises(StorageError):
+                await storage.acquire("chat", read=True)
+            private_redis.start()
+            assert await storage.read("chat") == {"count": 1}
+            lease = await storage.acquire("chat", read=True)
+            assert lease.value == {"count": 1}
+            await lease.write({"count": 2})
+            assert await storage.read("chat") == {"count": 2}
