@@ -292,7 +292,7 @@ class TestHears:
         assert matched == ["cat"]
 
     def test_hears_rejects_other_types(self) -> None:
-        with pytest.raises(TypeError, match="re.compile"):
+        with pytest.raises(TypeError, match=r"re\.compile"):
             make_bot().hears(42)  # type: ignore[arg-type]
 
 

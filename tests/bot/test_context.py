@@ -5,9 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiogram.types import CallbackQuery, Chat, Message, User
+from aiogram.types import (
+    CallbackQuery,
+    Chat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    User,
+)
 
-from botsessions import Context
+from botsessions import Bot, Context
 from botsessions._types import NextFn
 from botsessions.testing.bot_api import LocalBotAPI
 from tests.bot._updates import (
@@ -267,10 +274,9 @@ class TestBotApiShortcuts:
 
             @bot.command("start")
             async def start(ctx: Context, next: NextFn) -> None:
-                await ctx.api.send_message(
-                    chat_id=ctx.chat_id,
-                    text="pick",
-                    reply_markup={"inline_keyboard": [[{"text": "Go", "callback_data": "go"}]]},
+                button = InlineKeyboardButton(text="Go", callback_data="go")
+                await ctx.reply(
+                    "pick", reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]])
                 )
 
             @bot.callback_query("go")
@@ -294,7 +300,5 @@ class TestBotApiShortcuts:
             await ctx_for(text("x")).answer_callback_query()
 
 
-def make_bot_for(token: str, url: str) -> Any:
-    from botsessions import Bot
-
+def make_bot_for(token: str, url: str) -> Bot:
     return Bot(token, api_server=url, bot_info={**BOT_INFO, "id": int(token.split(":")[0])})

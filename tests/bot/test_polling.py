@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -194,8 +194,8 @@ async def _raise(exc: Exception) -> None:
 class FaultyServer:
     """A Bot API stand-in whose first getUpdates answers fail in a scripted way."""
 
-    def __init__(self, faults: list[Callable[[web.Request], Any]]) -> None:
-        self.faults = faults
+    def __init__(self, faults: Sequence[Callable[[web.Request], Any]]) -> None:
+        self.faults = list(faults)
         self.calls: list[tuple[float, dict[str, Any]]] = []
         self.runner: web.AppRunner | None = None
         self.url = ""

@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Composer"]
 
-M = TypeVar("M", bound="Middleware")
+Handler = Callable[["Context", "NextFn"], Awaitable[object]]
+"""What registration methods accept: a middleware whose return value is ignored."""
+
+M = TypeVar("M", bound=Handler)
 
 Predicate = Callable[["Context"], bool | Awaitable[bool]]
 """A ``filter()`` predicate: ``(ctx) -> bool``, sync or async."""
@@ -117,8 +120,8 @@ class Composer:
         *middleware: middleware (or composers) to register with ``use``.
     """
 
-    def __init__(self, *middleware: Middleware | Composer) -> None:
-        self._entries: list[Middleware | Composer | _Branch] = []
+    def __init__(self, *middleware: Handler | Composer) -> None:
+        self._entries: list[Handler | Composer | _Branch] = []
         if middleware:
             self._add(middleware)
 
@@ -127,7 +130,7 @@ class Composer:
         self._add((middleware,))
         return middleware
 
-    def _add(self, middleware: Sequence[Middleware | Composer]) -> None:
+    def _add(self, middleware: Sequence[Handler | Composer]) -> None:
         for item in middleware:
             if not isinstance(item, Composer) and not callable(item):
                 raise TypeError(
@@ -152,10 +155,10 @@ class Composer:
     @overload
     def use(
         self,
-        first: Middleware | Composer,
-        second: Middleware | Composer,
+        first: Handler | Composer,
+        second: Handler | Composer,
         /,
-        *more: Middleware | Composer,
+        *more: Handler | Composer,
     ) -> Composer: ...
     def use(self, *middleware: Any) -> Any:
         """Run ``middleware`` for every update that reaches this point.
@@ -170,7 +173,7 @@ class Composer:
         self._add((composer,))
         return composer
 
-    def on(self, query: str | Sequence[str], *middleware: Middleware | Composer) -> Composer:
+    def on(self, query: str | Sequence[str], *middleware: Handler | Composer) -> Composer:
         """Run ``middleware`` for updates matching a grammY filter query.
 
         ``query`` is e.g. ``"message"``, ``"message:text"``, ``"callback_query:data"``,
@@ -183,7 +186,7 @@ class Composer:
         predicate: RawPredicate = compile_query(query)
         return self._branch("raw", predicate, middleware)
 
-    def command(self, names: str | Sequence[str], *middleware: Middleware | Composer) -> Composer:
+    def command(self, names: str | Sequence[str], *middleware: Handler | Composer) -> Composer:
         """Run ``middleware`` for ``/name`` commands (one name or a list).
 
         Matches ``/start``, ``/start args`` and ``/start@thisbot`` (any letter case of
@@ -193,7 +196,7 @@ class Composer:
         return self._branch("ctx", command_predicate(names), middleware)
 
     def hears(
-        self, trigger: Trigger | Sequence[Trigger], *middleware: Middleware | Composer
+        self, trigger: Trigger | Sequence[Trigger], *middleware: Handler | Composer
     ) -> Composer:
         """Run ``middleware`` for messages whose text (or caption) matches ``trigger``.
 
@@ -203,7 +206,7 @@ class Composer:
         return self._branch("ctx", text_predicate(trigger), middleware)
 
     def callback_query(
-        self, data: Trigger | Sequence[Trigger], *middleware: Middleware | Composer
+        self, data: Trigger | Sequence[Trigger], *middleware: Handler | Composer
     ) -> Composer:
         """Run ``middleware`` for button presses whose callback data matches ``data``.
 
@@ -212,7 +215,7 @@ class Composer:
         """
         return self._branch("ctx", callback_data_predicate(data), middleware)
 
-    def filter(self, predicate: Predicate, *middleware: Middleware | Composer) -> Composer:
+    def filter(self, predicate: Predicate, *middleware: Handler | Composer) -> Composer:
         """Run ``middleware`` when ``predicate(ctx)`` is true (sync or async predicate)."""
         if not callable(predicate):
             raise TypeError(f"filter() needs a callable predicate, got {type(predicate).__name__}")
@@ -228,5 +231,5 @@ class Composer:
             elif isinstance(entry, _Branch):
                 compiled.append(entry.compile())
             else:
-                compiled.append(entry)
+                compiled.append(entry)  # type: ignore[arg-type]  # its result is ignored
         return _chain(compiled)
