@@ -311,3 +311,18 @@ class TestCallbackQuery:
         assert isinstance(matched[1], re.Match)
         assert matched[1].group(1) == "3"
         assert len(matched) == 2
+
+
+class TestHandlerShapes:
+    async def test_a_handler_may_take_only_ctx_and_ends_the_chain(self) -> None:
+        bot = make_bot()
+        log: list[str] = []
+
+        @bot.on("message")
+        async def only_ctx(ctx: Context) -> None:
+            log.append(f"only ctx: {ctx.chat_id}")
+
+        bot.use(lambda ctx, next: _append(log, "after"))
+        await bot.handle_update(text("hi"))
+        await bot.handle_update(callback())
+        assert log == ["only ctx: 7", "after"]

@@ -20,8 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Composer"]
 
-Handler = Callable[["Context", "NextFn"], Awaitable[object]]
-"""What registration methods accept: a middleware whose return value is ignored."""
+Handler = (
+    Callable[["Context", "NextFn"], Awaitable[object]] | Callable[["Context"], Awaitable[object]]
+)
+"""What registration methods accept: ``(ctx, next)`` or ``(ctx)``; results are ignored."""
 
 M = TypeVar("M", bound=Handler)
 
@@ -100,11 +102,33 @@ def _chain(middlewares: Sequence[Middleware]) -> Middleware:
     return result
 
 
+def _two_arguments(handler: Any) -> Handler:
+    """``handler`` as ``(ctx, next)``; a handler taking only ``ctx`` ends the chain."""
+    try:
+        parameters = inspect.signature(handler).parameters.values()
+    except (TypeError, ValueError):  # no introspectable signature: assume (ctx, next)
+        return handler  # type: ignore[no-any-return]
+    positional = [
+        p
+        for p in parameters
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    variadic = any(p.kind is p.VAR_POSITIONAL for p in parameters)
+    if len(positional) != 1 or variadic:
+        return handler  # type: ignore[no-any-return]
+
+    async def without_next(ctx: Context, next: NextFn) -> None:
+        await handler(ctx)
+
+    return without_next
+
+
 class Composer:
     """A tree of middleware, run in registration order.
 
     A middleware is ``async def mw(ctx, next)``; ``await next()`` runs everything
     registered after it and returns once that finished (re-raising what it raised).
+    A handler that never continues may take only ``ctx`` (``async def h(ctx)``).
     Handlers registered with ``on``/``command``/``hears``/``callback_query``/``filter``
     run only for matching updates; a matching handler ends the chain unless it calls
     ``next``, other updates pass through to what follows.
@@ -132,12 +156,15 @@ class Composer:
 
     def _add(self, middleware: Sequence[Handler | Composer]) -> None:
         for item in middleware:
-            if not isinstance(item, Composer) and not callable(item):
+            if isinstance(item, Composer):
+                self._entries.append(item)
+            elif callable(item):
+                self._entries.append(_two_arguments(item))
+            else:
                 raise TypeError(
                     f"Middleware must be an async function (ctx, next) or a Composer, "
                     f"got {type(item).__name__}"
                 )
-            self._entries.append(item)
         _generation[0] += 1
 
     def _branch(self, kind: str, predicate: Any, middleware: Sequence[Any]) -> Composer:
