@@ -51,7 +51,7 @@ _NOT_AN_UPDATE = unbound_slot(
     "context.session is only available in handlers of an update (not in jobs)"
 )
 
-_current: ContextVar[UpdateKeyContext | None] = ContextVar("botsessions_ptb_update", default=None)
+_current: ContextVar[_UpdateBinding | None] = ContextVar("botsessions_ptb_update", default=None)
 
 
 class _HandlerFailed(Exception):
@@ -174,7 +174,7 @@ class SessionContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any
         context = super().from_update(update, application)
         current = _current.get()
         if current is not None and current.update is update:
-            context._session_slot = _Forward(current)
+            context._session_slot = current
             context.session_key = current._key
         elif not isinstance(application, SessionApplication):
             context._session_slot = _NOT_SET_UP
@@ -196,19 +196,17 @@ class SessionContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any
         self._session_slot.set(value)
 
 
-class _Forward:
-    """Slot that follows the update's binding, so it closes when the update is saved."""
+class _UpdateBinding(UpdateKeyContext):
+    """The key context that is also the contexts' slot: it follows the engine's slot
+    while the update runs and closes when the update is saved."""
 
-    __slots__ = ("_binding",)
-
-    def __init__(self, binding: UpdateKeyContext) -> None:
-        self._binding = binding
+    __slots__ = ()
 
     def get(self) -> Any:
-        return self._binding._slot.get()
+        return self._slot.get()
 
     def set(self, value: Any) -> None:
-        self._binding._slot.set(value)
+        self._slot.set(value)
 
 
 class SessionApplication(Application[Any, Any, Any, Any, Any, Any]):
@@ -243,7 +241,7 @@ class SessionApplication(Application[Any, Any, Any, Any, Any, Any]):
         error handlers instead of propagating it). ``ApplicationHandlerStop`` is normal
         control flow and saves as usual.
         """
-        binding = UpdateKeyContext(update, self)
+        binding = _UpdateBinding(update, self)
         token = _current.set(binding)
         try:
             async with self._session_manager.update(binding) as handle:
