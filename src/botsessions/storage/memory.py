@@ -76,7 +76,7 @@ class MemorySessionStorage(Generic[T]):
         TypeError, ValueError: ``ttl`` is not a positive number of seconds.
     """
 
-    __slots__ = ("_data", "_ttl")
+    __slots__ = ("__weakref__", "_data", "_ttl")
 
     def __init__(self, ttl: float | timedelta | None = None) -> None:
         self._ttl = seconds(ttl)
