@@ -17,8 +17,9 @@ from botsessions.integrations.aiogram import (
     SessionMiddleware,
     setup_sessions,
 )
+from botsessions.storage import RedisStorage
+from botsessions.testing.recording import RecordingStorage
 from tests.integrations import _updates
-from tests.integrations._storage import CountingStorage
 
 
 def counter() -> dict[str, int]:
@@ -33,7 +34,7 @@ class TestStrictSession:
     async def test_session_is_loaded_before_the_handler_and_saved_after(
         self, aiogram_bot: Bot
     ) -> None:
-        storage = CountingStorage()
+        storage = RecordingStorage()
         dp = Dispatcher()
         setup_sessions(dp, initial=counter, storage=storage)
         seen: list[int] = []
@@ -47,14 +48,14 @@ class TestStrictSession:
             await feed(dp, aiogram_bot, _updates.message(i + 1, chat_id=7))
 
         assert seen == [1, 2, 3]
-        assert await storage.stored("7") == {"count": 3}
-        assert storage.count("read") == 3
-        assert storage.count("write") == 3
+        assert storage.storage.read("7") == {"count": 3}
+        assert storage.reads == 3
+        assert storage.writes == 3
 
     async def test_handler_that_does_not_declare_session_causes_no_write(
         self, aiogram_bot: Bot
     ) -> None:
-        storage = CountingStorage()
+        storage = RecordingStorage()
         dp = Dispatcher()
         setup_sessions(dp, initial=counter, storage=storage)
 
@@ -64,12 +65,12 @@ class TestStrictSession:
 
         await feed(dp, aiogram_bot, _updates.message(1, chat_id=7))
 
-        assert storage.count("write") == 0
-        assert storage.count("delete") == 0
+        assert storage.writes == 0
+        assert storage.deletes == 0
 
     async def test_session_read_but_unchanged_is_not_written(self, aiogram_bot: Bot) -> None:
-        storage = CountingStorage()
-        await storage.seed("7", {"count": 5})
+        storage = RecordingStorage()
+        storage.storage.write("7", {"count": 5})
         dp = Dispatcher()
         setup_sessions(dp, initial=counter, storage=storage)
         seen: list[int] = []
@@ -81,11 +82,11 @@ class TestStrictSession:
         await feed(dp, aiogram_bot, _updates.message(1, chat_id=7))
 
         assert seen == [5]
-        assert storage.count("write") == 0
+        assert storage.writes == 0
 
     async def test_session_handle_deletes_the_stored_session(self, aiogram_bot: Bot) -> None:
-        storage = CountingStorage()
-        await storage.seed("7", {"count": 5})
+        storage = RecordingStorage()
+        storage.storage.write("7", {"count": 5})
         dp = Dispatcher()
         setup_sessions(dp, initial=counter, storage=storage)
 
@@ -95,13 +96,13 @@ class TestStrictSession:
 
         await feed(dp, aiogram_bot, _updates.message(1, chat_id=7))
 
-        assert storage.count("delete") == 1
-        assert await storage.stored("7") is None
+        assert storage.deletes == 1
+        assert storage.storage.read("7") is None
 
     async def test_session_handle_replaces_the_value_and_knows_the_key(
         self, aiogram_bot: Bot
     ) -> None:
-        storage = CountingStorage()
+        storage = RecordingStorage()
         dp = Dispatcher()
         setup_sessions(dp, initial=counter, storage=storage)
         keys: list[str | None] = []
@@ -114,11 +115,11 @@ class TestStrictSession:
         await feed(dp, aiogram_bot, _updates.message(1, chat_id=7))
 
         assert keys == ["7"]
-        assert await storage.stored("7") == {"count": 99}
+        assert storage.storage.read("7") == {"count": 99}
 
     async def test_error_in_handler_writes_nothing_and_propagates(self, aiogram_bot: Bot) -> None:
-        storage = CountingStorage()
-        await storage.seed("7", {"count": 1})
+        storage = RecordingStorage()
+        storage.storage.write("7", {"count": 1})
         dp = Dispatcher()
         setup_sessions(dp, initial=counter, storage=storage)
 
@@ -130,8 +131,8 @@ class TestStrictSession:
         with pytest.raises(ValueError, match="handler failed"):
             await feed(dp, aiogram_bot, _updates.message(1, chat_id=7))
 
-        assert storage.count("write") == 0
-        assert await storage.stored("7") == {"count": 1}
+        assert storage.writes == 0
+        assert storage.storage.read("7") == {"count": 1}
 
     async def test_handle_kept_after_the_update_refuses_access(self, aiogram_bot: Bot) -> None:
         dp = Dispatcher()
@@ -163,7 +164,7 @@ class TestStrictSession:
     async def test_1000_concurrent_updates_for_one_chat_lose_nothing(
         self, aiogram_bot: Bot
     ) -> None:
-        storage = CountingStorage()
+        storage = RecordingStorage()
         dp = Dispatcher()
         setup_sessions(dp, initial=counter, storage=storage)
 
@@ -177,14 +178,14 @@ class TestStrictSession:
             *(feed(dp, aiogram_bot, _updates.message(i + 1, chat_id=7)) for i in range(1000))
         )
 
-        assert await storage.stored("7") == {"count": 1000}
+        assert storage.storage.read("7") == {"count": 1000}
 
 
 class TestKeys:
     async def test_update_without_chat_passes_when_the_handler_ignores_sessions(
         self, aiogram_bot: Bot
     ) -> None:
-        storage = CountingStorage()
+        storage = RecordingStorage()
         dp = Dispatcher()
         setup_sessions(dp, initial=counter, storage=storage)
         handled: list[str] = []
@@ -212,7 +213,7 @@ class TestKeys:
             await feed(dp, aiogram_bot, _updates.inline_query(1, user_id=5))
 
     async def test_custom_key_function_sees_event_context_fields(self, aiogram_bot: Bot) -> None:
-        storage = CountingStorage()
+        storage = RecordingStorage()
         seen: list[tuple[object, ...]] = []
 
         def topic_key(ctx: EventKeyContext) -> str:
@@ -229,7 +230,7 @@ class TestKeys:
         await feed(dp, aiogram_bot, _updates.message(1, chat_id=-100, user_id=5, thread_id=3))
 
         assert seen == [(42, -100, 5, 3)]
-        assert await storage.stored("42:-100:3") == {"count": 1}
+        assert storage.storage.read("42:-100:3") == {"count": 1}
 
     async def test_business_connection_id_reaches_the_key_function(self, aiogram_bot: Bot) -> None:
         seen: list[str | None] = []
@@ -247,7 +248,7 @@ class TestKeys:
 
 class TestLazySession:
     async def test_lazy_session_reads_storage_only_when_awaited(self, aiogram_bot: Bot) -> None:
-        storage = CountingStorage()
+        storage = RecordingStorage()
         dp = Dispatcher()
         setup_sessions(dp, lazy=True, initial=counter, storage=storage)
 
@@ -264,16 +265,16 @@ class TestLazySession:
         assert storage.calls == []
 
         await feed(dp, aiogram_bot, _updates.message(2, chat_id=7, text="/count"))
-        assert storage.count("read") == 1
-        assert await storage.stored("7") == {"count": 1}
+        assert storage.reads == 1
+        assert storage.storage.read("7") == {"count": 1}
 
 
 class TestMultiSession:
     async def test_fragments_are_injected_by_name_and_saved_separately(
         self, aiogram_bot: Bot
     ) -> None:
-        chats = CountingStorage()
-        users = CountingStorage()
+        chats = RecordingStorage()
+        users = RecordingStorage()
         dp = Dispatcher()
         setup_sessions(
             dp,
@@ -293,11 +294,11 @@ class TestMultiSession:
 
         await feed(dp, aiogram_bot, _updates.message(1, chat_id=-100, user_id=5))
 
-        assert await chats.stored("-100") == {"messages": 1}
-        assert await users.stored("5") == {"language": "de"}
+        assert chats.storage.read("-100") == {"messages": 1}
+        assert users.storage.read("5") == {"language": "de"}
 
     async def test_multi_session_object_is_injected_as_session(self, aiogram_bot: Bot) -> None:
-        chats = CountingStorage()
+        chats = RecordingStorage()
         dp = Dispatcher()
         setup_sessions(
             dp, type="multi", chat=SessionOptions(initial=lambda: {"n": 0}, storage=chats)
@@ -309,7 +310,7 @@ class TestMultiSession:
 
         await feed(dp, aiogram_bot, _updates.message(1, chat_id=7))
 
-        assert await chats.stored("7") == {"n": 1}
+        assert chats.storage.read("7") == {"n": 1}
 
     def test_fragment_named_like_an_aiogram_argument_is_rejected(self) -> None:
         with pytest.raises(ValueError, match="state"):
@@ -320,7 +321,7 @@ class TestFrameworkCooperation:
     async def test_sessions_and_fsm_with_simple_event_isolation_do_not_deadlock(
         self, aiogram_bot: Bot
     ) -> None:
-        storage = CountingStorage()
+        storage = RecordingStorage()
         dp = Dispatcher(events_isolation=SimpleEventIsolation())
         setup_sessions(dp, initial=counter, storage=storage)
 
@@ -339,7 +340,7 @@ class TestFrameworkCooperation:
             )
         )
 
-        assert await storage.stored("-100") == {"count": 200}
+        assert storage.storage.read("-100") == {"count": 200}
 
     async def test_sessions_work_in_handlers_of_nested_routers(self, aiogram_bot: Bot) -> None:
         dp = Dispatcher()
@@ -361,3 +362,28 @@ class TestFrameworkCooperation:
     def test_installing_on_a_router_is_rejected(self) -> None:
         with pytest.raises(TypeError, match="Dispatcher"):
             setup_sessions(Router(), initial=counter)  # type: ignore[arg-type]
+
+
+class TestRedisStorage:
+    async def test_concurrent_updates_under_event_isolation_keep_every_write_in_redis(
+        self, aiogram_bot: Bot, redis_url: str, unique_name: str
+    ) -> None:
+        async with RedisStorage(redis_url, prefix=f"{unique_name}:") as storage:
+            dp = Dispatcher(events_isolation=SimpleEventIsolation())
+            setup_sessions(dp, initial=counter, storage=storage)
+
+            @dp.message()
+            async def count(message: Message, session: dict[str, int]) -> None:
+                value = session["count"]
+                await asyncio.sleep(0)
+                session["count"] = value + 1
+
+            await asyncio.gather(
+                *(
+                    feed(dp, aiogram_bot, _updates.message(i + 1, chat_id=-100, user_id=i % 3))
+                    for i in range(200)
+                )
+            )
+
+            assert await storage.read("-100") == {"count": 200}
+            await storage.delete("-100")

@@ -27,8 +27,9 @@ from botsessions.integrations.ptb import (
     UpdateKeyContext,
     setup_sessions,
 )
+from botsessions.storage import RedisStorage
+from botsessions.testing.recording import RecordingStorage
 from tests.integrations import _updates
-from tests.integrations._storage import CountingStorage
 
 AnyBuilder = ApplicationBuilder[Any, Any, Any, Any, Any, Any]
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
@@ -40,8 +41,8 @@ def counter() -> dict[str, int]:
 
 
 @pytest.fixture
-def storage() -> CountingStorage:
-    return CountingStorage()
+def storage() -> RecordingStorage:
+    return RecordingStorage()
 
 
 async def started(app: AnyApp) -> AnyApp:
@@ -73,7 +74,7 @@ async def process(app: AnyApp, raw: dict[str, Any]) -> None:
 
 class TestStrictSession:
     async def test_session_is_loaded_before_the_handler_and_saved_after(
-        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: CountingStorage
+        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: RecordingStorage
     ) -> None:
         seen: list[int] = []
 
@@ -89,11 +90,11 @@ class TestStrictSession:
             await process(app, _updates.message(i + 1, chat_id=7))
 
         assert seen == [1, 2, 3]
-        assert await storage.stored("7") == {"count": 3}
-        assert storage.count("write") == 3
+        assert storage.storage.read("7") == {"count": 3}
+        assert storage.writes == 3
 
     async def test_handler_that_ignores_the_session_causes_no_write(
-        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: CountingStorage
+        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: RecordingStorage
     ) -> None:
         async def ignore(update: Update, context: SessionContext) -> None:
             pass
@@ -103,13 +104,13 @@ class TestStrictSession:
         )
         await process(app, _updates.message(1, chat_id=7))
 
-        assert storage.count("write") == 0
-        assert storage.count("delete") == 0
+        assert storage.writes == 0
+        assert storage.deletes == 0
 
     async def test_session_read_but_unchanged_is_not_written(
-        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: CountingStorage
+        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: RecordingStorage
     ) -> None:
-        await storage.seed("7", {"count": 5})
+        storage.storage.write("7", {"count": 5})
         seen: list[int] = []
 
         async def read_only(update: Update, context: SessionContext) -> None:
@@ -122,12 +123,12 @@ class TestStrictSession:
         await process(app, _updates.message(1, chat_id=7))
 
         assert seen == [5]
-        assert storage.count("write") == 0
+        assert storage.writes == 0
 
     async def test_assigning_none_deletes_the_stored_session(
-        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: CountingStorage
+        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: RecordingStorage
     ) -> None:
-        await storage.seed("7", {"count": 5})
+        storage.storage.write("7", {"count": 5})
         keys: list[str | None] = []
 
         async def reset(update: Update, context: SessionContext) -> None:
@@ -140,13 +141,13 @@ class TestStrictSession:
         await process(app, _updates.message(1, chat_id=7))
 
         assert keys == ["7"]
-        assert storage.count("delete") == 1
-        assert await storage.stored("7") is None
+        assert storage.deletes == 1
+        assert storage.storage.read("7") is None
 
     async def test_error_in_handler_writes_nothing_and_reaches_error_handlers(
-        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: CountingStorage
+        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: RecordingStorage
     ) -> None:
-        await storage.seed("7", {"count": 1})
+        storage.storage.write("7", {"count": 1})
         errors: list[str] = []
 
         async def fail(update: Update, context: SessionContext) -> None:
@@ -163,11 +164,11 @@ class TestStrictSession:
         await process(app, _updates.message(1, chat_id=7))
 
         assert errors == ["handler failed"]
-        assert storage.count("write") == 0
-        assert await storage.stored("7") == {"count": 1}
+        assert storage.writes == 0
+        assert storage.storage.read("7") == {"count": 1}
 
     async def test_application_handler_stop_still_saves(
-        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: CountingStorage
+        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: RecordingStorage
     ) -> None:
         async def stop(update: Update, context: SessionContext) -> None:
             context.session["count"] += 1
@@ -181,10 +182,10 @@ class TestStrictSession:
         app.add_handler(MessageHandler(filters.ALL, never))
         await process(app, _updates.message(1, chat_id=7))
 
-        assert await storage.stored("7") == {"count": 1}
+        assert storage.storage.read("7") == {"count": 1}
 
     async def test_every_handler_group_shares_one_session(
-        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: CountingStorage
+        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: RecordingStorage
     ) -> None:
         async def first(update: Update, context: SessionContext) -> None:
             context.session["count"] += 1
@@ -197,9 +198,9 @@ class TestStrictSession:
         app.add_handler(MessageHandler(filters.ALL, second), group=1)
         await process(app, _updates.message(1, chat_id=7))
 
-        assert await storage.stored("7") == {"count": 10}
-        assert storage.count("read") == 1
-        assert storage.count("write") == 1
+        assert storage.storage.read("7") == {"count": 10}
+        assert storage.reads == 1
+        assert storage.writes == 1
 
     async def test_non_blocking_handler_cannot_use_a_saved_session(
         self, apps: list[AnyApp], ptb_builder: AnyBuilder
@@ -233,7 +234,7 @@ class TestStrictSession:
 
 class TestConcurrency:
     async def test_1000_concurrent_process_update_calls_lose_nothing(
-        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: CountingStorage
+        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: RecordingStorage
     ) -> None:
         async def count(update: Update, context: SessionContext) -> None:
             value = context.session["count"]
@@ -247,10 +248,10 @@ class TestConcurrency:
             *(process(app, _updates.message(i + 1, chat_id=7)) for i in range(1000))
         )
 
-        assert await storage.stored("7") == {"count": 1000}
+        assert storage.storage.read("7") == {"count": 1000}
 
     async def test_concurrent_updates_from_the_queue_lose_nothing(
-        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: CountingStorage
+        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: RecordingStorage
     ) -> None:
         async def count(update: Update, context: SessionContext) -> None:
             value = context.session["count"]
@@ -267,12 +268,12 @@ class TestConcurrency:
         await app.update_queue.join()
         await app.stop()
 
-        assert await storage.stored("7") == {"count": 300}
+        assert storage.storage.read("7") == {"count": 300}
 
 
 class TestLazyAndMulti:
     async def test_lazy_session_reads_storage_only_when_awaited(
-        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: CountingStorage
+        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: RecordingStorage
     ) -> None:
         async def count(update: Update, context: SessionContext) -> None:
             data = await context.session
@@ -288,14 +289,14 @@ class TestLazyAndMulti:
         assert storage.calls == []
 
         await process(app, _updates.message(2, chat_id=7, text="/count"))
-        assert storage.count("read") == 1
-        assert await storage.stored("7") == {"count": 1}
+        assert storage.reads == 1
+        assert storage.storage.read("7") == {"count": 1}
 
     async def test_multi_session_fragments_are_saved_separately(
         self, apps: list[AnyApp], ptb_builder: AnyBuilder
     ) -> None:
-        chats = CountingStorage()
-        users = CountingStorage()
+        chats = RecordingStorage()
+        users = RecordingStorage()
 
         async def both(update: Update, context: SessionContext) -> None:
             context.session.chat["messages"] += 1
@@ -315,13 +316,13 @@ class TestLazyAndMulti:
         )
         await process(apps[0], _updates.message(1, chat_id=-100, user_id=5))
 
-        assert await chats.stored("-100") == {"messages": 1}
-        assert await users.stored("5") == {"language": "de"}
+        assert chats.storage.read("-100") == {"messages": 1}
+        assert users.storage.read("5") == {"language": "de"}
 
 
 class TestConversationHandler:
     async def test_conversation_states_and_session_data_advance_together(
-        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: CountingStorage
+        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: RecordingStorage
     ) -> None:
         name_state, age_state = 0, 1
 
@@ -352,12 +353,12 @@ class TestConversationHandler:
         for i, text in enumerate(["/start", "Alice", "30"]):
             await process(app, _updates.message(i + 1, chat_id=7, text=text))
 
-        assert await storage.stored("7") == {"name": "Alice", "age": 30}
+        assert storage.storage.read("7") == {"name": "Alice", "age": 30}
 
 
 class TestKeys:
     async def test_update_without_chat_fails_only_when_the_session_is_touched(
-        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: CountingStorage
+        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: RecordingStorage
     ) -> None:
         outcomes: list[str] = []
 
@@ -377,7 +378,7 @@ class TestKeys:
         assert storage.calls == []
 
     async def test_custom_key_function_sees_topic_and_bot(
-        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: CountingStorage
+        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: RecordingStorage
     ) -> None:
         seen: list[tuple[object, ...]] = []
 
@@ -395,7 +396,7 @@ class TestKeys:
         await process(app, _updates.message(1, chat_id=-100, user_id=5, thread_id=3))
 
         assert seen == [(42, -100, 5, 3)]
-        assert await storage.stored("-100:3") == {"count": 1}
+        assert storage.storage.read("-100:3") == {"count": 1}
 
     async def test_business_connection_id_reaches_the_key_function(
         self, apps: list[AnyApp], ptb_builder: AnyBuilder
@@ -450,3 +451,25 @@ class TestSetup:
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
         )
         assert result.stdout.strip() == "False"
+
+
+class TestRedisStorage:
+    async def test_concurrent_updates_keep_every_write_in_redis(
+        self, apps: list[AnyApp], ptb_builder: AnyBuilder, redis_url: str, unique_name: str
+    ) -> None:
+        async def count(update: Update, context: SessionContext) -> None:
+            value = context.session["count"]
+            await asyncio.sleep(0)
+            context.session["count"] = value + 1
+
+        async with RedisStorage(redis_url, prefix=f"{unique_name}:") as storage:
+            app = await build(
+                apps, ptb_builder, MessageHandler(filters.ALL, count), initial=counter,
+                storage=storage,
+            )  # fmt: skip
+            await asyncio.gather(
+                *(process(app, _updates.message(i + 1, chat_id=7)) for i in range(200))
+            )
+
+            assert await storage.read("7") == {"count": 200}
+            await storage.delete("7")
