@@ -206,13 +206,17 @@ async def test_an_async_key_function_is_awaited() -> None:
         await asyncio.sleep(0)
         return "k"
 
-    await run(session(initial=lambda: 1, get_session_key=key, storage=storage), FakeContext(), touch)
+    await run(
+        session(initial=lambda: 1, get_session_key=key, storage=storage), FakeContext(), touch
+    )
     assert storage.calls == [("read", "k"), ("write", "k", 1)]
 
 
 async def test_an_integer_key_becomes_a_string() -> None:
     storage = RecordingStorage()
-    mw = session(initial=lambda: 1, prefix="user-", get_session_key=lambda c: 424242, storage=storage)
+    mw = session(
+        initial=lambda: 1, prefix="user-", get_session_key=lambda c: 424242, storage=storage
+    )
     await run(mw, FakeContext(), touch)
     assert storage.calls[0] == ("read", "user-424242")
 
