@@ -197,14 +197,22 @@ class LocalBotAPI:
         last_name: str | None = None,
         username: str | None = None,
         language_code: str | None = "en",
+        user_id: int | None = None,
     ) -> ChatUser:
-        """A new Telegram user in a private chat with the bot of ``token``."""
+        """A Telegram user in a private chat with the bot of ``token``.
+
+        ``user_id`` (also the chat id) defaults to a fresh id; give one to keep the same
+        chat across server restarts, e.g. when sessions are stored persistently.
+
+        Raises:
+            ValueError: when that user already has a chat with this bot.
+        """
         bot = self._bot(token)
-        user: dict[str, Any] = {
-            "id": next(self._hub.ids),
-            "is_bot": False,
-            "first_name": first_name,
-        }
+        if user_id is None:
+            user_id = next(self._hub.ids)
+        if user_id in bot.chats:
+            raise ValueError(f"user {user_id} already has a chat with this bot")
+        user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
         chat: dict[str, Any] = {"id": user["id"], "type": "private", "first_name": first_name}
         for key, value in (("last_name", last_name), ("username", username)):
             if value is not None:
