@@ -18,6 +18,8 @@ from typing import Any
 
 from botsessions import Bot, BotError, Context, MemorySessionStorage, StorageAdapter, session
 
+NextFn = Callable[[], Awaitable[None]]  # the `next` every handler receives
+
 THEMES = ("light", "dark")
 
 
@@ -37,16 +39,16 @@ def build_bot(
     )
 
     @bot.on("message")
-    async def count(ctx: Context, next: Callable[[], Awaitable[None]]) -> None:
+    async def count(ctx: Context, next: NextFn) -> None:
         ctx.session["messages"] += 1
         await next()  # the fix: let the command handlers below see the message too
 
     @bot.command("stats")
-    async def stats(ctx: Context) -> None:
+    async def stats(ctx: Context, next: NextFn) -> None:
         await ctx.reply(f"Messages in this chat: {ctx.session['messages']}")
 
     @bot.command("theme")
-    async def theme(ctx: Context) -> None:
+    async def theme(ctx: Context, next: NextFn) -> None:
         if ctx.match not in THEMES:
             await ctx.reply("Usage: /theme light|dark")
             return
@@ -54,7 +56,7 @@ def build_bot(
         await ctx.reply(f"Theme set to {ctx.match}")
 
     @bot.command("reset")
-    async def reset(ctx: Context) -> None:
+    async def reset(ctx: Context, next: NextFn) -> None:
         ctx.session = None  # deleted when this update ends
         await ctx.reply("Session reset.")
 

@@ -24,7 +24,7 @@ import pytest
 from redis.asyncio import Redis
 
 from botsessions import Bot, MemorySessionStorage
-from botsessions.testing.bot_api import LocalBotAPI
+from botsessions.testing.bot_api import ChatUser, LocalBotAPI
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -74,7 +74,11 @@ async def api() -> AsyncIterator[LocalBotAPI]:
 
 @asynccontextmanager
 async def polling(bot: Bot) -> AsyncIterator[None]:
-    """Run ``bot`` with long polling for the duration of the block."""
+    """Run ``bot`` with long polling for the duration of the block.
+
+    Leaving the block waits for the update in progress to finish, sessions saved, so
+    assert on storage after the block: a reply arrives before its update has ended.
+    """
     task = asyncio.create_task(bot.run_polling())
     try:
         yield
@@ -83,16 +87,16 @@ async def polling(bot: Bot) -> AsyncIterator[None]:
         await task
 
 
-async def ask(user: Any, text: str) -> str:
+async def ask(user: ChatUser, text: str, *, wait: float = 10.0) -> str:
     """Send ``text`` as ``user`` and return the text of the bot's next reply."""
     await user.send(text)
-    reply = await user.reply(timeout=10.0)
+    reply = await user.reply(timeout=wait)
     return str(reply["text"])
 
 
 async def test_counter_counts_messages_per_chat(api: LocalBotAPI) -> None:
     token = api.add_bot(username="counter_bot")
-    storage = MemorySessionStorage()
+    storage: MemorySessionStorage[Any] = MemorySessionStorage()
     bot = load_example("counter").build_bot(token, api_server=api.url, storage=storage)
     alice = api.user(token, first_name="Alice")
     bob = api.user(token, first_name="Bob")
@@ -109,7 +113,7 @@ async def test_counter_counts_messages_per_chat(api: LocalBotAPI) -> None:
 async def test_pizza_counts_pizzas_reports_hunger_and_resets(api: LocalBotAPI) -> None:
     example = load_example("pizza")
     token = api.add_bot(username="pizza_bot")
-    storage = MemorySessionStorage()
+    storage: MemorySessionStorage[Any] = MemorySessionStorage()
     bot = example.build_bot(token, api_server=api.url, storage=storage)
     alice = api.user(token, first_name="Alice")
 
@@ -119,19 +123,22 @@ async def test_pizza_counts_pizzas_reports_hunger_and_resets(api: LocalBotAPI) -
         await alice.send("one more 🍕 please")
         await alice.send("no pizza in this one")
         assert await ask(alice, "/hunger") == "Your hunger level is 2!"
-        assert await stored(storage, str(alice.chat_id)) == {"pizza_count": 2}
+    assert await stored(storage, str(alice.chat_id)) == {"pizza_count": 2}
 
+    async with polling(bot):
         assert await ask(alice, "/reset") == "Hunger forgotten."
-        assert await stored(storage, str(alice.chat_id)) is None
+    assert await stored(storage, str(alice.chat_id)) is None
+
+    async with polling(bot):
         assert await ask(alice, "/hunger") == "Your hunger level is 0!"
 
 
 async def test_options_keep_one_prefixed_session_per_user_in_each_chat(api: LocalBotAPI) -> None:
     token = api.add_bot(username="options_bot")
-    storage = MemorySessionStorage()
+    storage: MemorySessionStorage[Any] = MemorySessionStorage()
     bot = load_example("options").build_bot(token, api_server=api.url, storage=storage)
     alice = api.user(token, first_name="Alice")
-    key = f"user-{alice.user_id}/{alice.chat_id}"
+    key = f"user-{alice.id}/{alice.chat_id}"
 
     async with polling(bot):
         assert await ask(alice, "one") == f"You sent 1 messages here (key {key})."
@@ -143,7 +150,7 @@ async def test_options_keep_one_prefixed_session_per_user_in_each_chat(api: Loca
 
 async def test_multi_keeps_chat_theme_and_user_language_apart(api: LocalBotAPI) -> None:
     token = api.add_bot(username="multi_bot")
-    storage = MemorySessionStorage()
+    storage: MemorySessionStorage[Any] = MemorySessionStorage()
     bot = load_example("multi").build_bot(token, api_server=api.url, storage=storage)
     alice = api.user(token, first_name="Alice")
 
@@ -154,7 +161,7 @@ async def test_multi_keeps_chat_theme_and_user_language_apart(api: LocalBotAPI) 
         assert await ask(alice, "/settings") == "theme=dark language=de"
 
     assert await stored(storage, f"chat-{alice.chat_id}") == {"theme": "dark"}
-    assert await stored(storage, f"user-{alice.user_id}") == {"language": "de"}
+    assert await stored(storage, f"user-{alice.id}") == {"language": "de"}
 
 
 async def test_lazy_reads_storage_only_in_handlers_that_await_the_session(
@@ -203,13 +210,12 @@ async def test_custom_redis_adapter_stores_json_in_redis(
 
 async def test_memory_ttl_remembers_a_note(api: LocalBotAPI) -> None:
     token = api.add_bot(username="notes_bot")
-    storage = MemorySessionStorage(ttl=3600)
+    storage: MemorySessionStorage[Any] = MemorySessionStorage(ttl=3600)
     bot = load_example("memory_ttl").build_bot(token, api_server=api.url, storage=storage)
     alice = api.user(token, first_name="Alice")
 
     async with polling(bot):
         assert await ask(alice, "/recall") == "Nothing to recall."
-        assert await stored(storage, str(alice.chat_id)) is None  # read-only: nothing written
         assert await ask(alice, "/remember buy milk") == "Noted for one hour."
         assert await ask(alice, "/recall") == "Your note: buy milk"
 
@@ -218,7 +224,7 @@ async def test_memory_ttl_remembers_a_note(api: LocalBotAPI) -> None:
 
 async def test_migrations_upgrade_legacy_and_old_versions(api: LocalBotAPI) -> None:
     token = api.add_bot(username="colors_bot")
-    storage = MemorySessionStorage()
+    storage: MemorySessionStorage[Any] = MemorySessionStorage()
     bot = load_example("migrations").build_bot(token, api_server=api.url, storage=storage)
     legacy = api.user(token, first_name="Legacy")
     version_one = api.user(token, first_name="One")
@@ -247,7 +253,7 @@ async def test_complete_counts_every_message_and_still_runs_its_commands(
     api: LocalBotAPI,
 ) -> None:
     token = api.add_bot(username="complete_bot")
-    storage = MemorySessionStorage()
+    storage: MemorySessionStorage[Any] = MemorySessionStorage()
     bot = load_example("complete").build_bot(token, api_server=api.url, storage=storage)
     alice = api.user(token, first_name="Alice")
     key = str(alice.chat_id)
@@ -257,9 +263,13 @@ async def test_complete_counts_every_message_and_still_runs_its_commands(
         assert await ask(alice, "/stats") == "Messages in this chat: 2"
         assert await ask(alice, "/theme dark") == "Theme set to dark"
         assert await ask(alice, "/theme blue") == "Usage: /theme light|dark"
-        assert await stored(storage, key) == {"messages": 4, "theme": "dark"}
+    assert await stored(storage, key) == {"messages": 4, "theme": "dark"}
+
+    async with polling(bot):
         assert await ask(alice, "/reset") == "Session reset."
-        assert await stored(storage, key) is None
+    assert await stored(storage, key) is None
+
+    async with polling(bot):
         assert await ask(alice, "/stats") == "Messages in this chat: 1"
 
 
@@ -282,31 +292,54 @@ def test_every_example_has_a_script_probe() -> None:
     assert own == set(OWN_EXAMPLES) == set(SCRIPT_PROBES)
 
 
-@pytest.mark.parametrize("name", OWN_EXAMPLES)
-async def test_example_runs_as_a_script_and_stops_on_ctrl_c(
-    name: str, api: LocalBotAPI, redis_url: str
+async def probe(process: asyncio.subprocess.Process, user: ChatUser, text: str) -> str:
+    """Ask the bot run by ``process``; fail at once if the process exits instead."""
+    answer = asyncio.ensure_future(ask(user, text, wait=240.0))
+    exited = asyncio.ensure_future(process.wait())
+    await asyncio.wait((answer, exited), return_when=asyncio.FIRST_COMPLETED)
+    exited.cancel()
+    if not answer.done():
+        answer.cancel()
+        raise RuntimeError(f"the example exited with code {process.returncode} before replying")
+    return answer.result()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+async def test_every_example_runs_as_a_script_and_stops_on_ctrl_c(
+    api: LocalBotAPI, redis_url: str
 ) -> None:
-    token = api.add_bot(username=f"{name}_bot")
-    env = {**os.environ, "BOT_TOKEN": token, "BOT_API_SERVER": api.url, "REDIS_URL": redis_url}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(EXAMPLES / f"{name}.py"),
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    user = api.user(token, first_name="Alice")
-    text, expected = SCRIPT_PROBES[name]
+    # All at once: starting a Python process that imports aiogram takes seconds.
+    runs: list[tuple[str, asyncio.subprocess.Process, ChatUser]] = []
+    for name in OWN_EXAMPLES:
+        token = api.add_bot(username=f"{name}_bot")
+        env = {**os.environ, "BOT_TOKEN": token, "BOT_API_SERVER": api.url, "REDIS_URL": redis_url}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(EXAMPLES / f"{name}.py"),
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        runs.append((name, process, api.user(token, first_name="Alice")))
     try:
-        reply = await ask(user, text)
-        if expected is not None:
-            assert reply == expected
+        replies = await asyncio.gather(
+            *(probe(process, user, SCRIPT_PROBES[name][0]) for name, process, user in runs),
+            return_exceptions=True,
+        )
     finally:
-        if name == "custom_redis_adapter":
-            client = Redis.from_url(redis_url)
-            await client.delete(f"session:{user.chat_id}")
-            await client.aclose()
-        if process.returncode is None:
-            process.send_signal(signal.SIGINT)
-        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert process.returncode == 0, stderr.decode()[-2000:]
+        redis_user = next(user for name, _, user in runs if name == "custom_redis_adapter")
+        client = Redis.from_url(redis_url)
+        await client.delete(f"session:{redis_user.chat_id}")
+        await client.aclose()
+        for _, process, _ in runs:
+            if process.returncode is None:
+                process.send_signal(signal.SIGINT)
+        errors = [
+            (await asyncio.wait_for(process.communicate(), timeout=60))[1] for _, process, _ in runs
+        ]
+    for (name, process, _), reply, stderr in zip(runs, replies, errors, strict=True):
+        expected = SCRIPT_PROBES[name][1]
+        assert not isinstance(reply, BaseException), f"{name}: {reply!r}\n{stderr.decode()[-2000:]}"
+        assert expected is None or reply == expected, name
+        assert process.returncode == 0, f"{name}: {stderr.decode()[-2000:]}"
