@@ -174,4 +174,4 @@ def test_migration_versions_must_be_finite_numbers(versions: Any) -> None:
 
 def test_duplicate_versions_are_refused() -> None:
     with pytest.raises(ValueError, match="twice"):
-        enhance_storage(storage=MemorySessionStorage(), migrations={1: str, "1.0": str})
+        enhance_storage(storage=MemorySessionStorage(), migrations={1: str, "1.0": str})  # type: ignore[dict-item]

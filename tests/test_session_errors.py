@@ -56,7 +56,7 @@ async def test_the_lock_is_released_after_a_failed_read() -> None:
 
     storage = Flaky()
     mw = session(initial=lambda: 1, storage=storage)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="once"):
         await run(mw, FakeContext(), touch)
     fail = False
     await run(mw, FakeContext(), touch)

@@ -148,4 +148,4 @@ def test_fragment_options_are_validated_at_construction() -> None:
     with pytest.raises(TypeError, match="unknown option"):
         session(type="multi", a={"inital": dict})
     with pytest.raises(ValueError, match="identifier"):
-        session(type="multi", **{"_private": {}})
+        session(type="multi", _private={})

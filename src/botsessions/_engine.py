@@ -54,11 +54,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
 from botsessions._errors import SessionKeyError
-from botsessions.storage._protocol import SessionLease, is_pending
+from botsessions._locks import KeyedLock
+from botsessions.storage._protocol import SessionLease, StorageView, is_pending
 
 __all__ = ["PropertySession", "PropertySpec"]
 
@@ -110,9 +111,27 @@ class PropertySpec:
         "view",
     )
 
-    name: str | None
+    name: str | None  # the fragment name in multi mode
     lazy: bool
     plain: bool  # synchronous read/write/delete and no lease: the inline fast path applies
+    storage: Any
+    view: StorageView
+    read: Callable[[str], Awaitable[Any]]
+    sync_read: Callable[[str], Any] | None
+    sync_write: Callable[[str, Any], Any] | None
+    sync_delete: Callable[[str], Any] | None
+    lease: Callable[..., Awaitable[SessionLease]] | None
+    locks: KeyedLock | None
+    lock_timeout: float | None
+    encode: Callable[[Any], Any]
+    decode: Callable[[Any, str | None], Any]
+    initial: Callable[[], Any] | None
+    prefix: str
+    get_key: Callable[[Any], Any]
+    key_is_async: bool
+    key_name: str
+    access_error: str
+    assign_error: str
 
 
 class PropertySession:
@@ -133,7 +152,7 @@ class PropertySession:
 
     def __init__(self, spec: PropertySpec) -> None:
         self.spec = spec
-        self.key: str | None = None
+        self.key: str = None  # type: ignore[assignment]  # a str unless state is NO_KEY
         self.state = NO_KEY
         self.raw: Any = None
         self.value: Any = None
@@ -148,12 +167,11 @@ class PropertySession:
     async def resolve_key(self, ctx: Any) -> str | None:
         """Compute the key (once per update, before any storage call)."""
         spec = self.spec
-        key = await spec.get_key(ctx) if spec.key_is_async else spec.get_key(ctx)
+        key: str | None = await spec.get_key(ctx) if spec.key_is_async else spec.get_key(ctx)
         if key.__class__ is not str and key is not None:
             key = await coerce_key(key, spec)
-        if key is not None and spec.prefix:
-            key = spec.prefix + key
-        self.key = key
+        if key is not None:
+            self.key = spec.prefix + key if spec.prefix else key
         return key
 
     # -- loading ---------------------------------------------------------------------
@@ -162,7 +180,7 @@ class PropertySession:
         """Take the in-process lock of this key (the update's task is the owner)."""
         locks = self.spec.locks
         if locks is not None:
-            key: str = self.key  # type: ignore[assignment]
+            key: str = self.key
             if not locks.try_acquire(key, self.owner):
                 await locks.acquire(key, self.owner, self.spec.lock_timeout)
             self.locked = True
@@ -170,12 +188,12 @@ class PropertySession:
     def unlock(self) -> None:
         if self.locked:
             self.locked = False
-            self.spec.locks.release(self.key)
+            self.spec.locks.release(self.key)  # type: ignore[union-attr]  # locked: set
 
     async def read(self) -> None:
         """Read the stored form (through the storage's lease when it has one)."""
         spec = self.spec
-        key: str = self.key  # type: ignore[assignment]
+        key: str = self.key
         if spec.lease is not None:
             lease = await spec.lease(key, read=True)
             self.lease = lease
@@ -238,7 +256,7 @@ class PropertySession:
         if (
             spec.lease is None
             and spec.sync_read is not None
-            and (locks is None or locks.try_acquire(self.key, self.owner))  # type: ignore[arg-type]
+            and (locks is None or locks.try_acquire(self.key, self.owner))
         ):
             self.locked = locks is not None
             try:
@@ -336,7 +354,7 @@ class PropertySession:
 
     async def _store(self, value: Any = None, *, delete: bool = False) -> None:
         spec = self.spec
-        key: str = self.key  # type: ignore[assignment]
+        key: str = self.key
         if spec.lazy and not self.locked and spec.locks is not None:
             await self.lock()  # a lazy session that was only assigned
         if self.lease is None and spec.lease is not None:
@@ -391,11 +409,9 @@ def _cancelling() -> bool:
 async def coerce_key(key: Any, spec: PropertySpec) -> str | None:
     if inspect.isawaitable(key):
         key = await key
-    if key is None or key.__class__ is str:
-        return key  # type: ignore[no-any-return]
-    if isinstance(key, int) and not isinstance(key, bool):
-        return str(key)
-    if isinstance(key, str):
+    if key is None:
+        return None
+    if isinstance(key, str) or (isinstance(key, int) and not isinstance(key, bool)):
         return str(key)
     raise TypeError(
         f"get_session_key {spec.key_name} returned {key!r}; it must return a str "

@@ -124,7 +124,7 @@ class SingleUpdate(PropertySession):
         # Inlined PropertySession.__init__: this runs once per update.
         self.spec = spec
         self._ctx = ctx
-        self.key = None
+        self.key = None  # type: ignore[assignment]  # a str unless state is NO_KEY
         self.state = NO_KEY
         self.raw = None
         self.value = None
@@ -162,7 +162,7 @@ class SingleUpdate(PropertySession):
             self.locked = True
         try:
             if spec.plain:
-                raw = spec.sync_read(key)
+                raw = spec.sync_read(key)  # type: ignore[misc]  # plain: not None
                 if raw is not None and raw.__class__ not in _PLAIN and isawaitable(raw):
                     raw = await raw
                 self.raw = raw
@@ -190,7 +190,7 @@ class SingleUpdate(PropertySession):
                     encoded = spec.encode(value)
                     raw = self.raw
                     if raw is None or encoded != raw:
-                        result = spec.sync_write(self.key, encoded)
+                        result = spec.sync_write(self.key, encoded)  # type: ignore[misc]
                         if result is not None:
                             await result
             elif self.state > NO_KEY:
@@ -198,7 +198,7 @@ class SingleUpdate(PropertySession):
         finally:
             if self.locked:
                 self.locked = False
-                self.spec.locks.release(self.key)
+                self.spec.locks.release(self.key)  # type: ignore[union-attr]  # locked
 
 
 class _Fragments:
@@ -206,6 +206,7 @@ class _Fragments:
 
     __slots__ = ("_props",)
     _names: tuple[str, ...] = ()
+    _props: list[PropertySession]
 
     def __init__(self, props: list[PropertySession]) -> None:
         object.__setattr__(self, "_props", props)
@@ -275,9 +276,9 @@ class MultiUpdate:
         keyed = [p for p in props if p.key is not None]
         pairs = sorted(
             {(p.spec.locks, p.key) for p in keyed if p.spec.locks is not None}, key=lock_order
-        )  # type: ignore[arg-type]
-        await acquire_all(pairs, owner, self._manager.lock_timeout)  # type: ignore[arg-type]
-        self._pairs = pairs  # type: ignore[assignment]
+        )
+        await acquire_all(pairs, owner, self._manager.lock_timeout)
+        self._pairs = pairs
         try:
             _check_shared_leases(keyed)
             for prop in sorted(keyed, key=_prop_order):
@@ -286,7 +287,7 @@ class MultiUpdate:
         except BaseException:
             for prop in keyed:
                 await prop.abort()
-            release_all(pairs)  # type: ignore[arg-type]
+            release_all(pairs)
             raise
         return self
 
@@ -317,11 +318,11 @@ class MultiUpdate:
 
 def _prop_order(prop: PropertySession) -> tuple[int, str]:
     locks = prop.spec.locks
-    return (locks.serial if locks is not None else -1, prop.key)  # type: ignore[return-value]
+    return (locks.serial if locks is not None else -1, prop.key)
 
 
 def _check_shared_leases(props: list[PropertySession]) -> None:
-    seen: dict[tuple[int, str], str | None] = {}
+    seen: dict[tuple[int, str | None], str | None] = {}
     for prop in props:
         if prop.spec.lease is None:
             continue

@@ -37,7 +37,7 @@ class SessionOptions:
             ``LockTimeoutError``; ``None`` (default) waits as long as it takes.
     """
 
-    initial: Callable[[], Any] | None = None
+    initial: Callable[[], Any] | type | None = None
     prefix: str = ""
     get_session_key: Callable[[Any], Any] | None = None
     storage: Any = None

@@ -45,6 +45,7 @@ class TestMemorySessionStorage:
         storage.write("a", value)
         value["items"].append(2)
         read = storage.read("a")
+        assert read is not None
         read["items"].append(3)
         assert storage.read("a") == {"items": [1]}
 

@@ -134,7 +134,7 @@ def _sync_or_none(method: Callable[..., Any]) -> Callable[..., Any] | None:
 
 def _as_async(method: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     if inspect.iscoroutinefunction(method):
-        return method  # type: ignore[no-any-return]
+        return method
 
     async def call(*args: Any) -> Any:
         result = method(*args)

@@ -111,7 +111,7 @@ class SyncRecordingStorage(RecordingStorage):
         if self._view.sync_read is None or self._view.sync_write is None:
             raise TypeError(f"{self.storage!r} is not synchronous; use RecordingStorage")
 
-    def read(self, key: str) -> Any:  # type: ignore[override]
+    def read(self, key: str) -> Any:
         self.calls.append(("read", key))
         return self.storage.read(key)
 
