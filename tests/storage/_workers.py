@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from typing import Any
 
 from botsessions.storage import PostgresStorage, RedisStorage
@@ -55,14 +56,21 @@ async def main(argv: list[str]) -> None:
     lease = float(number) if mode == "hold" else 30.0
     async with make_storage(backend, target, name, lease=lease) as storage:
         if mode == "count":
+            await storage.read(key)  # connect, then start together with the other workers
+            print("ready", flush=True)
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+            started = time.perf_counter()
             await count(storage, key, int(number))
+            print(f"done {time.perf_counter() - started:.6f}", flush=True)
         else:
             await hold(storage, key)
-    print("done", flush=True)
 
 
-async def run_workers(*args: str, processes: int) -> None:
-    """Run ``processes`` count workers at once; fail unless every one exits cleanly."""
+async def run_workers(*args: str, processes: int) -> list[float]:
+    """Run ``processes`` count workers, started together; return each one's seconds.
+
+    Fails unless every worker exits cleanly.
+    """
     procs = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -70,15 +78,29 @@ async def run_workers(*args: str, processes: int) -> None:
             "tests.storage._workers",
             "count",
             *args,
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
         for _ in range(processes)
     ]
     for proc in procs:
+        assert proc.stdout is not None
+        line = await proc.stdout.readline()
+        if line.strip() != b"ready":
+            _, err = await proc.communicate()
+            raise AssertionError(f"worker failed to start: {line!r} {err.decode()}")
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(b"go\n")
+        await proc.stdin.drain()
+    seconds = []
+    for proc in procs:
         out, err = await proc.communicate()
         assert proc.returncode == 0, err.decode()
-        assert out.decode().strip() == "done"
+        assert out.startswith(b"done "), out
+        seconds.append(float(out.split()[1]))
+    return seconds
 
 
 async def start_holder(*args: str) -> asyncio.subprocess.Process:

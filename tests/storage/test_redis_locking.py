@@ -1,0 +1,146 @@
+"""RedisStorage's session lock: no lost updates across processes, timeouts, lost leases."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from botsessions._errors import LeaseLostError, LockTimeoutError
+from botsessions.storage import RedisStorage
+from botsessions.storage._protocol import LockingStorage
+from tests.services import RedisServer
+from tests.storage._workers import run_workers, start_holder
+
+
+@pytest.fixture
+async def client(redis_url: str, unique_name: str) -> AsyncIterator[aioredis.Redis]:
+    redis = aioredis.Redis.from_url(redis_url)
+    yield redis
+    names = [name async for name in redis.scan_iter(match=f"{unique_name}*", count=1000)]
+    if names:
+        await redis.delete(*names)
+    await redis.aclose()
+
+
+@pytest.fixture
+async def storage(
+    redis_url: str, unique_name: str, client: aioredis.Redis
+) -> AsyncIterator[RedisStorage]:
+    async with RedisStorage(redis_url, prefix=unique_name) as storage:
+        yield storage
+
+
+class TestRedisLocking:
+    def test_redis_storage_offers_the_lock_capability(self, storage: RedisStorage) -> None:
+        assert isinstance(storage, LockingStorage)
+
+    async def test_lease_reads_the_value_and_write_releases(self, storage: RedisStorage) -> None:
+        await storage.write("chat", {"count": 1})
+        lease = await storage.acquire("chat", read=True)
+        assert lease.value == {"count": 1}
+        await lease.write({"count": 2})
+        await lease.release()  # already ended: no effect
+        again = await storage.acquire("chat", read=False)
+        assert again.value is None
+        await again.delete()
+        assert await storage.read("chat") is None
+
+    async def test_lock_and_read_is_one_round_trip_and_so_is_write_and_unlock(
+        self, private_redis: RedisServer
+    ) -> None:
+        admin = aioredis.Redis.from_url(private_redis.url)
+        async with RedisStorage(private_redis.url) as storage:
+            warm = await storage.acquire("chat", read=True)  # loads the scripts
+            await warm.write({"count": 1})
+            await admin.config_resetstat()
+            lease = await storage.acquire("chat", read=True)
+            await lease.write({"count": 2})
+            stats = await admin.info("commandstats")
+            # Commands run inside the scripts are counted too (get, set, del, ...): what
+            # matters is that the client sent two requests and nothing else.
+            sent = {k for k in stats if k.startswith("cmdstat_") and "config" not in k}
+            assert stats["cmdstat_evalsha"]["calls"] == 2
+            assert sent <= {f"cmdstat_{c}" for c in ("evalsha", "get", "set", "del", "exists")}
+        await admin.aclose()
+
+    async def test_a_second_holder_waits_and_sees_the_first_ones_write(
+        self, storage: RedisStorage
+    ) -> None:
+        first = await storage.acquire("chat", read=True)
+        second_task = asyncio.create_task(storage.acquire("chat", read=True))
+        done, _ = await asyncio.wait({second_task}, timeout=0.05)
+        assert not done  # still waiting for the first holder
+        await first.write({"count": 1})
+        second = await second_task
+        assert second.value == {"count": 1}
+        await second.release()
+
+    async def test_lock_wait_timeout_raises_and_writes_nothing(
+        self, redis_url: str, unique_name: str, storage: RedisStorage
+    ) -> None:
+        await storage.write("chat", {"count": 1})
+        holder = await storage.acquire("chat", read=True)
+        async with RedisStorage(redis_url, prefix=unique_name, lock_wait=0.2) as impatient:
+            with pytest.raises(LockTimeoutError, match="'chat'") as caught:
+                await impatient.acquire("chat", read=True)
+        assert caught.value.key == "chat"
+        await holder.release()
+        assert await storage.read("chat") == {"count": 1}
+
+    async def test_a_lease_taken_over_refuses_the_write(
+        self, storage: RedisStorage, client: aioredis.Redis, unique_name: str
+    ) -> None:
+        await storage.write("chat", {"count": 1})
+        stale = await storage.acquire("chat", read=True)
+        await client.delete(f"{unique_name}botsessions.lock:chat")  # as if the lease expired
+        current = await storage.acquire("chat", read=True)
+        with pytest.raises(LeaseLostError, match="'chat'"):
+            await stale.write({"count": 100})
+        assert await storage.read("chat") == {"count": 1}
+        await current.write({"count": 2})
+        await stale.release()  # silent once lost
+        assert await storage.read("chat") == {"count": 2}
+
+    async def test_an_expired_lease_refuses_delete_too(
+        self, storage: RedisStorage, client: aioredis.Redis, unique_name: str
+    ) -> None:
+        await storage.write("chat", {"count": 1})
+        lease = await storage.acquire("chat", read=True)
+        await client.delete(f"{unique_name}botsessions.lock:chat")
+        with pytest.raises(LeaseLostError):
+            await lease.delete()
+        assert await storage.read("chat") == {"count": 1}
+
+    @pytest.mark.slow
+    async def test_the_lease_is_renewed_while_the_holder_runs(
+        self, redis_url: str, unique_name: str, storage: RedisStorage
+    ) -> None:
+        async with RedisStorage(redis_url, prefix=unique_name, lock_lease=0.3) as short:
+            lease = await short.acquire("chat", read=True)
+            await asyncio.sleep(1.0)  # the condition under test: three leases long
+            await lease.write({"count": 1})
+        assert await storage.read("chat") == {"count": 1}
+
+    @pytest.mark.slow
+    async def test_four_processes_of_250_concurrent_updates_lose_none(
+        self, redis_url: str, unique_name: str, storage: RedisStorage
+    ) -> None:
+        await run_workers("redis", redis_url, unique_name, "chat", "250", processes=4)
+        assert await storage.read("chat") == {"count": 1000}
+
+    @pytest.mark.slow
+    async def test_a_killed_holder_frees_the_session_within_the_lease(
+        self, redis_url: str, unique_name: str, storage: RedisStorage
+    ) -> None:
+        await storage.write("chat", {"count": 5})
+        holder = await start_holder("redis", redis_url, unique_name, "chat", "1.0")
+        holder.send_signal(signal.SIGKILL)
+        await holder.wait()
+        lease = await storage.acquire("chat", read=True)  # lock_wait 10 s > lease 1 s
+        assert lease.value == {"count": 5}
+        await lease.write({"count": 6})
+        assert await storage.read("chat") == {"count": 6}
