@@ -18,7 +18,7 @@ from typing import Any
 
 from botsessions import Bot, BotError, Context, MemorySessionStorage, StorageAdapter, session
 
-NextFn = Callable[[], Awaitable[None]]  # the `next` every handler receives
+NextFn = Callable[[], Awaitable[None]]  # `await next()` runs the handlers registered after this one
 
 THEMES = ("light", "dark")
 
@@ -44,11 +44,11 @@ def build_bot(
         await next()  # the fix: let the command handlers below see the message too
 
     @bot.command("stats")
-    async def stats(ctx: Context, next: NextFn) -> None:
+    async def stats(ctx: Context) -> None:
         await ctx.reply(f"Messages in this chat: {ctx.session['messages']}")
 
     @bot.command("theme")
-    async def theme(ctx: Context, next: NextFn) -> None:
+    async def theme(ctx: Context) -> None:
         if ctx.match not in THEMES:
             await ctx.reply("Usage: /theme light|dark")
             return
@@ -56,7 +56,7 @@ def build_bot(
         await ctx.reply(f"Theme set to {ctx.match}")
 
     @bot.command("reset")
-    async def reset(ctx: Context, next: NextFn) -> None:
+    async def reset(ctx: Context) -> None:
         ctx.session = None  # deleted when this update ends
         await ctx.reply("Session reset.")
 

@@ -8,12 +8,9 @@ Set ``BOT_API_SERVER`` to talk to another Bot API server (a local one in tests).
 """
 
 import os
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from botsessions import Bot, Context, MemorySessionStorage, StorageAdapter, session
-
-NextFn = Callable[[], Awaitable[None]]  # the `next` every handler receives
 
 
 def build_bot(
@@ -31,7 +28,7 @@ def build_bot(
     )
 
     @bot.on("message")
-    async def count(ctx: Context, next: NextFn) -> None:
+    async def count(ctx: Context) -> None:
         ctx.session["count"] += 1
         await ctx.reply(f"Messages in this chat: {ctx.session['count']}")
 

@@ -12,14 +12,11 @@ Set ``BOT_API_SERVER`` to talk to another Bot API server (a local one in tests).
 
 import json
 import os
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
 
 from botsessions import Bot, Context, session
-
-NextFn = Callable[[], Awaitable[None]]  # the `next` every handler receives
 
 
 class RedisAdapter:
@@ -46,7 +43,7 @@ def build_bot(token: str, *, redis: Redis, api_server: str | None = None, prefix
     bot.use(session(initial=lambda: {"count": 0}, storage=RedisAdapter(redis), prefix=prefix))
 
     @bot.on("message")
-    async def count(ctx: Context, next: NextFn) -> None:
+    async def count(ctx: Context) -> None:
         ctx.session["count"] += 1
         await ctx.reply(f"Messages in this chat: {ctx.session['count']}")
 

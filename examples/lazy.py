@@ -10,12 +10,9 @@ Set ``BOT_API_SERVER`` to talk to another Bot API server (a local one in tests).
 """
 
 import os
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from botsessions import Bot, Context, MemorySessionStorage, StorageAdapter, lazy_session
-
-NextFn = Callable[[], Awaitable[None]]  # the `next` every handler receives
 
 
 def build_bot(
@@ -32,18 +29,18 @@ def build_bot(
     )
 
     @bot.command("help")
-    async def help_(ctx: Context, next: NextFn) -> None:
+    async def help_(ctx: Context) -> None:
         # No `await ctx.session` here, so this update reads and writes nothing.
         await ctx.reply("Send /point to score, /score to see your score.")
 
     @bot.command("point")
-    async def point(ctx: Context, next: NextFn) -> None:
+    async def point(ctx: Context) -> None:
         data = await ctx.session  # the first access reads storage, once per update
         data["score"] += 1
         await ctx.reply(f"Point! Score: {data['score']}")
 
     @bot.command("score")
-    async def score(ctx: Context, next: NextFn) -> None:
+    async def score(ctx: Context) -> None:
         data = await ctx.session
         await ctx.reply(f"Score: {data['score']}")
 

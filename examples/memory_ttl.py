@@ -11,13 +11,10 @@ Set ``BOT_API_SERVER`` to talk to another Bot API server (a local one in tests).
 """
 
 import os
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 from botsessions import Bot, Context, MemorySessionStorage, StorageAdapter, session
-
-NextFn = Callable[[], Awaitable[None]]  # the `next` every handler receives
 
 
 def build_bot(
@@ -31,12 +28,12 @@ def build_bot(
     bot.use(session(initial=lambda: {"note": None}, storage=storage))
 
     @bot.command("remember")
-    async def remember(ctx: Context, next: NextFn) -> None:
+    async def remember(ctx: Context) -> None:
         ctx.session["note"] = ctx.match
         await ctx.reply("Noted for one hour.")
 
     @bot.command("recall")
-    async def recall(ctx: Context, next: NextFn) -> None:
+    async def recall(ctx: Context) -> None:
         note = ctx.session["note"]
         await ctx.reply(f"Your note: {note}" if note else "Nothing to recall.")
 

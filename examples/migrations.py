@@ -15,7 +15,6 @@ Set ``BOT_API_SERVER`` to talk to another Bot API server (a local one in tests).
 """
 
 import os
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from botsessions import (
@@ -26,8 +25,6 @@ from botsessions import (
     enhance_storage,
     session,
 )
-
-NextFn = Callable[[], Awaitable[None]]  # the `next` every handler receives
 
 
 def rename_color(old: dict[str, Any]) -> dict[str, Any]:
@@ -55,11 +52,11 @@ def build_bot(
     )
 
     @bot.command("colors")
-    async def colors(ctx: Context, next: NextFn) -> None:
+    async def colors(ctx: Context) -> None:
         await ctx.reply(f"{ctx.session['foreground']} on {ctx.session['background']}")
 
     @bot.command("foreground")
-    async def foreground(ctx: Context, next: NextFn) -> None:
+    async def foreground(ctx: Context) -> None:
         ctx.session["foreground"] = ctx.match or "black"
         await ctx.reply(f"Foreground is now {ctx.session['foreground']}")
 

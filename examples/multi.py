@@ -10,12 +10,9 @@ Set ``BOT_API_SERVER`` to talk to another Bot API server (a local one in tests).
 """
 
 import os
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from botsessions import Bot, Context, MemorySessionStorage, SessionOptions, StorageAdapter, session
-
-NextFn = Callable[[], Awaitable[None]]  # the `next` every handler receives
 
 
 def user_key(ctx: Context) -> str | None:
@@ -46,17 +43,17 @@ def build_bot(
     )
 
     @bot.command("theme")
-    async def theme(ctx: Context, next: NextFn) -> None:
+    async def theme(ctx: Context) -> None:
         ctx.session.chat["theme"] = ctx.match or "light"
         await ctx.reply(f"Theme of this chat: {ctx.session.chat['theme']}")
 
     @bot.command("language")
-    async def language(ctx: Context, next: NextFn) -> None:
+    async def language(ctx: Context) -> None:
         ctx.session.user["language"] = ctx.match or "en"
         await ctx.reply(f"Your language: {ctx.session.user['language']}")
 
     @bot.command("settings")
-    async def settings(ctx: Context, next: NextFn) -> None:
+    async def settings(ctx: Context) -> None:
         await ctx.reply(
             f"theme={ctx.session.chat['theme']} language={ctx.session.user['language']}"
         )

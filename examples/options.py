@@ -11,12 +11,9 @@ Set ``BOT_API_SERVER`` to talk to another Bot API server (a local one in tests).
 """
 
 import os
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from botsessions import Bot, Context, MemorySessionStorage, StorageAdapter, session
-
-NextFn = Callable[[], Awaitable[None]]  # the `next` every handler receives
 
 
 def get_session_key(ctx: Context) -> str | None:
@@ -42,7 +39,7 @@ def build_bot(
     )
 
     @bot.on("message")
-    async def on_message(ctx: Context, next: NextFn) -> None:
+    async def on_message(ctx: Context) -> None:
         ctx.session["messages"] += 1
         await ctx.reply(
             f"You sent {ctx.session['messages']} messages here (key {ctx.session_key})."

@@ -9,13 +9,10 @@ Set ``BOT_API_SERVER`` to talk to another Bot API server (a local one in tests).
 
 import os
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from botsessions import Bot, Context, MemorySessionStorage, StorageAdapter, session
-
-NextFn = Callable[[], Awaitable[None]]  # the `next` every handler receives
 
 
 @dataclass
@@ -40,17 +37,17 @@ def build_bot(
     )
 
     @bot.command("hunger")
-    async def hunger(ctx: Context, next: NextFn) -> None:
+    async def hunger(ctx: Context) -> None:
         count = ctx.session.pizza_count
         await ctx.reply(f"Your hunger level is {count}!")
 
     @bot.command("reset")
-    async def reset(ctx: Context, next: NextFn) -> None:
+    async def reset(ctx: Context) -> None:
         ctx.session = None  # deletes the stored session; the next update starts fresh
         await ctx.reply("Hunger forgotten.")
 
     @bot.hears(re.compile(r"🍕"))
-    async def eat(ctx: Context, next: NextFn) -> None:
+    async def eat(ctx: Context) -> None:
         ctx.session.pizza_count += 1
 
     return bot
