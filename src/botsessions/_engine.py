@@ -23,8 +23,9 @@ States (``PropertySession.state``), one instance per update and property:
     decoded (an update that never touches its session pays no decoding). Reading
     -> ``ACCESSED``; assigning -> ``ASSIGNED``.
 ``ACCESSED``
-    The handler holds the value: the decoded stored value (a snapshot of the stored form
-    is taken first) or ``initial()`` when storage had none. Assigning -> ``ASSIGNED``.
+    The handler holds the value: a decoded copy of the stored form (the raw form itself
+    stays untouched, to compare against at the end) or ``initial()`` when storage had
+    none. Assigning -> ``ASSIGNED``.
 ``ASSIGNED``
     The handler assigned a value, ``None``, or an awaitable (kept in a shared future so
     it can be awaited more than once).
@@ -37,8 +38,8 @@ End of the update (``finish`` when the handler returned, ``abort`` when it raise
 * ``abort``: nothing is written or deleted; pending work is cancelled; the lease and
   the lock are released.
 * ``NO_KEY`` / ``UNLOADED`` / ``LOADED``: no write (the lease, if any, is released).
-* ``ACCESSED``: written only if the encoded value differs from the snapshot of what
-  storage returned (always when storage had nothing). A value of ``None`` (read, no
+* ``ACCESSED``: written only if the encoded value differs (``!=``) from what storage
+  returned (always when storage had nothing). A value of ``None`` (read, no
   ``initial``) is not a change.
 * ``ASSIGNED``: an awaitable is awaited first; ``None`` deletes; any other value is
   written if it differs from the stored form, and always when the lazy read had not
