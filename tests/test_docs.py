@@ -160,6 +160,7 @@ def test_every_nav_page_exists_and_the_site_builds_strictly(tmp_path: Path) -> N
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
         cwd=ROOT,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
         capture_output=True,
         text=True,
         timeout=110,
