@@ -98,8 +98,7 @@ class TestRedisStorage(StorageConformance):
 
 
 class TestPostgresStorage(StorageConformance):
-    ttl_clock = "server"
-    big_ints = False
+    ttl_clock = "time"
     nul_in_strings = False  # jsonb cannot hold U+0000
     supports_namespaces = True
     error_type = StorageError
