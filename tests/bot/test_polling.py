@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiogram.exceptions import TelegramUnauthorizedError
 from aiohttp import web
 
 from botsessions import Bot, BotError, Context
@@ -168,6 +169,13 @@ class TestPolling:
         await finish(asyncio.create_task(bot.run_polling(timeout=5, concurrency=2)))
         assert handled == 2
         assert api.pending_updates(token) == []
+
+    async def test_a_rejected_token_stops_polling_with_a_clear_error(
+        self, api: LocalBotAPI
+    ) -> None:
+        bot = Bot("999:not-registered", api_server=api.url, bot_info=BOT_INFO)
+        with pytest.raises(TelegramUnauthorizedError, match="token was rejected"):
+            await finish(asyncio.create_task(bot.run_polling(timeout=5)))
 
     async def test_polling_twice_at_once_is_refused(self, api: LocalBotAPI) -> None:
         token = api.add_bot()

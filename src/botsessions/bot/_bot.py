@@ -9,6 +9,7 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from aiogram.exceptions import TelegramUnauthorizedError
 from aiogram.types import Update, User
 
 from botsessions._errors import BotError
@@ -237,6 +238,9 @@ class Bot(Composer):
             await self.init()
             await self.api.delete_webhook(drop_pending_updates=drop_pending_updates)
             await poller.run()
+        except TelegramUnauthorizedError as exc:  # also with bot_info, where getMe is skipped
+            clearer = explain_startup_error(exc, self.api)
+            raise (clearer or exc) from exc
         finally:
             self._poller = None
             await self.api.session.close()
