@@ -17,7 +17,10 @@ from botsessions import Bot, Context, MemorySessionStorage, StorageAdapter, sess
 
 
 def get_session_key(ctx: Context) -> str | None:
-    """Give every user their personal session storage per chat."""
+    """Give every user their personal session storage per chat.
+
+    ``botsessions.keys.per_user_in_chat`` is a ready-made variant of this function.
+    """
     if ctx.user_id is None or ctx.chat_id is None:
         return None  # no sender or no chat: this update has no session
     return f"{ctx.user_id}/{ctx.chat_id}"
