@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -485,5 +489,32 @@ class TestRunModes:
         finally:
             child.sendintr()
             child.expect(pexpect.EOF)
+            child.close()
+        assert child.exitstatus == 0
+
+    def test_standalone_chat_talks_to_a_bot_in_another_process(self) -> None:
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "botsessions.testing.bot_api", "--chat", "--first-name", "Counter"],
+            encoding="utf-8",
+            timeout=60,
+        )
+        child.expect(r"Bot API server: (http://127\.0\.0\.1:\d+)")
+        url = child.match.group(1)
+        child.expect(r"Token:\s+(\d+:\S+)")
+        token = child.match.group(1)
+        child.expect("/quit to stop")
+        example = Path(__file__).resolve().parents[2] / "examples" / "complete.py"
+        env = {**os.environ, "BOT_TOKEN": token, "BOT_API_SERVER": url}
+        bot_process = subprocess.Popen([sys.executable, str(example)], env=env)
+        try:
+            child.sendline("hello")
+            child.sendline("/stats")
+            child.expect("Counter: Messages in this chat: 2")
+            child.sendline("/quit")
+            child.expect(pexpect.EOF)
+        finally:
+            bot_process.send_signal(signal.SIGINT)
+            bot_process.wait(timeout=60)
             child.close()
         assert child.exitstatus == 0

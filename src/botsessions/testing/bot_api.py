@@ -6,7 +6,8 @@ answers and Telegram's error codes and wording), so any client library, includin
 aiogram's ``Bot``, talks to it unchanged. ``ChatUser`` acts as a Telegram user: it sends
 messages and presses buttons, and awaits what the bot sent back.
 
-Run ``python -m botsessions.testing.bot_api`` to start one and print its URL and a token.
+Run ``python -m botsessions.testing.bot_api`` to start one and print its URL and a token
+(``--chat`` to also chat with your bot from the terminal).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import secrets
+import sys
 import threading
 from collections.abc import Coroutine
 from types import TracebackType
@@ -336,8 +338,15 @@ async def _serve(args: argparse.Namespace) -> None:
         print(f"Bot API server: {api.url}")
         print(f"Token:          {token}")
         print(f"Use it with:    Bot({json.dumps(token)}, api_server={json.dumps(api.url)})")
-        print("Press Ctrl+C to stop.", flush=True)
-        await asyncio.Event().wait()
+        if not args.chat:
+            print("Press Ctrl+C to stop.", flush=True)
+            await asyncio.Event().wait()
+            return
+        from botsessions._demo.chat import TerminalChat  # the demo's chat, only when asked
+
+        print("Type messages as the user 'You' (/quit to stop).", flush=True)
+        user = api.user(token, first_name="You")
+        await TerminalChat(user, args.first_name, interactive=sys.stdin.isatty()).run()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -347,6 +356,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--username", default="test_bot", help="the bot's username")
     parser.add_argument("--first-name", default="Test Bot", help="the bot's display name")
+    parser.add_argument(
+        "--chat", action="store_true", help="chat with the bot from this terminal as a user"
+    )
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args))
