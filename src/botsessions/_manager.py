@@ -15,6 +15,7 @@ nothing when the handler raised, and always releases every lock.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import weakref
 from collections.abc import Callable
@@ -42,7 +43,16 @@ from botsessions.storage.memory import MemorySessionStorage
 __all__ = ["SessionManager", "build_manager"]
 
 _registries: weakref.WeakKeyDictionary[Any, KeyedLock] = weakref.WeakKeyDictionary()
-_current_task = asyncio.current_task
+_current_task: Callable[[], Any] = asyncio.current_task
+if getattr(asyncio.current_task, "__module__", "") == "asyncio.tasks":  # pure Python (3.11)
+    _tasks_by_loop = getattr(asyncio.tasks, "_current_tasks", None)
+    if isinstance(_tasks_by_loop, dict):
+        _running_loop = asyncio.get_running_loop
+        _by_loop: dict[Any, Any] = _tasks_by_loop
+
+        def _current_task() -> Any:
+            # Same answer as asyncio.current_task(), without its Python frame per update.
+            return _by_loop.get(_running_loop())
 
 
 def _locks_for(storage: Any) -> KeyedLock:
@@ -354,6 +364,12 @@ class SessionManager:
         if self.multi:
             return MultiUpdate(self, ctx)
         return SingleUpdate(self.spec, ctx)  # type: ignore[arg-type]
+
+    def update_factory(self) -> Callable[[Any], SingleUpdate | MultiUpdate]:
+        """``update`` with the mode decided once (what the middleware calls per update)."""
+        if self.multi:
+            return functools.partial(MultiUpdate, self)
+        return functools.partial(SingleUpdate, self.spec)  # type: ignore[arg-type]
 
 
 def build_manager(*, lazy: bool, **options: Any) -> SessionManager:

@@ -47,7 +47,7 @@ def lazy_session(**options: Any) -> Middleware:
 
 
 def _middleware(manager: Any) -> Middleware:
-    update = manager.update
+    update = manager.update_factory()
 
     async def session_middleware(ctx: Any, next: NextFn) -> None:
         async with update(ctx) as handle:
