@@ -177,6 +177,11 @@ class TestPolling:
         with pytest.raises(TelegramUnauthorizedError, match="token was rejected"):
             await finish(asyncio.create_task(bot.run_polling(timeout=5)))
 
+    async def test_start_inside_an_event_loop_points_to_run_polling(self) -> None:
+        bot = Bot("4242:token", bot_info=BOT_INFO)
+        with pytest.raises(RuntimeError, match=r"await bot.run_polling\(\)"):
+            bot.start()
+
     async def test_polling_twice_at_once_is_refused(self, api: LocalBotAPI) -> None:
         token = api.add_bot()
         bot = Bot(token, api_server=api.url)

@@ -261,7 +261,18 @@ class Bot(Composer):
 
         The synchronous twin of ``await bot.run_polling(**options)``; a first
         Ctrl+C / SIGTERM stops gracefully, a second one interrupts at once.
+
+        Raises:
+            RuntimeError: called from async code (use ``await bot.run_polling()``).
         """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError(
+                "bot.start() runs its own event loop; in async code use await bot.run_polling()"
+            )
 
         async def main() -> None:
             loop = asyncio.get_running_loop()
