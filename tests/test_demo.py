@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -132,6 +133,31 @@ class TestTerminalChat:
         assert "[Theme set to dark]" in result.stdout
         assert "Demo Bot: Messages in this chat: 3" in result.stdout
         assert any(directory.iterdir())
+
+    def test_token_mode_polls_without_a_terminal_chat_until_interrupted(
+        self, tmp_path: Path
+    ) -> None:
+        with LocalBotAPI() as api:
+            token = api.add_bot(username="real_demo_bot")
+            user = api.user(token, first_name="Alice")
+            env = {**os.environ, "BOT_TOKEN": token, "BOT_API_SERVER": api.url}
+            child = pexpect.spawn(
+                sys.executable,
+                ["-m", "botsessions", "demo", "--db", str(tmp_path / "online.db")],
+                env=env,
+                encoding="utf-8",
+                timeout=60,
+            )
+            try:
+                child.expect("Running @real_demo_bot")
+                api.run_sync(user.send("/stats"))
+                reply = api.run_sync(user.reply(timeout=60))
+                assert reply["text"] == "Messages in this chat: 1"
+            finally:
+                child.sendintr()
+                child.expect(pexpect.EOF)
+                child.close()
+        assert child.exitstatus == 0
 
     def test_unknown_storage_is_a_usage_error(self) -> None:
         result = subprocess.run(

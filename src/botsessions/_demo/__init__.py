@@ -92,7 +92,8 @@ async def _run_offline(storage: Any) -> None:
 
 
 async def _run_online(token: str, storage: Any) -> None:
-    bot = build_demo_bot(token, storage=storage)
+    # BOT_API_SERVER points at a self-hosted Bot API server, as in the examples.
+    bot = build_demo_bot(token, storage=storage, api_server=os.environ.get("BOT_API_SERVER"))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
