@@ -55,10 +55,24 @@ async def acquire(
         await pool.release(conn)  # not locked; the failed statement left no transaction open
         raise
     except BaseException:
-        conn.terminate()  # it may hold the lock: closing the connection frees it
+        _terminate(conn)  # it may hold the lock: closing the connection frees it
         await pool.release(conn)
         raise
     return PostgresLease(pool, conn, sql, key, lock_id, value, ttl)
+
+
+def _is_closed(conn: PoolConnectionProxy) -> bool:
+    try:
+        return conn.is_closed()
+    except Exception:  # asyncpg detaches the proxy of a connection the server closed
+        return True
+
+
+def _terminate(conn: PoolConnectionProxy) -> None:
+    try:
+        conn.terminate()
+    except Exception:  # already detached: the connection is gone, and the lock with it
+        return
 
 
 class PostgresLease:
@@ -102,7 +116,7 @@ class PostgresLease:
         self._done = True
         conn = self._conn
         try:
-            if conn.is_closed():
+            if _is_closed(conn):
                 raise self._lost(operation)
             try:
                 with PostgresErrors(operation, self._key):
@@ -112,7 +126,7 @@ class PostgresLease:
                     raise self._lost(operation) from exc.__cause__
                 raise
         except BaseException:
-            conn.terminate()
+            _terminate(conn)
             raise
         finally:
             await self._pool.release(conn)
@@ -136,10 +150,10 @@ class PostgresLease:
         self._done = True
         conn = self._conn
         try:
-            if not conn.is_closed():
+            if not _is_closed(conn):
                 await conn.fetchval(self._sql.unlock, self._lock_id)
         except BaseException as exc:
-            conn.terminate()  # the lock goes with the connection
+            _terminate(conn)  # the lock goes with the connection
             if not isinstance(exc, Exception):
                 raise
         finally:

@@ -136,7 +136,7 @@ class PostgresStorage:
         self._locks_ready = False
         self._setup_lock = asyncio.Lock()
         self._closed = False
-        self._next_purge = 0.0
+        self._next_purge = time.monotonic() + _PURGE_EVERY
         self._purges: set[asyncio.Task[int]] = set()
 
     def __repr__(self) -> str:
@@ -286,7 +286,10 @@ class PostgresStorage:
             return 0
 
     async def close(self) -> None:
-        """Wait for background purges and close the pool if the storage built it. Idempotent."""
+        """Wait for background purges and close the pool if the storage built it. Idempotent.
+
+        End every lease first: closing the pool waits for the connections they hold.
+        """
         if self._closed:
             return
         self._closed = True

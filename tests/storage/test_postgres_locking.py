@@ -1,0 +1,127 @@
+"""PostgresStorage's session lock: no lost updates across processes, timeouts, lost leases."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from botsessions._errors import LeaseLostError, LockTimeoutError
+from botsessions.storage import PostgresStorage
+from botsessions.storage._postgres_sql import advisory_key
+from botsessions.storage._protocol import LockingStorage
+from tests.storage._workers import run_workers, start_holder
+
+
+@pytest.fixture
+async def admin(postgres_dsn: str, unique_name: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(postgres_dsn)
+    yield connection
+    await connection.execute(f'DROP TABLE IF EXISTS "{unique_name}"')
+    for name in ("acquire", "save", "remove"):
+        await connection.execute(f'DROP FUNCTION IF EXISTS "{unique_name}__{name}"')
+    await connection.close()
+
+
+@pytest.fixture
+async def storage(
+    postgres_dsn: str, unique_name: str, admin: asyncpg.Connection
+) -> AsyncIterator[PostgresStorage]:
+    async with PostgresStorage(postgres_dsn, table=unique_name) as storage:
+        yield storage
+
+
+async def _holder_pid(admin: asyncpg.Connection, table: str, key: str) -> int | None:
+    lock_id = advisory_key(table, key) & 0xFFFFFFFFFFFFFFFF
+    pid: int | None = await admin.fetchval(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1",
+        lock_id >> 32,
+        lock_id & 0xFFFFFFFF,
+    )
+    return pid
+
+
+class TestPostgresLocking:
+    def test_postgres_storage_offers_the_lock_capability(self, storage: PostgresStorage) -> None:
+        assert isinstance(storage, LockingStorage)
+
+    async def test_lease_reads_the_value_and_write_releases(
+        self, storage: PostgresStorage, admin: asyncpg.Connection, unique_name: str
+    ) -> None:
+        await storage.write("chat", {"count": 1})
+        lease = await storage.acquire("chat", read=True)
+        assert lease.value == {"count": 1}
+        assert await _holder_pid(admin, unique_name, "chat") is not None
+        await lease.write({"count": 2})
+        assert await _holder_pid(admin, unique_name, "chat") is None
+        await lease.release()  # already ended: no effect
+        again = await storage.acquire("chat", read=False)
+        assert again.value is None
+        await again.delete()
+        assert await storage.read("chat") is None
+
+    async def test_a_second_holder_waits_and_sees_the_first_ones_committed_write(
+        self, storage: PostgresStorage
+    ) -> None:
+        first = await storage.acquire("chat", read=True)
+        second_task = asyncio.create_task(storage.acquire("chat", read=True))
+        done, _ = await asyncio.wait({second_task}, timeout=0.05)
+        assert not done  # still waiting for the first holder
+        await first.write({"count": 1})
+        second = await second_task
+        assert second.value == {"count": 1}
+        await second.release()
+
+    async def test_lock_wait_timeout_raises_and_writes_nothing(
+        self, postgres_dsn: str, unique_name: str, storage: PostgresStorage
+    ) -> None:
+        await storage.write("chat", {"count": 1})
+        holder = await storage.acquire("chat", read=True)
+        async with PostgresStorage(postgres_dsn, table=unique_name, lock_wait=0.2) as impatient:
+            with pytest.raises(LockTimeoutError) as caught:
+                await impatient.acquire("chat", read=True)
+            assert caught.value.key == "chat"
+            await holder.release()
+            lease = await impatient.acquire("chat", read=True)  # its connection is reusable
+            await lease.release()
+        assert await storage.read("chat") == {"count": 1}
+
+    async def test_a_lease_whose_connection_was_killed_refuses_the_write(
+        self, storage: PostgresStorage, admin: asyncpg.Connection, unique_name: str
+    ) -> None:
+        await storage.write("chat", {"count": 1})
+        lease = await storage.acquire("chat", read=True)
+        pid = await _holder_pid(admin, unique_name, "chat")
+        assert await admin.fetchval("SELECT pg_terminate_backend($1, 5000)", pid)
+        with pytest.raises(LeaseLostError, match="'chat'"):
+            await lease.write({"count": 100})
+        await lease.release()  # silent once lost
+        assert await storage.read("chat") == {"count": 1}
+        again = await storage.acquire("chat", read=True)  # the lock went with the connection
+        await again.write({"count": 2})
+        assert await storage.read("chat") == {"count": 2}
+
+    @pytest.mark.slow
+    async def test_four_processes_of_250_concurrent_updates_lose_none(
+        self, postgres_dsn: str, unique_name: str, storage: PostgresStorage
+    ) -> None:
+        await storage.write("chat", {"count": 0})  # creates the table before the workers
+        await run_workers("postgres", postgres_dsn, unique_name, "chat", "250", processes=4)
+        assert await storage.read("chat") == {"count": 1000}
+
+    @pytest.mark.slow
+    async def test_a_killed_holder_frees_the_session_at_once(
+        self, postgres_dsn: str, unique_name: str, storage: PostgresStorage
+    ) -> None:
+        await storage.write("chat", {"count": 5})
+        holder = await start_holder("postgres", postgres_dsn, unique_name, "chat", "1.0")
+        holder.send_signal(signal.SIGKILL)
+        await holder.wait()
+        lease = await storage.acquire("chat", read=True)
+        assert lease.value == {"count": 5}
+        await lease.write({"count": 6})
+        assert await storage.read("chat") == {"count": 6}
