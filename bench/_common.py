@@ -137,7 +137,7 @@ async def run_workloads(
     The first workload must be the W0 baseline: overhead = (t(Wx) − t(W0)) / n is computed
     within each repetition of this process.
     """
-    warm = min(WARMUP_UPDATES, n)
+    warm = min(WARMUP_UPDATES, max(1, n // 5))
     for w in workloads:
         progress(f"{system} warm-up {w.name}")
         await run_once(w, warm)

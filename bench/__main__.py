@@ -1,0 +1,186 @@
+"""``python -m bench``: botsessions against grammY, aiogram and python-telegram-bot.
+
+Runs every workload in one invocation (W0 bare dispatch, W1 memory sessions, W2/W2'
+persistent storages, W3 concurrency, W4 one million memory sessions), prints the
+comparison as Markdown on stdout, shows progress on stderr, and writes
+``bench/results/latest.json`` and ``bench/results/latest.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench import concurrency, dispatch, memory
+from bench._common import Json
+from bench._report import render
+from bench._runner import BENCH_DIR, NODE_DIR, Progress, ensure_node_modules, node_child, run_child
+from bench._servers import DEFAULT_POSTGRES_DSN, RedisServer, postgres_rtt_us
+from bench._targets import check
+
+WORKLOADS = ("W0", "W1", "W2", "W3", "W4")
+RESULTS_DIR = BENCH_DIR / "results"
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="small N and few repetitions (smoke run)")
+    p.add_argument("--only", default=",".join(WORKLOADS), help="comma list of W0,W1,W2,W3,W4")
+    p.add_argument("--reps", type=int, help="repetitions of W0-W2 (default 5, quick 2)")
+    p.add_argument("--n", type=int, help="updates per W0-W2 run (default 20000, quick 2000)")
+    p.add_argument(
+        "--n-sql", type=int, help="updates per SQLite/files/PostgreSQL run (default 2000)"
+    )
+    p.add_argument("--chats", type=int, default=1000)
+    p.add_argument("--k", type=int, help="W3 concurrent updates (default 1000, quick 200)")
+    p.add_argument("--w4-n", type=int, help="W4 sessions (default 1000000, quick 50000)")
+    p.add_argument("--systems", help="comma list to restrict W0-W3 to some systems")
+    p.add_argument(
+        "--slow-peers", action="store_true", help="also aiogram RedisEventIsolation (~2 min)"
+    )
+    p.add_argument(
+        "--postgres-dsn", default=os.environ.get("BOTSESSIONS_POSTGRES_DSN", DEFAULT_POSTGRES_DSN)
+    )
+    p.add_argument("--out", type=Path, default=RESULTS_DIR, help="where latest.json/.md go")
+    p.add_argument("--no-save", action="store_true", help="print only; write no result files")
+    a = p.parse_args(argv)
+    a.reps = a.reps or (2 if a.quick else 5)
+    a.n = a.n or (2000 if a.quick else 20_000)
+    a.n_sql = a.n_sql or (300 if a.quick else 2000)
+    a.k = a.k or (200 if a.quick else 1000)
+    a.w4_n = a.w4_n or (50_000 if a.quick else 1_000_000)
+    a.only = {w.strip().upper() for w in a.only.split(",") if w.strip()}
+    unknown = a.only - set(WORKLOADS)
+    if unknown:
+        p.error(f"unknown workload(s) {sorted(unknown)}; choose from {', '.join(WORKLOADS)}")
+    return a
+
+
+def _sh(*argv: str) -> str:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return "not available"
+
+
+def machine(redis: RedisServer, postgres_dsn: str) -> dict[str, str]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in _sh("lscpu").splitlines()
+            if "Model name" in line
+        ),
+        platform.processor(),
+    )
+    npm = json.loads(_sh("npm", "ls", "--json", "--depth=0", "--prefix", str(NODE_DIR)) or "{}")
+    node_pkgs = ", ".join(f"{k} {v['version']}" for k, v in npm.get("dependencies", {}).items())
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "python": sys.version.split()[0],
+        "node": _sh("node", "--version"),
+        "node packages": node_pkgs,
+        "redis-server": redis.version(),
+        "postgres": postgres_dsn.rsplit("@", 1)[-1],
+    }
+
+
+def main(argv: list[str] | None = None) -> Json:
+    args = _parse(argv)
+    started = time.monotonic()
+    cpu = 1 if (os.cpu_count() or 1) >= 2 else 0
+    systems = args.systems.split(",") if args.systems else None
+    phases = [p for p, w in (("memory", "W1"), ("redis", "W2"), ("sql", "W2")) if w in args.only]
+    if "W0" in args.only and not phases:
+        phases = ["memory"]
+    w3_systems = [s for s in concurrency.SYSTEMS if systems is None or s in systems]
+    total = len(dispatch.jobs(phases, systems))
+    total += len(w3_systems) if "W3" in args.only else 0
+    progress = Progress(total)
+    ensure_node_modules()
+    redis = RedisServer(cpu)
+    redis.start()
+    results: Json = {}
+    try:
+        meta = machine(redis, args.postgres_dsn)
+        try:
+            meta["postgres SELECT 1 round trip (µs)"] = (
+                f"{asyncio.run(postgres_rtt_us(args.postgres_dsn)):.0f}"
+            )
+        except Exception as exc:  # the PostgreSQL rows will say why they are missing
+            meta["postgres SELECT 1 round trip (µs)"] = f"not available ({exc})"
+        meta["pinning"] = f"Redis phase: redis-server and client pinned to CPU {cpu} (taskset)"
+        if phases:
+            results["dispatch"] = dispatch.run(
+                n=args.n,
+                n_sql=args.n_sql,
+                chats=args.chats,
+                reps=args.reps,
+                phases=phases,
+                redis_url=redis.url,
+                redis_port=redis.port,
+                postgres_dsn=args.postgres_dsn,
+                cpu=cpu,
+                progress=progress,
+                systems=systems,
+            )
+        if "W3" in args.only:
+            results["w3"] = concurrency.run(
+                k=args.k,
+                redis_url=redis.url,
+                redis_port=redis.port,
+                postgres_dsn=args.postgres_dsn,
+                workdir=str(BENCH_DIR),
+                cpu=cpu,
+                progress=progress,
+                slow_peers=args.slow_peers,
+                systems=w3_systems,
+            )
+        if "W4" in args.only:
+
+            def grammy(n: int) -> Json:
+                progress.show("W4 grammY")
+                return run_child(node_child(["w4", "--w4-n", str(n)]), progress, None)
+
+            progress.show("W4")
+            results["w4"] = memory.run(args.w4_n, 1, grammy)
+    finally:
+        redis.stop()
+        progress.finish()
+    results["meta"] = {
+        "command": "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:]),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "wall_s": time.monotonic() - started,
+        "machine": meta,
+        "params": {
+            "n": args.n,
+            "n_sql": args.n_sql,
+            "chats": args.chats,
+            "reps": args.reps,
+            "k": args.k,
+            "w4_n": args.w4_n,
+        },
+    }
+    markdown = render(results, check(results))
+    sys.stdout.write(markdown)
+    if not args.no_save:
+        args.out.mkdir(parents=True, exist_ok=True)
+        stem = "quick" if args.quick else "latest"
+        (args.out / f"{stem}.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
+        (args.out / f"{stem}.md").write_text(markdown)
+        print(f"wrote {args.out / stem}.json and .md", file=sys.stderr)
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Results -> Markdown: the comparison table, targets, W3 and W4 tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench._common import Json
+
+# workload -> the peers' workload it is compared with
+PEER_OF = {
+    "W1": "W1",
+    "W1u": "W1u",
+    "W2-redis": "W2",
+    "W2-redis-nolock": "W2",
+    "W2u-redis": "W2u",
+    "W2u-redis-nolock": "W2u",
+}
+OURS = ("botsessions", "botsessions+aiogram", "botsessions+ptb")
+NA = "not available"
+
+
+def _f(x: float | None, digits: int = 1) -> str:
+    return "—" if x is None else f"{x:,.{digits}f}"
+
+
+def _cell(s: Json | None, digits: int = 1) -> str:
+    if not s:
+        return "—"
+    return f"{_f(s['median'], digits)} [{_f(s['min'], digits)}, {_f(s['max'], digits)}]"
+
+
+def _cmds(row: Json) -> str:
+    counted = row.get("redis_commands_per_update") or row.get("storage_calls_per_update")
+    if not counted:
+        return "—"
+    return ", ".join(f"{name} {v:.2f}".rstrip("0").rstrip(".") for name, v in counted.items() if v)
+
+
+def _overhead(systems: Json, system: str, workload: str) -> float | None:
+    row = systems.get(system, {}).get("workloads", {}).get(workload)
+    if not row or "overhead_us" not in row:
+        return None
+    value: float = row["overhead_us"]["median"]
+    return value
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or b <= 0:
+        return "—"
+    return f"{a / b:.2f}×"
+
+
+def dispatch_table(d: Json) -> list[str]:
+    systems: Json = d["systems"]
+    lines = [
+        "| system | workload | µs/update over own W0, median [min, max] | upd/s (median) "
+        "| × grammY | × aiogram | storage commands (or calls) per update "
+        "| round trips per update (overhead / GET RTT) | checks |",
+        "|---|---|---:|---:|---:|---:|---|---:|---|",
+    ]
+    for system, data in systems.items():
+        for name, row in data["workloads"].items():
+            if name.startswith("W0"):
+                continue
+            ours = row.get("overhead_us", {}).get("median")
+            peer = PEER_OF.get(name, name if system in ("aiogram", "python-telegram-bot") else None)
+            vs_g = _ratio(ours, _overhead(systems, "grammY", peer)) if peer else "—"
+            vs_a = _ratio(ours, _overhead(systems, "aiogram", peer)) if peer else "—"
+            if system == "grammY":
+                vs_g = "1.00×"
+            if system == "aiogram":
+                vs_a = "1.00×"
+            checks = row.get("checks", {})
+            check = "ok" if checks.get("ok") else "FAILED"
+            lines.append(
+                f"| {system} | {name}: {row['label']} | {_cell(row.get('overhead_us'))} "
+                f"| {_f(row['updates_per_s']['median'], 0)} | {vs_g} | {vs_a} | {_cmds(row)} "
+                f"| {_cell(row.get('round_trips'), 2)} | {check} |"
+            )
+    return lines
+
+
+def bare_table(d: Json) -> list[str]:
+    lines = [
+        "| system | W0 baseline | µs/update | upd/s median [min, max] |",
+        "|---|---|---:|---|",
+    ]
+    for system, data in d["systems"].items():
+        row = data["workloads"].get("W0")
+        if row:
+            ups = row["updates_per_s"]
+            lines.append(
+                f"| {system} | {row['label']} | {_f(1e6 / ups['median'], 2)} "
+                f"| {_f(ups['median'], 0)} [{_f(ups['min'], 0)}, {_f(ups['max'], 0)}] |"
+            )
+    return lines
+
+
+def rtt_lines(d: Json) -> list[str]:
+    out = []
+    for system, data in d["systems"].items():
+        if "redis_get_rtt_us" in data:
+            out.append(
+                f"- {system}: plain client GET round trip {_cell(data['redis_get_rtt_us'])} µs"
+            )
+    return out
+
+
+def w3_table(w3: Json) -> list[str]:
+    lines = [
+        "| system | config | final counter | lost updates | errors | seconds | × serial floor |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in w3["rows"]:
+        floor = (
+            f"{r['vs_floor']:.2f}× (floor {r['serial_floor_s']:.2f} s)" if "vs_floor" in r else "—"
+        )
+        lost = f"**{r['lost']}**" if r["lost"] == 0 else str(r["lost"])
+        lines.append(
+            f"| {r['system']} | {r['config']} | {r['final']} | {lost} | {r['errors']} "
+            f"| {r['seconds']:.2f} | {floor} |"
+        )
+    return lines
+
+
+def w4_table(w4: Json) -> list[str]:
+    lines = [
+        "| system | TTL | µs/write | bytes/session | expired sessions reclaimed |",
+        "|---|---|---:|---:|---|",
+    ]
+    for system, r in w4["rows"].items():
+        if system == "grammY":
+            reclaim = (
+                f"no: {r['entries_after_expiry']:,} entries still held after expiry + 1,000 writes"
+                if not r["reclaimed"]
+                else "yes"
+            )
+            lines.append(
+                f"| grammY | 1 s | {r['us_per_write']:.2f} | {r['bytes_per_session']:.0f} "
+                f"(V8 heap) | {reclaim} |"
+            )
+            continue
+        if system == "botsessions":
+            reclaim = (
+                f"{r['reclaimed_fraction'] * 100:.0f}% of their memory given back after "
+                f"{r['reclaim_writes']:,} writes by 1,000 live chats (no reads); "
+                f"{r['retained_bytes_per_expired_session']:.0f} B per expired session retained"
+            )
+        else:
+            reclaim = "no TTL"
+        lines.append(
+            f"| {system} | {'1 s' if r['ttl'] else 'none'} | {_cell(r['us_per_write'], 2)} "
+            f"| {_cell(r['bytes_per_session'], 0)} (tracemalloc) | {reclaim} |"
+        )
+    return lines
+
+
+def render(results: Json, targets: list[str]) -> str:
+    meta = results["meta"]
+    out: list[str] = ["# botsessions benchmark results", ""]
+    out.append(f"Command: `{meta['command']}`  ")
+    out.append(f"Date: {meta['date']}, total {meta['wall_s'] / 60:.1f} min")
+    out.append("")
+    out.append("| machine | |")
+    out.append("|---|---|")
+    for key, value in meta["machine"].items():
+        out.append(f"| {key} | {value} |")
+    out.append("")
+    if targets:
+        out += ["## Targets", "", *targets, ""]
+    d: Any = results.get("dispatch")
+    if d:
+        out += [
+            f"## Session overhead (N={d['n']:,} updates over {d['chats']:,} chats, "
+            f"{d['reps']} runs)",
+            "",
+            *dispatch_table(d),
+            "",
+            "Client round trips measured in the same runs (Redis phase, client and server on one CPU):",
+            "",
+            *rtt_lines(d),
+            "",
+            "## Bare dispatch (W0)",
+            "",
+            *bare_table(d),
+            "",
+        ]
+        if d["failures"]:
+            out += ["## Not available", ""]
+            out += [
+                f"- {job}: {NA} ({msg.strip().splitlines()[-1][:200]})"
+                for job, msg in d["failures"].items()
+            ]
+            out.append("")
+    if results.get("w3"):
+        out += [
+            f"## W3: {results['w3']['k']:,} concurrent updates of one chat",
+            "",
+            *w3_table(results["w3"]),
+            "",
+        ]
+        for system, msg in results["w3"]["failures"].items():
+            out.append(f"- {system}: {NA} ({msg.strip().splitlines()[-1][:200]})")
+    if results.get("w4"):
+        out += [f"## W4: {results['w4']['n']:,} memory sessions", "", *w4_table(results["w4"]), ""]
+    if results.get("missing"):
+        out += ["## Missing pieces", ""]
+        out += [f"- {m}" for m in results["missing"]]
+    return "\n".join(out) + "\n"

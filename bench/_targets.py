@@ -1,0 +1,106 @@
+"""The targets botsessions holds itself to, checked against one run's results."""
+
+from __future__ import annotations
+
+from bench._common import Json
+
+
+def _median(results: Json, system: str, workload: str, field: str = "overhead_us") -> float | None:
+    d = results.get("dispatch") or {}
+    row = d.get("systems", {}).get(system, {}).get("workloads", {}).get(workload)
+    if not row or field not in row:
+        return None
+    value: float = row[field]["median"]
+    return value
+
+
+def _mark(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("met" if ok else "**missed**")
+
+
+def check(results: Json) -> list[str]:
+    """One Markdown table row per target: measured value, target, met or missed."""
+    rows = ["| target | measured | goal | status |", "|---|---|---|---|"]
+
+    def add(
+        name: str, value: float | None, goal: str, ok: bool | None, fmt: str = "{:.2f}"
+    ) -> None:
+        shown = "not available" if value is None else fmt.format(value)
+        rows.append(f"| {name} | {shown} | {goal} | {_mark(None if value is None else ok)} |")
+
+    g_w1 = _median(results, "grammY", "W1")
+    a_w1 = _median(results, "aiogram", "W1")
+    a_w2 = _median(results, "aiogram", "W2")
+    for system in ("botsessions", "botsessions+aiogram", "botsessions+ptb"):
+        w1 = _median(results, system, "W1")
+        r = None if w1 is None or not g_w1 else w1 / g_w1
+        add(
+            f"{system}: memory session overhead / grammY's",
+            r,
+            "≤ 1.0× (aim 0.5×)",
+            r is not None and r <= 1.0,
+        )
+        r = None if w1 is None or not a_w1 else w1 / a_w1
+        add(
+            f"{system}: memory session overhead / aiogram FSM's",
+            r,
+            "≤ 0.25×",
+            r is not None and r <= 0.25,
+        )
+        w2 = _median(results, system, "W2-redis")
+        r = None if w2 is None or not a_w2 else w2 / a_w2
+        add(
+            f"{system}: Redis (lock on) overhead / aiogram FSM's",
+            r,
+            "≤ 0.4×",
+            r is not None and r <= 0.4,
+        )
+        rt = _median(results, system, "W2-redis", "round_trips")
+        add(
+            f"{system}: Redis round trips per changed update, lock on",
+            rt,
+            "≤ 2.2 (grammY 2.5 unlocked)",
+            rt is not None and rt <= 2.2,
+        )
+        locked = _median(results, system, "W2-redis")
+        unlocked = _median(results, system, "W2-redis-nolock")
+        cost = None if locked is None or unlocked is None else locked - unlocked
+        add(f"{system}: uncontended Redis lock cost, µs/update", cost, "reported", True, "{:+.1f}")
+        rt_u = _median(results, system, "W2-redis-nolock", "round_trips")
+        cost_rt = None if rt is None or rt_u is None else rt - rt_u
+        add(
+            f"{system}: uncontended Redis lock cost, round trips",
+            cost_rt,
+            "reported",
+            True,
+            "{:+.2f}",
+        )
+        pl = _median(results, system, "W2-postgres")
+        pu = _median(results, system, "W2-postgres-nolock")
+        cost = None if pl is None or pu is None else pl - pu
+        add(
+            f"{system}: uncontended PostgreSQL lock cost, µs/update",
+            cost,
+            "reported",
+            True,
+            "{:+.1f}",
+        )
+    for name in ("botsessions", "aiogram"):
+        d = results.get("dispatch") or {}
+        row = d.get("systems", {}).get(name, {}).get("workloads", {}).get("W0")
+        value = None if not row else 1e6 / row["updates_per_s"]["median"]
+        add(f"{name}: bare dispatch µs/update", value, "reported side by side", True)
+    w3 = results.get("w3") or {}
+    ours = [r for r in w3.get("rows", []) if r["system"].startswith("botsessions")]
+    if ours:
+        lost = sum(r["lost"] for r in ours)
+        add(
+            "W3: lost updates, all botsessions configurations",
+            float(lost),
+            "0",
+            lost == 0,
+            "{:.0f}",
+        )
+        worst = max(r["vs_floor"] for r in ours)
+        add("W3: worst time / serial floor", worst, "≤ 1.2×", worst <= 1.2)
+    return rows
