@@ -18,9 +18,9 @@ from bench._ours_storage import (
     LOCKABLE,
     STORAGES,
     Store,
-    maybe_await,
     counting,
     make_store,
+    maybe_await,
     per_update,
 )
 

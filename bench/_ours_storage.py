@@ -41,10 +41,7 @@ class Store:
         values = self.storage.read_all_values()
         if isinstance(values, Awaitable):
             values = await values
-        if isinstance(values, AsyncIterable):
-            items = [v async for v in values]
-        else:
-            items = list(values)
+        items = [v async for v in values] if isinstance(values, AsyncIterable) else list(values)
         return sum(int(v.get("count", 0)) for v in items if isinstance(v, dict))
 
 

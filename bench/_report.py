@@ -176,7 +176,8 @@ def render(results: Json, targets: list[str]) -> str:
             "",
             *dispatch_table(d),
             "",
-            "Client round trips measured in the same runs (Redis phase, client and server on one CPU):",
+            "Client round trips measured in the same runs (Redis phase, client and server "
+            "on one CPU):",
             "",
             *rtt_lines(d),
             "",

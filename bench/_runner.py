@@ -91,10 +91,12 @@ def run_child(argv: list[str], progress: Progress, cpu: int | None, timeout: flo
     )
     tail: deque[str] = deque(maxlen=40)
     chunks: list[str] = []
-    assert proc.stdout is not None and proc.stderr is not None
-    reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()), daemon=True)  # type: ignore[union-attr]
+    stdout, stderr = proc.stdout, proc.stderr
+    if stdout is None or stderr is None:  # pragma: no cover - both are PIPE above
+        raise ChildFailed("child pipes missing")
+    reader = threading.Thread(target=lambda: chunks.append(stdout.read()), daemon=True)
     reader.start()
-    for line in proc.stderr:
+    for line in stderr:
         if line.startswith(PROGRESS_PREFIX):
             progress.show(line[len(PROGRESS_PREFIX) :].rstrip())
         else:

@@ -5,9 +5,10 @@ updates, caches, GC generations) slow another's. Inside a child, W0 and the sess
 workloads run in rotating order after a warm-up pass, ``reps`` times, and the overhead of
 a workload is (t(Wx) − t(W0)) / N within the same repetition of that child.
 
-Phases: ``memory`` (unpinned), ``redis`` (client and the dedicated redis-server pinned to
-one CPU), ``sql`` (SQLite, files, PostgreSQL; unpinned: the shared PostgreSQL server is
-not ours to pin; N is smaller there, as every write reaches the disk). Run alone: ``python -m bench.dispatch [--quick]``.
+Phases: ``memory`` (unpinned), ``redis`` (client and the dedicated redis-server pinned
+to one CPU), ``sql`` (SQLite, files, PostgreSQL; unpinned: the shared PostgreSQL server is
+not ours to pin; N is smaller there, as every write reaches the disk).
+Run alone: ``python -m bench.dispatch``.
 """
 
 from __future__ import annotations

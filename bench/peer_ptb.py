@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from telegram import Update
@@ -111,6 +111,25 @@ async def workloads(phase: str, env: Env) -> Sequence[Workload]:
     ]
 
 
+def _rmw_handler(
+    k: int, done: asyncio.Event
+) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
+    finished = [0]
+
+    async def rmw(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        data = context.chat_data
+        if data is None:  # pragma: no cover - every message has a chat
+            raise RuntimeError("update without chat_data")
+        value = data.get("count", 0)
+        await asyncio.sleep(0.001)
+        data["count"] = value + 1
+        finished[0] += 1
+        if finished[0] == k:
+            done.set()
+
+    return rmw
+
+
 async def concurrency(env: Env, slow: bool) -> list[Json]:
     """W3 on chat_data: the queue with concurrent_updates False/True, and a direct gather."""
     bot, request = make_bot()
@@ -123,19 +142,7 @@ async def concurrency(env: Env, slow: bool) -> list[Json]:
     ):
         app = build_app(bot, concurrent=feeding.endswith("=True"))
         done = asyncio.Event()
-        finished = [0]
-
-        async def rmw(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-            data = context.chat_data
-            assert data is not None
-            value = data.get("count", 0)
-            await asyncio.sleep(0.001)
-            data["count"] = value + 1
-            finished[0] += 1
-            if finished[0] == env.k:
-                done.set()
-
-        app.add_handler(MessageHandler(filters.ALL, rmw))
+        app.add_handler(MessageHandler(filters.ALL, _rmw_handler(env.k, done)))
         await app.initialize()
         errors = 0
         started = now()
