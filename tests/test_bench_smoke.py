@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from bench import ours_aiogram, ours_bot, ours_ptb
 from bench._common import Workload
 from bench._env import Env, drive
+
 from tests.services import RedisServer
 
 Factory = Callable[[str, Env], Awaitable[Sequence[Workload]]]
