@@ -14,6 +14,7 @@ import pexpect
 import pytest
 
 from botsessions import MemorySessionStorage
+from botsessions.__main__ import main
 from botsessions._demo.bot import build_demo_bot
 from botsessions.testing.bot_api import ChatUser, LocalBotAPI
 
@@ -159,12 +160,8 @@ class TestTerminalChat:
                 child.close()
         assert child.exitstatus == 0
 
-    def test_unknown_storage_is_a_usage_error(self) -> None:
-        result = subprocess.run(
-            [sys.executable, "-m", "botsessions", "demo", "--storage", "nosql"],
-            capture_output=True,
-            text=True,
-            timeout=90,
-        )
-        assert result.returncode == 2
-        assert "unknown storage 'nosql'" in result.stderr
+    def test_unknown_storage_is_a_usage_error(self, capsys: pytest.CaptureFixture[str]) -> None:
+        with pytest.raises(SystemExit) as exited:
+            main(["demo", "--storage", "nosql"])
+        assert exited.value.code == 2
+        assert "unknown storage 'nosql'" in capsys.readouterr().err

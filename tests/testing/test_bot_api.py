@@ -476,23 +476,7 @@ class TestRunModes:
             finally:
                 await bot.session.close()
 
-    def test_module_runs_standalone_and_prints_url_and_token(self) -> None:
-        child = pexpect.spawn(
-            sys.executable,
-            ["-m", "botsessions.testing.bot_api", "--username", "cli_bot"],
-            encoding="utf-8",
-            timeout=30,
-        )
-        try:
-            child.expect(r"Bot API server: (http://127\.0\.0\.1:\d+)")
-            child.expect(r"Token:\s+(\d+:\S+)")
-        finally:
-            child.sendintr()
-            child.expect(pexpect.EOF)
-            child.close()
-        assert child.exitstatus == 0
-
-    def test_standalone_chat_talks_to_a_bot_in_another_process(self) -> None:
+    def test_module_runs_standalone_and_chats_with_a_bot_in_another_process(self) -> None:
         child = pexpect.spawn(
             sys.executable,
             ["-m", "botsessions.testing.bot_api", "--chat", "--first-name", "Counter"],
