@@ -36,6 +36,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small N and few repetitions (smoke run)")
     p.add_argument("--only", default=",".join(WORKLOADS), help="comma list of W0,W1,W2,W3,W4")
     p.add_argument("--reps", type=int, help="repetitions of W0-W2 (default 5, quick 2)")
+    p.add_argument("--reps-io", type=int, help="repetitions of the Redis/SQL phases (default 3)")
     p.add_argument("--n", type=int, help="updates per W0-W2 run (default 20000, quick 2000)")
     p.add_argument(
         "--n-sql", type=int, help="updates per SQLite/files/PostgreSQL run (default 2000)"
@@ -54,6 +55,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-save", action="store_true", help="print only; write no result files")
     a = p.parse_args(argv)
     a.reps = a.reps or (2 if a.quick else 5)
+    a.reps_io = a.reps_io or min(a.reps, 3)
     a.n = a.n or (2000 if a.quick else 20_000)
     a.n_sql = a.n_sql or (300 if a.quick else 2000)
     a.k = a.k or (200 if a.quick else 1000)
@@ -126,6 +128,7 @@ def main(argv: list[str] | None = None) -> Json:
                 n_sql=args.n_sql,
                 chats=args.chats,
                 reps=args.reps,
+                reps_io=args.reps_io,
                 phases=phases,
                 redis_url=redis.url,
                 redis_port=redis.port,
@@ -165,6 +168,7 @@ def main(argv: list[str] | None = None) -> Json:
         "params": {
             "n": args.n,
             "n_sql": args.n_sql,
+            "reps_io": args.reps_io,
             "chats": args.chats,
             "reps": args.reps,
             "k": args.k,

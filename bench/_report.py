@@ -171,8 +171,9 @@ def render(results: Json, targets: list[str]) -> str:
     d: Any = results.get("dispatch")
     if d:
         out += [
-            f"## Session overhead (N={d['n']:,} updates over {d['chats']:,} chats, "
-            f"{d['reps']} runs)",
+            f"## Session overhead (N={d['n']:,} updates over {d['chats']:,} chats; "
+            f"SQLite/files/PostgreSQL N={d['n_sql']:,}; {d['reps']} runs in memory, "
+            f"{d['reps_io']} with storages)",
             "",
             *dispatch_table(d),
             "",

@@ -70,6 +70,7 @@ def run(
     n_sql: int,
     chats: int,
     reps: int,
+    reps_io: int,
     phases: Sequence[str],
     redis_url: str,
     redis_port: int,
@@ -90,7 +91,7 @@ def run(
             phase,
             n=n_sql if phase == "sql" else n,
             chats=chats,
-            reps=reps,
+            reps=reps if phase == "memory" else reps_io,
             redis_url=redis_url,
             redis_port=redis_port,
             postgres_dsn=postgres_dsn,
@@ -110,6 +111,7 @@ def run(
         "n_sql": n_sql,
         "chats": chats,
         "reps": reps,
+        "reps_io": reps_io,
     }
 
 
