@@ -310,9 +310,15 @@ async def test_every_example_runs_as_a_script_and_stops_on_ctrl_c(
     api: LocalBotAPI, redis_url: str
 ) -> None:
     # All at once: starting a Python process that imports aiogram takes seconds.
+    client = Redis.from_url(redis_url)
     runs: list[tuple[str, asyncio.subprocess.Process, ChatUser]] = []
+    redis_key = ""
     for name in OWN_EXAMPLES:
         token = api.add_bot(username=f"{name}_bot")
+        user = api.user(token, first_name="Alice")
+        if name == "custom_redis_adapter":
+            redis_key = f"session:{user.chat_id}"  # the prefix the script uses
+            await client.delete(redis_key)
         env = {**os.environ, "BOT_TOKEN": token, "BOT_API_SERVER": api.url, "REDIS_URL": redis_url}
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -321,23 +327,21 @@ async def test_every_example_runs_as_a_script_and_stops_on_ctrl_c(
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
         )
-        runs.append((name, process, api.user(token, first_name="Alice")))
+        runs.append((name, process, user))
     try:
         replies = await asyncio.gather(
             *(probe(process, user, SCRIPT_PROBES[name][0]) for name, process, user in runs),
             return_exceptions=True,
         )
     finally:
-        redis_user = next(user for name, _, user in runs if name == "custom_redis_adapter")
-        client = Redis.from_url(redis_url)
-        await client.delete(f"session:{redis_user.chat_id}")
-        await client.aclose()
         for _, process, _ in runs:
             if process.returncode is None:
                 process.send_signal(signal.SIGINT)
         errors = [
             (await asyncio.wait_for(process.communicate(), timeout=60))[1] for _, process, _ in runs
         ]
+        await client.delete(redis_key)  # after exit: the session is saved after the reply
+        await client.aclose()
     for (name, process, _), reply, stderr in zip(runs, replies, errors, strict=True):
         expected = SCRIPT_PROBES[name][1]
         assert not isinstance(reply, BaseException), f"{name}: {reply!r}\n{stderr.decode()[-2000:]}"
