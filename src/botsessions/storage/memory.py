@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import math
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -11,6 +10,8 @@ from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 import orjson
+
+from botsessions.storage._ttl import ttl_seconds
 
 T = TypeVar("T")
 
@@ -25,19 +26,7 @@ _loads = orjson.loads
 _SWEEP = 2  # expired entries reclaimed per operation: more than one keeps up with writes
 
 
-def seconds(ttl: float | timedelta | None, *, what: str = "ttl") -> float | None:
-    """Validate a TTL given in seconds (int, float or timedelta); ``None`` means forever."""
-    if ttl is None:
-        return None
-    if isinstance(ttl, timedelta):
-        value = ttl.total_seconds()
-    elif isinstance(ttl, (int, float)) and not isinstance(ttl, bool):
-        value = float(ttl)
-    else:
-        raise TypeError(f"{what} must be a number of seconds or a datetime.timedelta, got {ttl!r}")
-    if math.isnan(value) or value <= 0:
-        raise ValueError(f"{what} must be a positive number of seconds (or None), got {ttl!r}")
-    return None if math.isinf(value) else value
+seconds = ttl_seconds  # kept for callers that imported the validator from here
 
 
 def _freeze(value: Any) -> tuple[bool, Any]:
@@ -79,7 +68,7 @@ class MemorySessionStorage(Generic[T]):
     __slots__ = ("__weakref__", "_data", "_ttl")
 
     def __init__(self, ttl: float | timedelta | None = None) -> None:
-        self._ttl = seconds(ttl)
+        self._ttl = ttl_seconds(ttl)
         # Entries are (expires_at or None, is_json, payload). With a TTL the dict is kept in
         # expiry order (every write moves its key to the end), so the oldest entry is first.
         self._data: dict[str, tuple[float | None, bool, Any]] = (
