@@ -53,6 +53,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="where latest.json/.md go")
     p.add_argument("--no-save", action="store_true", help="print only; write no result files")
+    p.add_argument(
+        "--render", type=Path, help="re-render the Markdown of a saved JSON; run nothing"
+    )
     a = p.parse_args(argv)
     a.reps = a.reps or (2 if a.quick else 5)
     a.reps_io = a.reps_io or min(a.reps, 3)
@@ -99,6 +102,12 @@ def machine(redis: RedisServer, postgres_dsn: str) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> Json:
     args = _parse(argv)
+    if args.render:
+        saved: Json = json.loads(args.render.read_text())
+        markdown = render(saved, check(saved))
+        args.render.with_suffix(".md").write_text(markdown)
+        sys.stdout.write(markdown)
+        return saved
     started = time.monotonic()
     cpu = 1 if (os.cpu_count() or 1) >= 2 else 0
     systems = args.systems.split(",") if args.systems else None

@@ -29,11 +29,23 @@ def _cell(s: Json | None, digits: int = 1) -> str:
     return f"{_f(s['median'], digits)} [{_f(s['min'], digits)}, {_f(s['max'], digits)}]"
 
 
+SCRIPT_COMMANDS = ("evalsha", "eval", "fcall", "evalsha_ro", "eval_ro", "fcall_ro")
+
+
+def _list(counted: Json) -> str:
+    return ", ".join(f"{name} {v:.2f}".rstrip("0").rstrip(".") for name, v in counted.items() if v)
+
+
 def _cmds(row: Json) -> str:
     counted = row.get("redis_commands_per_update") or row.get("storage_calls_per_update")
     if not counted:
         return "—"
-    return ", ".join(f"{name} {v:.2f}".rstrip("0").rstrip(".") for name, v in counted.items() if v)
+    scripts = {k: v for k, v in counted.items() if k in SCRIPT_COMMANDS}
+    if scripts and "redis_commands_per_update" in row:
+        # INFO commandstats also counts the commands a script runs inside the server.
+        inside = {k: v for k, v in counted.items() if k not in SCRIPT_COMMANDS}
+        return f"{_list(scripts)} (inside the scripts: {_list(inside)})"
+    return _list(counted)
 
 
 def _overhead(systems: Json, system: str, workload: str) -> float | None:
