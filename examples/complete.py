@@ -13,12 +13,17 @@ Set ``BOT_API_SERVER`` to talk to another Bot API server (a local one in tests).
 """
 
 import os
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from botsessions import Bot, BotError, Context, MemorySessionStorage, StorageAdapter, session
-
-NextFn = Callable[[], Awaitable[None]]  # `await next()` runs the handlers registered after this one
+from botsessions import (
+    Bot,
+    BotError,
+    Context,
+    MemorySessionStorage,
+    NextFn,
+    StorageAdapter,
+    session,
+)
 
 THEMES = ("light", "dark")
 

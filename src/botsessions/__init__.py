@@ -14,6 +14,7 @@ from botsessions._errors import (
 )
 from botsessions._options import SessionOptions
 from botsessions._session import lazy_session, session
+from botsessions._types import Middleware, NextFn
 from botsessions.bot import Bot, Composer, Context
 from botsessions.storage import MemorySessionStorage, StorageAdapter
 
@@ -30,7 +31,9 @@ __all__ = [
     "LockError",
     "LockTimeoutError",
     "MemorySessionStorage",
+    "Middleware",
     "MigrationError",
+    "NextFn",
     "SessionKeyError",
     "SessionOptions",
     "StorageAdapter",

@@ -11,8 +11,7 @@ from typing import Any
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from botsessions import Bot, Context, StorageAdapter, session
-from botsessions._types import NextFn
+from botsessions import Bot, Context, NextFn, StorageAdapter, session
 
 __all__ = ["HELP", "build_demo_bot"]
 
