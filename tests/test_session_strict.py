@@ -324,3 +324,75 @@ async def test_non_json_data_in_an_untyped_session_fails_the_update_and_writes_n
     with pytest.raises(TypeError):
         await run(session(storage=storage), FakeContext(), handler)
     assert storage.calls == [("read", "42")]
+
+
+class TestMemoryStorage:
+    """The engine reads and writes MemorySessionStorage's JSON bytes directly."""
+
+    async def test_a_value_that_is_not_json_names_its_path_and_is_not_written(self) -> None:
+        storage = MemorySessionStorage[Any]()
+        storage.write("42", {"pair": [1, 2]})
+
+        async def handler(ctx: FakeContext) -> None:
+            ctx.session["pair"] = (1, 2)
+
+        with pytest.raises(TypeError, match=r'session\["pair"\]: tuple is not JSON'):
+            await run(session(storage=storage), FakeContext(), handler)
+        assert storage.read("42") == {"pair": [1, 2]}
+
+    async def test_integers_beyond_64_bits_are_stored_and_read_back(self) -> None:
+        storage = MemorySessionStorage[Any]()
+        mw = session(initial=lambda: {"n": 2**64}, storage=storage)
+
+        async def bump(ctx: FakeContext) -> None:
+            ctx.session["n"] += 1
+
+        await run(mw, FakeContext(), bump)
+        await run(mw, FakeContext(), bump)
+        assert storage.read("42") == {"n": 2**64 + 2}
+
+    async def test_a_change_between_equal_comparing_values_is_written(self) -> None:
+        storage = MemorySessionStorage[Any]()
+        storage.write("42", {"flag": 1, "ratio": 1})
+
+        async def handler(ctx: FakeContext) -> None:
+            ctx.session["flag"] = True  # == 1 in Python, but JSON true
+            ctx.session["ratio"] = 1.0
+
+        await run(session(storage=storage), FakeContext(), handler)
+        stored = storage.read("42")
+        assert stored == {"flag": True, "ratio": 1.0}
+        assert type(stored["flag"]) is bool
+        assert type(stored["ratio"]) is float
+
+    async def test_the_value_read_is_a_copy_the_stored_form_never_changes(self) -> None:
+        storage = MemorySessionStorage[Any]()
+        storage.write("42", {"items": [1]})
+        seen: list[Any] = []
+
+        async def handler(ctx: FakeContext) -> None:
+            seen.append(ctx.session)
+            ctx.session["items"].append(2)
+            assert storage.read("42") == {"items": [1]}
+
+        await run(session(storage=storage), FakeContext(), handler)
+        seen[0]["items"].append(3)  # the handler's object after the update: not stored
+        assert storage.read("42") == {"items": [1, 2]}
+
+    async def test_a_subclass_overriding_read_and_write_is_called(self) -> None:
+        calls: list[str] = []
+
+        class Audited(MemorySessionStorage[Any]):
+            def read(self, key: str) -> Any:
+                calls.append("read")
+                return super().read(key)
+
+            def write(self, key: str, value: Any) -> None:
+                calls.append("write")
+                super().write(key, value)
+
+        async def bump(ctx: FakeContext) -> None:
+            ctx.session["n"] += 1
+
+        await run(session(initial=lambda: {"n": 0}, storage=Audited()), FakeContext(), bump)
+        assert calls == ["read", "write"]

@@ -9,6 +9,11 @@ The engine encodes a session value before every write and decodes what storage r
   bool, None) or raises ``TypeError`` naming the offending path, before anything is written.
 * ``Codec.decode(data, key)`` turns the stored form back into the session value, raising
   ``CorruptDataError`` naming ``key`` when a typed session does not validate.
+* ``encode_blob`` / ``decode_blob`` do the same with the stored form as JSON bytes, for
+  storages that keep those bytes (``MemorySessionStorage``): one conversion each way and a
+  snapshot that cannot change. ``encode_blob`` gives ``None`` when orjson cannot produce
+  the exact bytes (then ``encode`` decides: it names what is not JSON, or keeps an integer
+  beyond 64 bits).
 
 Neither direction shares a mutable object with its input: the engine may keep the stored
 form it read as the snapshot to compare against at the end of the update, and a handler
@@ -52,6 +57,10 @@ class Codec(Protocol):
     def encode(self, value: Any) -> Any: ...
 
     def decode(self, data: Any, key: str | None = None) -> Any: ...
+
+    def encode_blob(self, value: Any) -> bytes | None: ...
+
+    def decode_blob(self, blob: bytes, key: str | None = None) -> Any: ...
 
 
 def _refuse(obj: Any) -> Any:
@@ -114,6 +123,17 @@ class _JSONCodec:
     def decode(self, data: Any, key: str | None = None) -> Any:
         return _json_copy(data)
 
+    def encode_blob(self, value: Any) -> bytes | None:
+        try:
+            blob = orjson.dumps(value, option=_STRICT, default=_refuse)
+        except TypeError:
+            return None
+        # Same proof as in ``encode``: NaN, tuples, UUIDs... read back as something else.
+        return blob if orjson.loads(blob) == value else None
+
+    def decode_blob(self, blob: bytes, key: str | None = None) -> Any:
+        return orjson.loads(blob)
+
     def __repr__(self) -> str:
         return "JSONCodec()"
 
@@ -154,8 +174,20 @@ class _TypedCodec:
             text = orjson.dumps((data,))
         except TypeError:
             text = json.dumps((data,), allow_nan=False).encode()
+        # From JSON text, so the result shares no object with ``data``.
+        return self._validate(text, key)
+
+    def encode_blob(self, value: Any) -> bytes | None:
         try:
-            # From JSON text, so the result shares no object with ``data``.
+            return orjson.dumps(self.encode(value))
+        except TypeError:  # an int beyond 64 bits (encode's own errors are TypeErrors too)
+            return None
+
+    def decode_blob(self, blob: bytes, key: str | None = None) -> Any:
+        return self._validate(b"[" + blob + b"]", key)
+
+    def _validate(self, text: bytes, key: str | None) -> Any:
+        try:
             return self._adapter.validate_json(text)[0]
         except ValidationError as exc:
             raise CorruptDataError(

@@ -20,7 +20,9 @@ States (``PropertySession.state``), one instance per update and property:
     and the read's result is discarded.
 ``LOADED`` (strict only)
     Locked and read before the handler runs; the raw stored form is kept, not yet
-    decoded (an update that never touches its session pays no decoding). Reading
+    decoded (an update that never touches its session pays no decoding). A storage that
+    keeps JSON bytes (``MemorySessionStorage``) hands over those bytes (``blob``), which
+    are decoded once on access and compared as bytes at the end. Reading
     -> ``ACCESSED``; assigning -> ``ASSIGNED``.
 ``ACCESSED``
     The handler holds the value: a decoded copy of the stored form (the raw form itself
@@ -92,7 +94,9 @@ class PropertySpec:
         "access_error",
         "assign_error",
         "decode",
+        "decode_blob",
         "encode",
+        "encode_blob",
         "get_key",
         "initial",
         "key_is_async",
@@ -105,11 +109,13 @@ class PropertySpec:
         "plain",
         "prefix",
         "read",
+        "read_blob",
         "storage",
         "sync_delete",
         "sync_read",
         "sync_write",
         "view",
+        "write_blob",
     )
 
     name: str | None  # the fragment name in multi mode
@@ -122,10 +128,14 @@ class PropertySpec:
     sync_write: Callable[[str, Any], Any] | None
     sync_delete: Callable[[str], Any] | None
     lease: Callable[..., Awaitable[SessionLease]] | None
+    read_blob: Callable[[str], Any] | None  # stored JSON bytes, None, or NOT_JSON
+    write_blob: Callable[[str, bytes], None] | None  # both set, or both None
     locks: KeyedLock | None
     lock_timeout: float | None
     encode: Callable[[Any], Any]
     decode: Callable[[Any, str | None], Any]
+    encode_blob: Callable[[Any], bytes | None]
+    decode_blob: Callable[[bytes, str | None], Any]
     initial: Callable[[], Any] | None
     prefix: str
     get_key: Callable[[Any], Any]
@@ -139,6 +149,7 @@ class PropertySession:
     """One session property of one update (see the module docstring for the states)."""
 
     __slots__ = (
+        "blob",
         "early",
         "key",
         "lease",
@@ -156,6 +167,7 @@ class PropertySession:
         self.key: str = None  # type: ignore[assignment]  # a str unless state is NO_KEY
         self.state = NO_KEY
         self.raw: Any = None
+        self.blob: bytes | None = None
         self.value: Any = None
         self.lease: SessionLease | None = None
         self.locked = False
@@ -199,20 +211,35 @@ class PropertySession:
             lease = await spec.lease(key, read=True)
             self.lease = lease
             self.raw = lease.value
+        elif spec.read_blob is not None:
+            self.read_blob_now()
         elif spec.sync_read is not None:
             raw = spec.sync_read(key)
             self.raw = await raw if is_pending(raw) else raw
         else:
             self.raw = await spec.read(key)
 
-    def _materialize(self) -> Any:
+    def read_blob_now(self) -> None:
+        """``read`` for a storage that keeps JSON bytes (synchronous, never pending)."""
+        blob = self.spec.read_blob(self.key)  # type: ignore[misc]  # set: called
+        if blob.__class__ is bytes:
+            self.blob = blob
+        elif blob is not None:  # NOT_JSON: kept as a copy, read the usual way
+            self.raw = self.spec.sync_read(self.key)  # type: ignore[misc]  # sync storage
+
+    def _decoded(self) -> Any:
+        """The session value made from the stored form (``initial()`` when there is none)."""
+        blob = self.blob
+        if blob is not None:
+            return self.spec.decode_blob(blob, self.key)
         raw = self.raw
         if raw is None:
             initial = self.spec.initial
-            value = None if initial is None else initial()
-        else:
-            value = self.spec.decode(raw, self.key)  # a copy: raw stays as stored
-        self.value = value
+            return None if initial is None else initial()
+        return self.spec.decode(raw, self.key)  # a copy: raw stays as stored
+
+    def _materialize(self) -> Any:
+        value = self.value = self._decoded()
         self.state = ACCESSED
         return value
 
@@ -261,6 +288,9 @@ class PropertySession:
         ):
             self.locked = locks is not None
             try:
+                if spec.read_blob is not None:
+                    self.read_blob_now()
+                    return _Ready(self._materialize())
                 raw = spec.sync_read(self.key)
                 if not is_pending(raw):
                     self.raw = raw
@@ -307,10 +337,7 @@ class PropertySession:
         value = self.value  # assigned while loading: the assignment wins
         if not isinstance(value, asyncio.Future):
             return value
-        raw = self.raw  # an assigned awaitable may be built on this read: give it the data
-        if raw is None:
-            return None if self.spec.initial is None else self.spec.initial()
-        return self.spec.decode(raw, self.key)
+        return self._decoded()  # an assigned awaitable may be built on this read: give it the data
 
     # -- end of update ---------------------------------------------------------------
 
@@ -329,6 +356,13 @@ class PropertySession:
             if value is None:
                 if state == ASSIGNED:
                     await self._store(delete=True)
+                    return
+            elif (
+                self.spec.write_blob is not None
+                and (blob := self.spec.encode_blob(value)) is not None
+            ):
+                if self.early or blob != self.blob:
+                    await self._store(blob, as_blob=True)
                     return
             else:
                 encoded = self.spec.encode(value)
@@ -350,14 +384,20 @@ class PropertySession:
         return self.state
 
     def _changed(self, encoded: Any) -> bool:
-        # The codec's decode copies, so raw is still exactly what storage returned.
+        # The codec's decode copies, so raw is still exactly what storage returned. A blob
+        # read with a value encode_blob refused (an int beyond 64 bits) is a change.
         return self.early or self.raw is None or bool(encoded != self.raw)
 
-    async def _store(self, value: Any = None, *, delete: bool = False) -> None:
+    async def _store(
+        self, value: Any = None, *, delete: bool = False, as_blob: bool = False
+    ) -> None:
         spec = self.spec
         key: str = self.key
         if spec.lazy and not self.locked and spec.locks is not None:
             await self.lock()  # a lazy session that was only assigned
+        if as_blob:
+            spec.write_blob(key, value)  # type: ignore[misc]  # as_blob: set
+            return
         if self.lease is None and spec.lease is not None:
             self.lease = await spec.lease(key, read=False)
         lease = self.lease

@@ -100,6 +100,8 @@ def make_spec(options: SessionOptions, *, lazy: bool, fragment: str | None = Non
     spec.sync_write = view.sync_write
     spec.sync_delete = view.sync_delete
     spec.lease = view.lease
+    spec.read_blob = view.read_blob
+    spec.write_blob = view.write_blob
     spec.plain = (
         view.lease is None
         and view.sync_read is not None
@@ -110,6 +112,8 @@ def make_spec(options: SessionOptions, *, lazy: bool, fragment: str | None = Non
     spec.lock_timeout = options.lock_timeout
     spec.encode = codec.encode
     spec.decode = codec.decode
+    spec.encode_blob = codec.encode_blob
+    spec.decode_blob = codec.decode_blob
     spec.initial = options.initial
     spec.prefix = options.prefix
     fn = options.get_session_key
@@ -137,6 +141,7 @@ class SingleUpdate(PropertySession):
         self.key = None  # type: ignore[assignment]  # a str unless state is NO_KEY
         self.state = NO_KEY
         self.raw = None
+        self.blob = None
         self.value = None
         self.lease = None
         self.locked = False
@@ -171,7 +176,9 @@ class SingleUpdate(PropertySession):
                 await locks.acquire(key, owner, spec.lock_timeout)
             self.locked = True
         try:
-            if spec.plain:
+            if spec.read_blob is not None:
+                self.read_blob_now()
+            elif spec.plain:
                 raw = spec.sync_read(key)  # type: ignore[misc]  # plain: not None
                 if raw is not None and raw.__class__ not in _PLAIN and isawaitable(raw):
                     raw = await raw
@@ -191,9 +198,21 @@ class SingleUpdate(PropertySession):
         tb: TracebackType | None,
     ) -> None:
         try:
+            state = self.state
             if exc_type is not None:
                 await self.abort()  # no catch-and-save: a failed handler writes nothing
-            elif self.state == ACCESSED and self.spec.plain:
+            elif state == LOADED and self.lease is None:
+                pass  # never accessed: nothing to write, no lease to end
+            elif state == ACCESSED and self.spec.write_blob is not None:
+                value = self.value
+                if value is not None:
+                    spec = self.spec
+                    blob = spec.encode_blob(value)
+                    if blob is None:
+                        await self.finish()  # encode decides: a path-naming error, or a big int
+                    elif blob != self.blob:
+                        spec.write_blob(self.key, blob)  # type: ignore[misc]  # checked above
+            elif state == ACCESSED and self.spec.plain:
                 value = self.value
                 if value is not None:
                     spec = self.spec
@@ -203,7 +222,7 @@ class SingleUpdate(PropertySession):
                         result = spec.sync_write(self.key, encoded)  # type: ignore[misc]
                         if result is not None:
                             await result
-            elif self.state > NO_KEY:
+            elif state > NO_KEY:
                 await self.finish()
         finally:
             if self.locked:

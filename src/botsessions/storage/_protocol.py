@@ -93,17 +93,21 @@ class StorageView:
     when they are plain functions (the engine calls them without an ``await``), else
     ``None``. ``read`` / ``write`` / ``delete`` always work with ``await``.
     ``lease`` is the storage's ``acquire`` when it offers the lock capability.
+    ``read_blob`` / ``write_blob`` are the storage's private JSON-bytes methods when it
+    keeps sessions as JSON bytes in this process (``MemorySessionStorage``), else ``None``.
     """
 
     __slots__ = (
         "delete",
         "lease",
         "read",
+        "read_blob",
         "storage",
         "sync_delete",
         "sync_read",
         "sync_write",
         "write",
+        "write_blob",
     )
 
     def __init__(self, storage: Any, *, locking: bool = True) -> None:
@@ -117,8 +121,8 @@ class StorageView:
         self.sync_read = _sync_or_none(storage.read)
         # A storage may offer a faster write for values the session codec already proved to
         # be fresh, exact JSON (MemorySessionStorage skips its own verification then).
-        trusted = getattr(storage, "_write_json", None)
-        self.sync_write = trusted if callable(trusted) else _sync_or_none(storage.write)
+        trusted = _private(storage, "_write_json")
+        self.sync_write = trusted if trusted is not None else _sync_or_none(storage.write)
         self.sync_delete = _sync_or_none(storage.delete)
         self.read = _as_async(storage.read)
         self.write = _as_async(storage.write)
@@ -126,6 +130,25 @@ class StorageView:
         self.lease: Callable[..., Awaitable[SessionLease]] | None = (
             storage.acquire if locking and isinstance(storage, LockingStorage) else None
         )
+        read_blob = _private(storage, "_read_blob")
+        write_blob = _private(storage, "_write_blob")
+        blobs = self.lease is None and read_blob is not None and write_blob is not None
+        self.read_blob: Callable[[str], Any] | None = read_blob if blobs else None
+        self.write_blob: Callable[[str, bytes], None] | None = write_blob if blobs else None
+
+
+def _private(storage: Any, name: str) -> Callable[..., Any] | None:
+    """``storage.<name>``, a shortcut of the class that defines it, unless a subclass
+    overrides ``read``/``write``/``delete`` (the shortcut would bypass the override)."""
+    cls = type(storage)
+    owner = next((c for c in cls.__mro__ if name in c.__dict__), None)
+    if owner is None:
+        return None
+    for method in ("read", "write", "delete"):
+        if getattr(cls, method, None) is not getattr(owner, method, None):
+            return None
+    found: Callable[..., Any] = getattr(storage, name)
+    return found
 
 
 def _sync_or_none(method: Callable[..., Any]) -> Callable[..., Any] | None:

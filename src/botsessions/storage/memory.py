@@ -26,6 +26,9 @@ _loads = orjson.loads
 _SWEEP = 2  # expired entries reclaimed per operation: more than one keeps up with writes
 
 
+NOT_JSON = object()
+"""``_read_blob``'s answer for a value that is stored as a deep copy, not as JSON bytes."""
+
 seconds = ttl_seconds  # kept for callers that imported the validator from here
 
 
@@ -81,19 +84,43 @@ class MemorySessionStorage(Generic[T]):
     def read(self, key: str) -> T | None:
         """The stored value (a fresh copy), or ``None`` when missing or expired."""
         entry = self._data.get(key)
-        if entry is None:
+        if entry is None or (self._ttl is not None and self._gone(key, entry)):
             return None
-        if self._ttl is not None:
-            now = time.time()
-            self._sweep(now)
-            if entry[0] is not None and entry[0] <= now:
-                self._data.pop(key, None)
-                return None
         return _thaw(entry[1], entry[2])  # type: ignore[no-any-return]
+
+    def _read_blob(self, key: str) -> Any:
+        """The session engine's read: the stored JSON bytes themselves (immutable, so
+        nothing is copied), ``None`` when missing, or ``NOT_JSON`` for a value kept as a
+        deep copy (then ``read`` gives it)."""
+        entry = self._data.get(key)
+        if entry is None or (self._ttl is not None and self._gone(key, entry)):
+            return None
+        return entry[2] if entry[1] else NOT_JSON
+
+    def _gone(self, key: str, entry: tuple[float | None, bool, Any]) -> bool:
+        now = time.time()
+        self._sweep(now)
+        if entry[0] is not None and entry[0] <= now:
+            self._data.pop(key, None)
+            return True
+        return False
 
     def write(self, key: str, value: T) -> None:
         """Store a copy of ``value``; with a TTL, the session expires ``ttl`` seconds from now."""
-        is_json, payload = _freeze(value)
+        self._put(key, *_freeze(value))
+
+    def _write_json(self, key: str, value: Any) -> None:
+        """``write`` for values the session codec produced: fresh, exact JSON, not shared."""
+        try:
+            self._put(key, True, _dumps(value))
+        except TypeError:  # an int beyond 64 bits
+            self._put(key, False, copy.deepcopy(value))
+
+    def _write_blob(self, key: str, blob: bytes) -> None:
+        """``write`` of JSON bytes the session codec produced and checked."""
+        self._put(key, True, blob)
+
+    def _put(self, key: str, is_json: bool, payload: Any) -> None:
         data = self._data
         if self._ttl is None:
             data[key] = (None, is_json, payload)
@@ -101,21 +128,6 @@ class MemorySessionStorage(Generic[T]):
         now = time.time()
         data.pop(key, None)
         data[key] = (now + self._ttl, is_json, payload)
-        self._sweep(now)
-
-    def _write_json(self, key: str, value: Any) -> None:
-        """``write`` for values the session codec produced: fresh, exact JSON, not shared."""
-        try:
-            payload = (True, _dumps(value))
-        except TypeError:  # an int beyond 64 bits
-            payload = (False, copy.deepcopy(value))
-        data = self._data
-        if self._ttl is None:
-            data[key] = (None, *payload)
-            return
-        now = time.time()
-        data.pop(key, None)
-        data[key] = (now + self._ttl, *payload)
         self._sweep(now)
 
     def delete(self, key: str) -> None:
