@@ -142,9 +142,13 @@ def _aggregate(raw: dict[tuple[str, str], list[Json]]) -> Json:
             if "overhead_us" in per_run[0]:
                 overheads = [o for r in per_run for o in r["overhead_us"]]
                 row["overhead_us"] = summary(overheads)
-                if rtts and len(rtts) == len(overheads):
+                if rtts:
+                    # one RTT probe per child run, shared by that run's repetitions
+                    per_rep = [
+                        t for r, t in zip(per_run, rtts, strict=False) for _ in r["overhead_us"]
+                    ]
                     row["round_trips"] = summary(
-                        [o / t for o, t in zip(overheads, rtts, strict=True)]
+                        [o / t for o, t in zip(overheads, per_rep, strict=True)]
                     )
             for counted in ("redis_commands_per_update", "storage_calls_per_update"):
                 found = [r[counted] for r in per_run if counted in r]
