@@ -165,6 +165,7 @@ class SessionMiddleware(BaseMiddleware):
 
     def __init__(self, *, lazy: bool = False, **options: Any) -> None:
         self._manager = build_manager(lazy=lazy, **options)
+        self._update = self._manager.update_factory()
         self.lazy = lazy
         self.fragments: tuple[str, ...] = _fragment_names(options)
         clash = sorted(_RESERVED.intersection(self.fragments))
@@ -195,12 +196,12 @@ class SessionMiddleware(BaseMiddleware):
     async def __call__(
         self, handler: AiogramHandler, event: TelegramObject, data: dict[str, Any]
     ) -> Any:
-        if not isinstance(event, Update):
+        if event.__class__ is not Update and not isinstance(event, Update):
             raise TypeError(
                 "SessionMiddleware belongs on dp.update (it got a "
                 f"{type(event).__name__}); install it with setup_sessions(dp, ...)"
             )
-        async with self._manager.update(EventKeyContext(event, data)) as update:
+        async with self._update(EventKeyContext(event, data)) as update:
             handle: SessionHandle[Any] = SessionHandle(update.slot, update.key)
             data["session_handle"] = handle
             try:
@@ -210,15 +211,19 @@ class SessionMiddleware(BaseMiddleware):
 
 
 class _SessionInjector(BaseMiddleware):
-    """Inner middleware: reads the session only for handlers that declare it."""
+    """Inner middleware: reads the session only for handlers that declare it.
+
+    ``__call__`` is a plain method that returns the rest of the chain's awaitable (aiogram
+    awaits it), so the injector adds no coroutine of its own to every update.
+    """
 
     def __init__(self, fragments: tuple[str, ...], *, lazy: bool) -> None:
         self._fragments = fragments
         self._lazy = lazy
 
-    async def __call__(
+    def __call__(  # type: ignore[override]  # returns the awaitable instead of awaiting it
         self, handler: AiogramHandler, event: TelegramObject, data: dict[str, Any]
-    ) -> Any:
+    ) -> Awaitable[Any]:
         session: SessionHandle[Any] | None = data.get("session_handle")
         target: HandlerObject | None = data.get("handler")
         if session is not None and target is not None:
@@ -231,7 +236,7 @@ class _SessionInjector(BaseMiddleware):
                 for name in self._fragments:
                     if name in params:
                         data[name] = getattr(session.data, name)
-        return await handler(event, data)
+        return handler(event, data)
 
     def _inject_available(self, session: SessionHandle[Any], data: dict[str, Any]) -> None:
         # A handler taking **kwargs did not ask for the session by name, so an update

@@ -223,7 +223,7 @@ class SessionApplication(Application[Any, Any, Any, Any, Any, Any]):
         TypeError: The context class is not a :class:`SessionContext`.
     """
 
-    __slots__ = ("_session_manager",)
+    __slots__ = ("_session_manager", "_session_update")
 
     def __init__(self, *, session_manager: SessionManager, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -233,6 +233,7 @@ class SessionApplication(Application[Any, Any, Any, Any, Any, Any]):
                 f"got {self.context_types.context.__name__}"
             )
         self._session_manager = session_manager
+        self._session_update = session_manager.update_factory()
 
     async def process_update(self, update: object) -> None:
         """Process ``update`` inside its session: load, run every handler group, save.
@@ -244,7 +245,7 @@ class SessionApplication(Application[Any, Any, Any, Any, Any, Any]):
         binding = _UpdateBinding(update, self)
         token = _current.set(binding)
         try:
-            async with self._session_manager.update(binding) as handle:
+            async with self._session_update(binding) as handle:
                 binding._slot = handle.slot
                 binding._key = handle.key
                 await super().process_update(update)
