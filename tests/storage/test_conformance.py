@@ -70,7 +70,6 @@ def _placeholder(cls: type) -> bool:
 
 class TestRedisStorage(StorageConformance):
     ttl_clock = "server"
-    big_ints = False
     supports_namespaces = True
     error_type = StorageError
 
@@ -126,7 +125,7 @@ class TestPostgresStorage(StorageConformance):
 
 
 def _drop_tables(dsn: str, tables: set[str]) -> None:
-    """Drop the tables this test created (and only those)."""
+    """Drop the tables this test created (and only those), with their lock functions."""
     import asyncio
 
     import asyncpg
@@ -136,6 +135,8 @@ def _drop_tables(dsn: str, tables: set[str]) -> None:
         try:
             for table in tables:
                 await connection.execute(f'DROP TABLE IF EXISTS "{table}"')
+                for name in ("acquire", "save", "remove"):
+                    await connection.execute(f'DROP FUNCTION IF EXISTS "{table}__{name}"')
         finally:
             await connection.close()
 

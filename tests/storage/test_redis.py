@@ -53,6 +53,20 @@ class TestRedisStorage:
         async with RedisStorage(redis_url, prefix=unique_name) as storage:
             assert await storage.read("42") == {"__d": {"count": 7}, "v": 1}
 
+    async def test_integers_beyond_64_bits_are_stored_as_exact_json_numbers(
+        self, redis_url: str, unique_name: str, client: aioredis.Redis
+    ) -> None:
+        value = {"big": 2**70, "small": -(2**63) - 1, "f": 0.5}
+        async with RedisStorage(redis_url, prefix=unique_name) as storage:
+            await storage.write("k", value)
+            stored = await client.get(f"{unique_name}k")
+            assert stored == b'{"big":1180591620717411303424,"small":-9223372036854775809,"f":0.5}'
+            assert await storage.read("k") == value
+            lease = await storage.acquire("k", read=True)
+            assert lease.value == value
+            await lease.write({"big": 2**65})
+            assert await storage.read("k") == {"big": 2**65}
+
     async def test_read_is_one_get_and_write_is_one_set(self, private_redis: RedisServer) -> None:
         admin = aioredis.Redis.from_url(private_redis.url)
         async with RedisStorage(private_redis.url, ttl=60) as storage:

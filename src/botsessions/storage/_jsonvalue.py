@@ -22,6 +22,9 @@ __all__ = ["dumps", "dumps_for_numeric", "loads", "loads_exact"]
 # An exponent float in orjson's output, and a digit run orjson might not parse exactly.
 _EXPONENT = re.compile(rb"[0-9][eE][-+]?[0-9]")
 _LONG_NUMBER = re.compile(r"[0-9]{17}")
+# A digit run long enough to be an integer beyond 64 bits, which orjson reads as a float.
+_BIG_INT = re.compile(rb"[0-9]{19}")
+_BIG_INT_TEXT = re.compile(r"[0-9]{19}")
 
 _OPTIONS = (
     orjson.OPT_PASSTHROUGH_DATETIME
@@ -35,21 +38,46 @@ def _reject(value: object) -> NoReturn:
 
 
 def dumps(key: str, value: Any) -> bytes:
-    """Encode ``value`` as compact JSON; ``TypeError`` naming the key when it is not JSON."""
+    """Encode ``value`` as compact JSON; ``TypeError`` naming the key when it is not JSON.
+
+    Integers beyond 64 bits, which orjson refuses, are written exactly by the stdlib encoder.
+    """
     try:
         return orjson.dumps(value, default=_reject, option=_OPTIONS)
     except TypeError as exc:
+        if str(exc) == "Integer exceeds 64-bit range":
+            return _dumps_big(key, value)
         raise TypeError(
             f"session {key!r}: value is not JSON-compatible ({exc}); "
             "store dict/list/str/int/float/bool/None or declare a typed session"
         ) from exc
 
 
-def loads(key: str, data: bytes | str) -> Any:
-    """Decode stored JSON; ``CorruptDataError`` naming the key when it is not JSON."""
+def _dumps_big(key: str, value: Any) -> bytes:
+    # Reached only for big ints: the exact encoder below applies the same rules as orjson.
+    parts: list[str] = []
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
+        _encode(value, parts)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"session {key!r}: value is not JSON-compatible ({exc}); "
+            "store dict/list/str/int/float/bool/None or declare a typed session"
+        ) from exc
+    return "".join(parts).encode()
+
+
+def loads(key: str, data: bytes | str) -> Any:
+    """Decode stored JSON; ``CorruptDataError`` naming the key when it is not JSON.
+
+    Integers beyond 64 bits (a run of 19+ digits) are decoded exactly by the stdlib parser.
+    """
+    if isinstance(data, str):
+        big = _BIG_INT_TEXT.search(data)
+    else:
+        big = _BIG_INT.search(data)
+    try:
+        return orjson.loads(data) if big is None else json.loads(data)
+    except ValueError as exc:
         raise CorruptDataError(
             f"stored session {key!r} is not valid JSON ({exc}); "
             "the data was left in place: fix or delete it",
