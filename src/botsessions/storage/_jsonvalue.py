@@ -71,12 +71,13 @@ def loads(key: str, data: bytes | str) -> Any:
 
     Integers beyond 64 bits (a run of 19+ digits) are decoded exactly by the stdlib parser.
     """
-    if isinstance(data, str):
-        big = _BIG_INT_TEXT.search(data)
-    else:
-        big = _BIG_INT.search(data)
+    exact = (
+        _BIG_INT_TEXT.search(data) is not None
+        if isinstance(data, str)
+        else _BIG_INT.search(data) is not None
+    )
     try:
-        return orjson.loads(data) if big is None else json.loads(data)
+        return json.loads(data) if exact else orjson.loads(data)
     except ValueError as exc:
         raise CorruptDataError(
             f"stored session {key!r} is not valid JSON ({exc}); "
