@@ -6,6 +6,13 @@
     python -m tests.storage._workers hold <backend> <target> <name> <key> <lease>
         lock <key> with a lease of <lease> seconds, print "locked", then wait forever (the
         test kills this process with SIGKILL while the lock is held).
+    python -m tests.storage._workers bot <backend> <target> <name> <chat> <updates> [<pause>]
+        the same as count, through the real session path: a Bot with session(storage=...)
+        handles <updates> concurrent updates of chat <chat>; the handler reads the counter,
+        sleeps <pause> seconds (default 0), and writes it + 1.
+    python -m tests.storage._workers bot-hold <backend> <target> <name> <chat> <lease>
+        a Bot with session(storage=...) handles one update of <chat> (committing +1), then a
+        second one whose handler prints "locked" and waits forever, holding the session lock.
 
 <backend> is "redis" (target: URL, name: key prefix) or "postgres" (target: DSN, name: table).
 """
@@ -17,7 +24,11 @@ import sys
 import time
 from typing import Any
 
+from botsessions import Bot, Context, session
 from botsessions.storage import PostgresStorage, RedisStorage
+
+BOT_INFO = {"id": 1, "is_bot": True, "first_name": "Worker", "username": "worker_bot"}
+TOKEN = "123456:worker-token"
 
 
 def make_storage(backend: str, target: str, name: str, *, lease: float = 30.0) -> Any:
@@ -51,32 +62,82 @@ async def hold(storage: Any, key: str) -> None:
     await asyncio.Event().wait()
 
 
+def message(update_id: int, chat_id: int, text: str = "count") -> dict[str, Any]:
+    """A raw message update of ``chat_id``, as Telegram sends it."""
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 0,
+            "chat": {"id": chat_id, "type": "private"},
+            "from": {"id": chat_id, "is_bot": False, "first_name": "U"},
+            "text": text,
+        },
+    }
+
+
+def counting_bot(storage: Any, *, pause: float = 0.0) -> Bot:
+    """A Bot whose handler increments ``ctx.session["count"]`` around an await.
+
+    An update with the text ``"hold"`` prints ``locked`` instead and never returns.
+    """
+    bot = Bot(TOKEN, bot_info=BOT_INFO)
+    bot.use(session(initial=lambda: {"count": 0}, storage=storage))
+
+    @bot.use
+    async def handler(ctx: Context, next: Any) -> None:
+        current = ctx.session["count"]
+        if ctx.update.get("message", {}).get("text") == "hold":
+            print("locked", flush=True)
+            await asyncio.Event().wait()
+        await asyncio.sleep(pause)
+        ctx.session["count"] = current + 1
+
+    return bot
+
+
+async def _barrier(storage: Any, key: str) -> None:
+    await storage.read(key)  # connect, then start together with the other workers
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+
+
 async def main(argv: list[str]) -> None:
-    mode, backend, target, name, key, number = argv
-    lease = float(number) if mode == "hold" else 30.0
+    mode, backend, target, name, key, number, *rest = argv
+    lease = float(number) if mode in ("hold", "bot-hold") else 30.0
     async with make_storage(backend, target, name, lease=lease) as storage:
-        if mode == "count":
-            await storage.read(key)  # connect, then start together with the other workers
-            print("ready", flush=True)
-            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        if mode in ("count", "bot"):
+            await _barrier(storage, key)
             started = time.perf_counter()
-            await count(storage, key, int(number))
+            if mode == "count":
+                await count(storage, key, int(number))
+            else:
+                bot = counting_bot(storage, pause=float(rest[0]) if rest else 0.0)
+                chat = int(key)
+                await asyncio.gather(
+                    *(bot.handle_update(message(i, chat)) for i in range(int(number)))
+                )
             print(f"done {time.perf_counter() - started:.6f}", flush=True)
+        elif mode == "bot-hold":
+            bot = counting_bot(storage)
+            await bot.handle_update(message(1, int(key)))
+            await bot.handle_update(message(2, int(key), "hold"))
         else:
             await hold(storage, key)
 
 
-async def run_workers(*args: str, processes: int) -> list[float]:
-    """Run ``processes`` count workers, started together; return each one's seconds.
+async def run_workers(*args: str, processes: int, mode: str = "count") -> list[float]:
+    """Run ``processes`` workers of ``mode`` (count or bot), started together.
 
-    Fails unless every worker exits cleanly.
+    The processes start in parallel (their imports dominate) and wait at a barrier until
+    all are connected. Returns each one's seconds; fails unless every worker exits cleanly.
     """
     procs = [
         await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "tests.storage._workers",
-            "count",
+            mode,
             *args,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -103,13 +164,13 @@ async def run_workers(*args: str, processes: int) -> list[float]:
     return seconds
 
 
-async def start_holder(*args: str) -> asyncio.subprocess.Process:
-    """Start a hold worker and return once it holds the lock."""
+async def start_holder(*args: str, mode: str = "hold") -> asyncio.subprocess.Process:
+    """Start a hold (or bot-hold) worker and return once it holds the lock."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "tests.storage._workers",
-        "hold",
+        mode,
         *args,
         stdout=asyncio.subprocess.PIPE,
     )

@@ -13,7 +13,7 @@ from botsessions._errors import LeaseLostError, LockTimeoutError
 from botsessions.storage import RedisStorage
 from botsessions.storage._protocol import LockingStorage
 from tests.services import RedisServer
-from tests.storage._workers import run_workers, start_holder
+from tests.storage._workers import counting_bot, message, run_workers, start_holder
 
 
 @pytest.fixture
@@ -144,3 +144,26 @@ class TestRedisLocking:
         assert lease.value == {"count": 5}
         await lease.write({"count": 6})
         assert await storage.read("chat") == {"count": 6}
+
+    @pytest.mark.slow
+    async def test_four_bot_processes_of_250_concurrent_updates_count_to_1000(
+        self, redis_url: str, unique_name: str, storage: RedisStorage
+    ) -> None:
+        await run_workers(
+            "redis", redis_url, unique_name, "42", "250", "0.0005", processes=4, mode="bot"
+        )
+        assert await storage.read("42") == {"count": 1000}
+
+    @pytest.mark.slow
+    async def test_a_bot_killed_inside_its_handler_keeps_what_it_committed(
+        self, redis_url: str, unique_name: str, storage: RedisStorage
+    ) -> None:
+        await storage.write("42", {"count": 5})
+        holder = await start_holder("redis", redis_url, unique_name, "42", "1.0", mode="bot-hold")
+        assert await storage.read("42") == {"count": 6}  # its first update committed
+        holder.send_signal(signal.SIGKILL)
+        await holder.wait()
+        # Another process's bot handles the chat as soon as the lock is free (lock_wait
+        # 10 s is far beyond the 1 s lease).
+        await counting_bot(storage).handle_update(message(3, 42))
+        assert await storage.read("42") == {"count": 7}
