@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -149,3 +150,57 @@ def test_fragment_options_are_validated_at_construction() -> None:
         session(type="multi", a={"inital": dict})
     with pytest.raises(ValueError, match="identifier"):
         session(type="multi", _private={})
+
+
+class _GatedStorage:
+    """An async storage whose reads wait until ``expected`` reads are in flight at once."""
+
+    def __init__(self, gate: dict[str, Any]) -> None:
+        self.gate = gate
+
+    async def read(self, key: str) -> Any:
+        self.gate["in_flight"] += 1
+        if self.gate["in_flight"] == self.gate["expected"]:
+            self.gate["event"].set()
+        async with asyncio.timeout(5):  # fails the test instead of hanging when sequential
+            await self.gate["event"].wait()
+        return {"key": key}
+
+    async def write(self, key: str, value: Any) -> None:
+        raise AssertionError("nothing changed, nothing is written")
+
+    async def delete(self, key: str) -> None:
+        raise AssertionError("nothing is deleted")
+
+
+async def test_fragments_in_asynchronous_storages_are_read_concurrently() -> None:
+    gate: dict[str, Any] = {"in_flight": 0, "expected": 3, "event": asyncio.Event()}
+    fragments = {
+        name: SessionOptions(storage=_GatedStorage(gate), prefix=f"{name}:")
+        for name in ("a", "b", "c")
+    }
+    seen: list[Any] = []
+
+    async def handler(ctx: FakeContext) -> None:
+        seen.extend([ctx.session.a, ctx.session.b, ctx.session.c])
+
+    await run(session(type="multi", **fragments), FakeContext(), handler)
+    assert seen == [{"key": "a:42"}, {"key": "b:42"}, {"key": "c:42"}]
+
+
+async def test_a_failed_concurrent_read_fails_the_update_after_every_read_ended() -> None:
+    class Broken(_GatedStorage):
+        async def read(self, key: str) -> Any:
+            await super().read(key)
+            raise OSError("storage is down")
+
+    gate: dict[str, Any] = {"in_flight": 0, "expected": 2, "event": asyncio.Event()}
+    healthy = _GatedStorage(gate)
+    mw = session(type="multi", good={"storage": healthy}, bad={"storage": Broken(gate)})
+    with pytest.raises(OSError, match="storage is down"):
+        await run(mw, FakeContext(), nothing)
+    assert gate["in_flight"] == 2
+    # The key is free again: the next update of the same chat is not blocked.
+    gate2: dict[str, Any] = {"in_flight": 0, "expected": 1, "event": asyncio.Event()}
+    healthy.gate = gate2
+    await run(session(type="multi", good={"storage": healthy}), FakeContext(), nothing)

@@ -1,9 +1,10 @@
 """The session engine: one property of one update, from load to save.
 
 ``PropertySession`` drives a strict session, a lazy session and every fragment of a
-multi session alike; ``_manager.py`` wraps it into the per-update context manager the
-middlewares use. It knows no framework and no driver: storages are seen through a
-``StorageView`` and values through a ``Codec``.
+multi session alike; ``_single.py`` and ``_multi.py`` wrap it into the per-update context
+managers the middlewares use. It knows no framework and no driver: storages are seen
+through a ``StorageView`` (precomputed in ``_spec.PropertySpec``) and values through a
+``Codec``.
 
 States (``PropertySession.state``), one instance per update and property:
 
@@ -57,18 +58,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Generator
 from typing import Any
 
 from botsessions._errors import SessionKeyError
-from botsessions._locks import KeyedLock
-from botsessions.storage._protocol import SessionLease, StorageView, is_pending
+from botsessions._spec import PLAIN, PropertySpec, coerce_key
+from botsessions.storage._protocol import SessionLease, is_pending
 
-__all__ = ["PropertySession", "PropertySpec"]
+__all__ = ["ACCESSED", "LOADED", "NO_KEY", "UNLOADED", "PropertySession"]
 
 NO_KEY, UNLOADED, LOADING, LOADED, ACCESSED, ASSIGNED, FAILED = range(7)
-
-_PLAIN = frozenset({dict, list, str, int, float, bool})
 
 
 class _Ready:
@@ -82,67 +81,6 @@ class _Ready:
     def __await__(self) -> Generator[Any, None, Any]:
         return self.value
         yield  # pragma: no cover - makes this a generator
-
-
-class PropertySpec:
-    """Build-time settings of one property: everything the per-update path needs, precomputed.
-
-    Built by ``_manager.build_manager`` from validated options.
-    """
-
-    __slots__ = (
-        "access_error",
-        "assign_error",
-        "decode",
-        "decode_blob",
-        "encode",
-        "encode_blob",
-        "get_key",
-        "initial",
-        "key_is_async",
-        "key_name",
-        "lazy",
-        "lease",
-        "lock_timeout",
-        "locks",
-        "name",
-        "plain",
-        "prefix",
-        "read",
-        "read_blob",
-        "storage",
-        "sync_delete",
-        "sync_read",
-        "sync_write",
-        "view",
-        "write_blob",
-    )
-
-    name: str | None  # the fragment name in multi mode
-    lazy: bool
-    plain: bool  # synchronous read/write/delete and no lease: the inline fast path applies
-    storage: Any
-    view: StorageView
-    read: Callable[[str], Awaitable[Any]]
-    sync_read: Callable[[str], Any] | None
-    sync_write: Callable[[str, Any], Any] | None
-    sync_delete: Callable[[str], Any] | None
-    lease: Callable[..., Awaitable[SessionLease]] | None
-    read_blob: Callable[[str], Any] | None  # stored JSON bytes, None, or NOT_JSON
-    write_blob: Callable[[str, bytes], None] | None  # both set, or both None
-    locks: KeyedLock | None
-    lock_timeout: float | None
-    encode: Callable[[Any], Any]
-    decode: Callable[[Any, str | None], Any]
-    encode_blob: Callable[[Any], bytes | None]
-    decode_blob: Callable[[bytes, str | None], Any]
-    initial: Callable[[], Any] | None
-    prefix: str
-    get_key: Callable[[Any], Any]
-    key_is_async: bool
-    key_name: str
-    access_error: str
-    assign_error: str
 
 
 class PropertySession:
@@ -261,7 +199,7 @@ class PropertySession:
         state = self.state
         if state == NO_KEY:
             raise SessionKeyError(self.spec.assign_error)
-        if value is not None and value.__class__ not in _PLAIN and inspect.isawaitable(value):
+        if value is not None and value.__class__ not in PLAIN and inspect.isawaitable(value):
             value = asyncio.ensure_future(value)
         if state in (UNLOADED, LOADING):
             self.early = True  # the read, if any, loses
@@ -445,26 +383,3 @@ class PropertySession:
 def _cancelling() -> bool:
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
-
-
-async def coerce_key(key: Any, spec: PropertySpec) -> str | None:
-    if inspect.isawaitable(key):
-        key = await key
-    if key is None:
-        return None
-    if isinstance(key, str) or (isinstance(key, int) and not isinstance(key, bool)):
-        return str(key)
-    raise TypeError(
-        f"get_session_key {spec.key_name} returned {key!r}; it must return a str "
-        "(or None when the update has no session)"
-    )
-
-
-def key_function(fn: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
-    """The key function to call per update: ``fn``, or the chat-id default."""
-    return _default_key if fn is None else fn
-
-
-def _default_key(ctx: Any) -> str | None:
-    chat_id = ctx.chat_id
-    return None if chat_id is None else str(chat_id)

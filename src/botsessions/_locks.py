@@ -23,13 +23,26 @@ import asyncio
 import contextlib
 import itertools
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from botsessions._errors import LockError, LockTimeoutError
 
-__all__ = ["KeyedLock", "acquire_all", "release_all"]
+__all__ = ["KeyedLock", "acquire_all", "current_task", "release_all"]
 
 _serials = itertools.count()
+
+current_task: Callable[[], Any] = asyncio.current_task
+"""``asyncio.current_task``: the owner recorded when a key is taken."""
+if getattr(asyncio.current_task, "__module__", "") == "asyncio.tasks":  # pure Python (3.11)
+    _tasks_by_loop = getattr(asyncio.tasks, "_current_tasks", None)
+    if isinstance(_tasks_by_loop, dict):
+        _running_loop = asyncio.get_running_loop
+        _by_loop: dict[Any, Any] = _tasks_by_loop
+
+        def current_task() -> Any:
+            # Same answer as asyncio.current_task(), without its Python frame per update.
+            return _by_loop.get(_running_loop())
 
 
 class KeyedLock:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
-from botsessions import MemorySessionStorage
+from botsessions import MemorySessionStorage, session
+from botsessions.storage import RedisStorage
+from botsessions.storage._protocol import LockingStorage
 from botsessions.testing.recording import RecordingStorage, SyncRecordingStorage
+from tests.session_support import FakeContext, nothing, run
 
 
 async def test_calls_are_recorded_in_order_and_counted() -> None:
@@ -36,3 +41,47 @@ def test_the_sync_variant_needs_a_sync_storage() -> None:
     assert storage.calls == [("write", "a", 1), ("read", "a")]
     with pytest.raises(TypeError, match="not synchronous"):
         SyncRecordingStorage(RecordingStorage())
+
+
+def test_a_storage_without_locks_gives_a_wrapper_without_locks() -> None:
+    assert not isinstance(RecordingStorage(), LockingStorage)
+    assert not isinstance(SyncRecordingStorage(), LockingStorage)
+
+
+class TestLockingStorage:
+    @pytest.fixture
+    async def redis(self, redis_url: str, unique_name: str) -> AsyncIterator[RedisStorage]:
+        async with RedisStorage(redis_url, prefix=unique_name) as storage:
+            yield storage
+            async for key in storage.read_all_keys():
+                await storage.delete(key)
+
+    async def test_the_lock_capability_is_forwarded_and_recorded(self, redis: RedisStorage) -> None:
+        storage = RecordingStorage(redis)
+        assert isinstance(storage, LockingStorage)
+        assert isinstance(storage, RecordingStorage)
+        mw = session(initial=lambda: {"n": 0}, storage=storage)
+
+        async def bump(ctx: FakeContext) -> None:
+            ctx.session["n"] += 1
+
+        await run(mw, FakeContext(), bump)
+        await run(mw, FakeContext(), nothing)
+        assert storage.calls == [
+            ("acquire", "42", True),
+            ("lease.write", "42", {"n": 1}),
+            ("acquire", "42", True),
+            ("lease.release", "42"),
+        ]
+        assert await redis.read("42") == {"n": 1}
+
+    async def test_a_deleting_update_is_recorded_on_its_lease(self, redis: RedisStorage) -> None:
+        await redis.write("42", {"n": 5})
+        storage = RecordingStorage(redis)
+
+        async def forget(ctx: FakeContext) -> None:
+            ctx.session = None
+
+        await run(session(storage=storage), FakeContext(), forget)
+        assert storage.calls == [("acquire", "42", True), ("lease.delete", "42")]
+        assert await redis.read("42") is None

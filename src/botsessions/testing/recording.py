@@ -6,7 +6,7 @@ import copy
 from collections.abc import AsyncIterator
 from typing import Any
 
-from botsessions.storage._protocol import StorageView, iterate
+from botsessions.storage._protocol import LockingStorage, SessionLease, StorageView, iterate
 from botsessions.storage.memory import MemorySessionStorage
 
 __all__ = ["RecordingStorage", "SyncRecordingStorage"]
@@ -19,6 +19,12 @@ class RecordingStorage:
     ``("has", key)`` and ``("read_all_keys",)`` style tuples in call order (written values
     are copies, so later mutation cannot change the record). ``reads``, ``writes`` and
     ``deletes`` count the three calls the session engine makes.
+
+    When the wrapped storage has the lock capability (``acquire``, as Redis and PostgreSQL
+    storages do), the wrapper has it too, so the session engine locks through it as it
+    would through the storage itself. Those calls are recorded as ``("acquire", key,
+    read)`` and, for the lease it returns, ``("lease.write", key, value)``,
+    ``("lease.delete", key)`` and ``("lease.release", key)``.
 
     Example::
 
@@ -33,6 +39,11 @@ class RecordingStorage:
     """
 
     __slots__ = ("_view", "calls", "storage")
+
+    def __new__(cls, storage: Any = None) -> RecordingStorage:
+        if isinstance(storage, LockingStorage) and not issubclass(cls, _RecordsLeases):
+            cls = _with_leases(cls)
+        return super().__new__(cls)
 
     def __init__(self, storage: Any = None) -> None:
         self.storage = storage if storage is not None else MemorySessionStorage()
@@ -122,3 +133,52 @@ class SyncRecordingStorage(RecordingStorage):
     def delete(self, key: str) -> None:  # type: ignore[override]
         self.calls.append(("delete", key))
         self.storage.delete(key)
+
+
+class _RecordsLeases:
+    """Adds ``acquire`` to a recording storage whose storage has the lock capability."""
+
+    __slots__ = ()
+    calls: list[tuple[Any, ...]]
+    storage: Any
+
+    async def acquire(self, key: str, *, read: bool) -> SessionLease:
+        self.calls.append(("acquire", key, read))
+        lease: SessionLease = await self.storage.acquire(key, read=read)
+        return _RecordingLease(lease, key, self.calls)
+
+
+_variants: dict[type[RecordingStorage], type[RecordingStorage]] = {}
+
+
+def _with_leases(cls: type[RecordingStorage]) -> type[RecordingStorage]:
+    variant = _variants.get(cls)
+    if variant is None:
+        variant = type(cls.__name__, (_RecordsLeases, cls), {"__slots__": ()})
+        variant.__doc__ = cls.__doc__
+        _variants[cls] = variant
+    return variant
+
+
+class _RecordingLease:
+    """A lease that records how it ends."""
+
+    __slots__ = ("_calls", "_key", "_lease", "value")
+
+    def __init__(self, lease: SessionLease, key: str, calls: list[tuple[Any, ...]]) -> None:
+        self._lease = lease
+        self._key = key
+        self._calls = calls
+        self.value: Any = lease.value
+
+    async def write(self, value: Any) -> None:
+        self._calls.append(("lease.write", self._key, copy.deepcopy(value)))
+        await self._lease.write(value)
+
+    async def delete(self) -> None:
+        self._calls.append(("lease.delete", self._key))
+        await self._lease.delete()
+
+    async def release(self) -> None:
+        self._calls.append(("lease.release", self._key))
+        await self._lease.release()

@@ -1,0 +1,172 @@
+"""MultiUpdate: one update of a multi session, every fragment locked in a fixed order."""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from botsessions._engine import LOADED, NO_KEY, PropertySession
+from botsessions._locks import KeyedLock, acquire_all, current_task, lock_order, release_all
+
+if TYPE_CHECKING:
+    from botsessions._manager import SessionManager
+
+__all__ = ["MultiUpdate", "fragment_class"]
+
+
+class _Fragments:
+    """``ctx.session`` of a multi session: one attribute per fragment."""
+
+    __slots__ = ("_props",)
+    _names: tuple[str, ...] = ()
+    _props: list[PropertySession]
+
+    def __init__(self, props: list[PropertySession]) -> None:
+        object.__setattr__(self, "_props", props)
+
+    def __repr__(self) -> str:
+        return f"<session fragments: {', '.join(self._names)}>"
+
+
+def fragment_class(names: list[str]) -> type[_Fragments]:
+    """The ``ctx.session`` class of a multi session: a property per fragment name."""
+
+    def accessor(index: int) -> property:
+        def get(self: _Fragments) -> Any:
+            return self._props[index].get()
+
+        def set_(self: _Fragments, value: Any) -> None:
+            self._props[index].set(value)
+
+        return property(get, set_, doc=f"The {names[index]!r} fragment.")
+
+    namespace: dict[str, Any] = {"__slots__": (), "_names": tuple(names)}
+    for index, name in enumerate(names):
+        namespace[name] = accessor(index)
+    return type("SessionFragments", (_Fragments,), namespace)
+
+
+class MultiUpdate:
+    """One update of a multi session: every fragment, locked in a fixed order."""
+
+    __slots__ = ("_container", "_ctx", "_manager", "_pairs", "_props")
+
+    def __init__(self, manager: SessionManager, ctx: Any) -> None:
+        self._manager = manager
+        self._ctx = ctx
+        self._props = [PropertySession(spec) for spec in manager.specs]
+        self._pairs: list[tuple[KeyedLock, str]] = []
+        self._container: _Fragments = manager.fragments(self._props)
+
+    key = None
+    """Multi sessions have one key per fragment (``ctx.session_key`` is ``None``)."""
+
+    @property
+    def slot(self) -> MultiUpdate:
+        return self
+
+    def get(self) -> _Fragments:
+        return self._container
+
+    def set(self, value: Any) -> None:
+        if value is not None:
+            raise TypeError(
+                "ctx.session of a multi session cannot be replaced; assign its fragments "
+                "(ctx.session.<fragment> = ...) or assign None to delete every fragment"
+            )
+        for prop in self._props:
+            if prop.state == NO_KEY:
+                prop.set(None)  # raises SessionKeyError before anything changes
+        for prop in self._props:
+            prop.set(None)
+
+    async def __aenter__(self) -> MultiUpdate:
+        ctx = self._ctx
+        self._ctx = None
+        owner = current_task()
+        props = self._props
+        for prop in props:
+            await prop.resolve_key(ctx)
+            prop.owner = owner
+        keyed = [p for p in props if p.key is not None]
+        pairs = sorted(
+            {(p.spec.locks, p.key) for p in keyed if p.spec.locks is not None}, key=lock_order
+        )
+        await acquire_all(pairs, owner, self._manager.lock_timeout)
+        self._pairs = pairs
+        try:
+            _check_shared_leases(keyed)
+            await _read_all(sorted(keyed, key=_prop_order))
+        except BaseException:
+            for prop in keyed:
+                await prop.abort()
+            release_all(pairs)
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is not None:
+                for prop in self._props:
+                    await prop.abort()
+                return
+            error: BaseException | None = None
+            for prop in self._props:
+                try:
+                    await prop.finish()
+                except BaseException as failure:  # other fragments still end their leases
+                    if error is None:
+                        error = failure
+                    await prop.abort()
+            if error is not None:
+                raise error
+        finally:
+            release_all(self._pairs)
+
+
+async def _read_all(props: list[PropertySession]) -> None:
+    """Read every fragment: storage leases one by one in lock order (they are locks too,
+    and a fixed order is what rules out deadlocks between processes), synchronous reads
+    inline, and the remaining asynchronous reads concurrently."""
+    concurrent: list[PropertySession] = []
+    for prop in props:
+        spec = prop.spec
+        if spec.lease is None and spec.read_blob is None and spec.sync_read is None:
+            concurrent.append(prop)
+        else:
+            await prop.read()
+    if len(concurrent) == 1:
+        await concurrent[0].read()
+    elif concurrent:
+        # Every read ends before an error is raised: none is left running after the update.
+        results = await asyncio.gather(*(p.read() for p in concurrent), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+    for prop in props:
+        prop.state = LOADED
+
+
+def _prop_order(prop: PropertySession) -> tuple[int, str]:
+    locks = prop.spec.locks
+    return (locks.serial if locks is not None else -1, prop.key)
+
+
+def _check_shared_leases(props: list[PropertySession]) -> None:
+    seen: dict[tuple[int, str | None], str | None] = {}
+    for prop in props:
+        if prop.spec.lease is None:
+            continue
+        ident = (id(prop.spec.storage), prop.key)
+        if ident in seen:
+            raise ValueError(
+                f"session fragments {seen[ident]!r} and {prop.spec.name!r} resolve to the same "
+                f"key {prop.key!r} in the same locking storage; give them different prefixes"
+            )
+        seen[ident] = prop.spec.name
