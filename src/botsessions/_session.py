@@ -7,7 +7,8 @@ from typing import Any
 from botsessions._manager import build_manager
 from botsessions._types import Middleware, NextFn
 
-__all__ = ["lazy_session", "session"]
+# build_manager is what framework integrations use: the engine without a bot-layer middleware.
+__all__ = ["build_manager", "lazy_session", "session"]
 
 
 def session(**options: Any) -> Middleware:

@@ -41,7 +41,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - aiogram is a core depen
     ) from exc
 
 from botsessions._errors import SessionKeyError
-from botsessions._manager import build_manager
+from botsessions._session import build_manager
 from botsessions.integrations._handle import SessionHandle
 
 __all__ = ["EventKeyContext", "SessionHandle", "SessionMiddleware", "setup_sessions"]

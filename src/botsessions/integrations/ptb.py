@@ -37,7 +37,8 @@ except ModuleNotFoundError as exc:
         "botsessions.integrations.ptb needs python-telegram-bot: pip install botsessions[ptb]"
     ) from exc
 
-from botsessions._manager import SessionManager, build_manager
+from botsessions._manager import SessionManager
+from botsessions._session import build_manager
 from botsessions._types import SessionSlot
 from botsessions.integrations._handle import CLOSED_SLOT, unbound_slot
 
