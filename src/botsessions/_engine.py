@@ -191,7 +191,12 @@ class PropertySession:
         if state in (ACCESSED, ASSIGNED):
             return self.value
         if state == LOADED:
-            return self._materialize()
+            blob = self.blob
+            if blob is None:
+                return self._materialize()
+            value = self.value = self.spec.decode_blob(blob, self.key)  # _materialize, inlined
+            self.state = ACCESSED
+            return value
         raise SessionKeyError(self.spec.access_error)
 
     def set(self, value: Any) -> None:

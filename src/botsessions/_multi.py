@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +81,18 @@ class MultiUpdate:
                 prop.set(None)  # raises SessionKeyError before anything changes
         for prop in self._props:
             prop.set(None)
+
+    def enter(self) -> Awaitable[Any]:
+        """``SingleUpdate.enter`` for multi sessions (always an awaitable)."""
+        return self.__aenter__()
+
+    def leave(self) -> Awaitable[None]:
+        """``SingleUpdate.leave`` for multi sessions (always an awaitable)."""
+        return self.__aexit__(None, None, None)
+
+    def fail(self) -> Awaitable[None]:
+        """``SingleUpdate.fail`` for multi sessions."""
+        return self.__aexit__(BaseException, None, None)
 
     async def __aenter__(self) -> MultiUpdate:
         ctx = self._ctx

@@ -51,9 +51,20 @@ def _middleware(manager: Any) -> Middleware:
     update = manager.update_factory()
 
     async def session_middleware(ctx: Any, next: NextFn) -> None:
-        async with update(ctx) as handle:
+        # ``async with update(ctx)``, spelled out: no coroutine when nothing has to wait.
+        handle = update(ctx)
+        pending = handle.enter()
+        if pending is not None:
+            await pending
+        try:
             ctx._bind_session(handle.slot, handle.key)
             await next()
+        except BaseException:
+            await handle.fail()
+            raise
+        pending = handle.leave()
+        if pending is not None:
+            await pending
 
     session_middleware.manager = manager  # type: ignore[attr-defined]
     return session_middleware

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from inspect import isawaitable
 from types import TracebackType
 from typing import Any
 
 from botsessions._engine import ACCESSED, LOADED, NO_KEY, UNLOADED, PropertySession
-from botsessions._locks import current_task
+from botsessions._locks import KeyedLock, current_task
 from botsessions._spec import PLAIN, PropertySpec, coerce_key
 
 __all__ = ["SingleUpdate"]
@@ -43,31 +44,108 @@ class SingleUpdate(PropertySession):
         return self
 
     async def __aenter__(self) -> SingleUpdate:
+        pending = self.enter()
+        if pending is not None:
+            await pending
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            await self.fail()
+            return
+        pending = self.leave()
+        if pending is not None:
+            await pending
+
+    # -- the same, without a coroutine when nothing has to wait -----------------------
+
+    def enter(self) -> Awaitable[None] | None:
+        """Start the update: key, lock, strict read. ``None`` when that finished
+        synchronously (sync key function, free lock, memory storage), else an awaitable
+        that finishes it. After ``enter`` the caller must call ``leave`` or ``fail``."""
         spec = self.spec
         ctx = self._ctx
         self._ctx = None
-        key = await spec.get_key(ctx) if spec.key_is_async else spec.get_key(ctx)
-        if key.__class__ is not str and key is not None:
-            key = await coerce_key(key, spec)
+        key = spec.get_key(ctx)
+        if key.__class__ is str:
+            return self._enter_key(key)
         if key is None:
-            return self  # NO_KEY: no lock, no storage call
+            return None  # NO_KEY: no lock, no storage call
+        return self._coerce_and_enter(key)  # an async key function, an int, ...
+
+    def leave(self) -> Awaitable[None] | None:
+        """The handler returned: write what changed and unlock. ``None`` when that
+        finished synchronously, else an awaitable that finishes it."""
+        try:
+            pending = self._save_now()
+        except BaseException:
+            self.unlock()
+            raise
+        if pending is None:
+            self.unlock()
+            return None
+        return self._then_unlock(pending)
+
+    async def fail(self) -> None:
+        """The handler raised: write nothing, end the lease, unlock."""
+        try:
+            await self.abort()  # no catch-and-save: a failed handler writes nothing
+        finally:
+            self.unlock()
+
+    async def _coerce_and_enter(self, key: Any) -> None:
+        key = await coerce_key(key, self.spec)
+        if key is not None:
+            pending = self._enter_key(key)
+            if pending is not None:
+                await pending
+
+    def _enter_key(self, key: str) -> Awaitable[None] | None:
+        spec = self.spec
         if spec.prefix:
             key = spec.prefix + key
         self.key = key
         owner = self.owner = current_task()
         if spec.lazy:
             self.state = UNLOADED
-            return self
+            return None
         locks = spec.locks
         if locks is not None:
             if not locks.try_acquire(key, owner):
-                await locks.acquire(key, owner, spec.lock_timeout)
+                return self._wait_then_read(locks)
             self.locked = True
+        read_blob = spec.read_blob
+        if read_blob is None:
+            return self._read_then_load()
+        try:
+            blob = read_blob(key)
+            if blob.__class__ is bytes:
+                self.blob = blob
+            elif blob is not None:  # NOT_JSON: kept as a copy, read the usual way
+                self.raw = spec.sync_read(key)  # type: ignore[misc]  # memory: synchronous
+        except BaseException:
+            self.unlock()
+            raise
+        self.state = LOADED
+        return None
+
+    async def _wait_then_read(self, locks: KeyedLock) -> None:
+        await locks.acquire(self.key, self.owner, self.spec.lock_timeout)
+        self.locked = True
+        await self._read_then_load()
+
+    async def _read_then_load(self) -> None:
+        spec = self.spec
         try:
             if spec.read_blob is not None:
                 self.read_blob_now()
             elif spec.plain:
-                raw = spec.sync_read(key)  # type: ignore[misc]  # plain: not None
+                raw = spec.sync_read(self.key)  # type: ignore[misc]  # plain: not None
                 if raw is not None and raw.__class__ not in PLAIN and isawaitable(raw):
                     raw = await raw
                 self.raw = raw
@@ -77,42 +155,36 @@ class SingleUpdate(PropertySession):
             self.unlock()
             raise
         self.state = LOADED
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _save_now(self) -> Awaitable[None] | None:
+        """Write what changed; an awaitable when the rest has to be awaited."""
+        state = self.state
+        if state == ACCESSED:
+            spec = self.spec
+            value = self.value
+            if value is None:
+                return None  # read as None (no initial) and left alone: not a change
+            if spec.write_blob is not None:
+                blob = spec.encode_blob(value)
+                if blob is None:
+                    return self.finish()  # encode decides: a path-naming error, or a big int
+                if blob != self.blob:
+                    spec.write_blob(self.key, blob)
+                return None
+            if spec.plain:
+                encoded = spec.encode(value)
+                raw = self.raw
+                if raw is None or encoded != raw:
+                    result = spec.sync_write(self.key, encoded)  # type: ignore[misc]  # plain
+                    if result is not None:
+                        return result  # type: ignore[no-any-return]  # a pending write
+                return None
+        elif state == NO_KEY or (state == LOADED and self.lease is None):
+            return None  # never accessed: nothing to write, no lease to end
+        return self.finish()
+
+    async def _then_unlock(self, pending: Awaitable[None]) -> None:
         try:
-            state = self.state
-            if exc_type is not None:
-                await self.abort()  # no catch-and-save: a failed handler writes nothing
-            elif state == LOADED and self.lease is None:
-                pass  # never accessed: nothing to write, no lease to end
-            elif state == ACCESSED and self.spec.write_blob is not None:
-                value = self.value
-                if value is not None:
-                    spec = self.spec
-                    blob = spec.encode_blob(value)
-                    if blob is None:
-                        await self.finish()  # encode decides: a path-naming error, or a big int
-                    elif blob != self.blob:
-                        spec.write_blob(self.key, blob)  # type: ignore[misc]  # checked above
-            elif state == ACCESSED and self.spec.plain:
-                value = self.value
-                if value is not None:
-                    spec = self.spec
-                    encoded = spec.encode(value)
-                    raw = self.raw
-                    if raw is None or encoded != raw:
-                        result = spec.sync_write(self.key, encoded)  # type: ignore[misc]
-                        if result is not None:
-                            await result
-            elif state > NO_KEY:
-                await self.finish()
+            await pending
         finally:
-            if self.locked:
-                self.locked = False
-                self.spec.locks.release(self.key)  # type: ignore[union-attr]  # locked
+            self.unlock()

@@ -201,13 +201,24 @@ class SessionMiddleware(BaseMiddleware):
                 "SessionMiddleware belongs on dp.update (it got a "
                 f"{type(event).__name__}); install it with setup_sessions(dp, ...)"
             )
-        async with self._update(EventKeyContext(event, data)) as update:
-            handle: SessionHandle[Any] = SessionHandle(update.slot, update.key)
-            data["session_handle"] = handle
-            try:
-                return await handler(event, data)
-            finally:
-                handle.close()
+        # ``async with self._update(...)``, spelled out: no coroutine when nothing waits.
+        update = self._update(EventKeyContext(event, data))
+        pending = update.enter()
+        if pending is not None:
+            await pending
+        handle: SessionHandle[Any] = SessionHandle(update.slot, update.key)
+        data["session_handle"] = handle
+        try:
+            result = await handler(event, data)
+        except BaseException:
+            handle.close()
+            await update.fail()
+            raise
+        handle.close()
+        pending = update.leave()
+        if pending is not None:
+            await pending
+        return result
 
 
 class _SessionInjector(BaseMiddleware):

@@ -55,10 +55,6 @@ _NOT_AN_UPDATE = unbound_slot(
 _current: ContextVar[_UpdateBinding | None] = ContextVar("botsessions_ptb_update", default=None)
 
 
-class _HandlerFailed(Exception):
-    """Raised inside the engine's update block to discard the session of a failed update."""
-
-
 class UpdateKeyContext:
     """What ``get_session_key`` receives for a PTB update (and the per-update binding).
 
@@ -246,14 +242,25 @@ class SessionApplication(Application[Any, Any, Any, Any, Any, Any]):
         binding = _UpdateBinding(update, self)
         token = _current.set(binding)
         try:
-            async with self._session_update(binding) as handle:
-                binding._slot = handle.slot
-                binding._key = handle.key
+            # ``async with self._session_update(...)``, spelled out: no coroutine when
+            # nothing has to wait, and a failed handler needs no exception to discard.
+            handle = self._session_update(binding)
+            pending = handle.enter()
+            if pending is not None:
+                await pending
+            binding._slot = handle.slot
+            binding._key = handle.key
+            try:
                 await super().process_update(update)
-                if binding._failed:
-                    raise _HandlerFailed
-        except _HandlerFailed:
-            pass
+            except BaseException:
+                await handle.fail()
+                raise
+            if binding._failed:
+                await handle.fail()
+            else:
+                pending = handle.leave()
+                if pending is not None:
+                    await pending
         finally:
             binding._slot = CLOSED_SLOT
             _current.reset(token)
