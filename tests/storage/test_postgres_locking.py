@@ -105,6 +105,42 @@ class TestPostgresLocking:
         await again.write({"count": 2})
         assert await storage.read("chat") == {"count": 2}
 
+    async def test_write_with_keep_commits_and_keeps_the_lock(
+        self,
+        postgres_dsn: str,
+        storage: PostgresStorage,
+        admin: asyncpg.Connection,
+        unique_name: str,
+    ) -> None:
+        lease = await storage.acquire("chat", read=True)
+        pid = await _holder_pid(admin, unique_name, "chat")
+        await lease.write({"count": 1}, keep=True)
+        assert lease.value == {"count": 1}
+        assert await _holder_pid(admin, unique_name, "chat") == pid  # still held, same connection
+        assert await admin.fetchval(f'SELECT value::text FROM "{unique_name}"') == '{"count": 1}'
+        async with PostgresStorage(postgres_dsn, table=unique_name) as other:
+            waiter = asyncio.create_task(other.acquire("chat", read=True))
+            await lease.delete(keep=True)
+            assert lease.value is None
+            assert await storage.read("chat") is None
+            assert await _holder_pid(admin, unique_name, "chat") == pid
+            await lease.write({"count": 2})
+            second = await waiter
+            assert second.value == {"count": 2}
+            await second.release()
+
+    async def test_a_kept_lease_whose_connection_died_refuses_and_ends(
+        self, storage: PostgresStorage, admin: asyncpg.Connection, unique_name: str
+    ) -> None:
+        await storage.write("chat", {"count": 1})
+        lease = await storage.acquire("chat", read=True)
+        pid = await _holder_pid(admin, unique_name, "chat")
+        assert await admin.fetchval("SELECT pg_terminate_backend($1, 5000)", pid)
+        with pytest.raises(LeaseLostError):
+            await lease.write({"count": 100}, keep=True)
+        await lease.release()  # silent: the lease ended with the refusal
+        assert await storage.read("chat") == {"count": 1}
+
     @pytest.mark.slow
     async def test_four_processes_of_250_concurrent_updates_lose_none(
         self, postgres_dsn: str, unique_name: str, storage: PostgresStorage

@@ -110,10 +110,10 @@ class PostgresLease:
             key=self._key,
         )
 
-    async def _end(self, operation: str, statement: str, *args: Any) -> None:
+    async def _end(self, operation: str, keep: bool, statement: str, *args: Any) -> None:
         if self._done:
             raise RuntimeError(f"the lease of session {self._key!r} already ended")
-        self._done = True
+        self._done = not keep
         conn = self._conn
         try:
             if _is_closed(conn):
@@ -125,23 +125,37 @@ class PostgresLease:
                 if getattr(exc.__cause__, "sqlstate", None) in _SERVER_ENDED:
                     raise self._lost(operation) from exc.__cause__
                 raise
+            if not done:
+                raise self._lost(operation)
         except BaseException:
+            self._done = True
             _terminate(conn)
-            raise
-        finally:
             await self._pool.release(conn)
-        if not done:
-            raise self._lost(operation)
+            raise
+        if not keep:
+            await self._pool.release(conn)
 
-    async def write(self, value: Any) -> None:
-        """Write ``value`` and unlock in one round trip; ``LeaseLostError`` if the lock is gone."""
+    async def write(self, value: Any, *, keep: bool = False) -> None:
+        """Write ``value`` and unlock in one round trip; ``LeaseLostError`` if the lock is gone.
+
+        With ``keep=True`` the lock stays held: the write is checked and committed the same
+        way (in its own transaction, so other processes see it), and ``value`` becomes this
+        lease's ``value``, so a next update of the session in this process can go on under
+        the same lease without reading. The lease must still be ended later.
+        """
         data = dumps_for_numeric(self._key, value)
         expires = None if self._ttl is None else time.time() + self._ttl
-        await self._end("write", self._sql.save, self._lock_id, self._key, data, expires)
+        sql = self._sql
+        await self._end("write", keep, sql.save, self._lock_id, self._key, data, expires, keep)
+        self.value = value
 
-    async def delete(self) -> None:
-        """Delete the session and unlock in one round trip; same guarantee."""
-        await self._end("delete", self._sql.remove, self._lock_id, self._key)
+    async def delete(self, *, keep: bool = False) -> None:
+        """Delete the session and unlock in one round trip; same guarantee.
+
+        With ``keep=True`` the lock stays held and ``value`` becomes ``None``.
+        """
+        await self._end("delete", keep, self._sql.remove, self._lock_id, self._key, keep)
+        self.value = None
 
     async def release(self) -> None:
         """Unlock without writing. Idempotent; silent when the lock was already lost."""

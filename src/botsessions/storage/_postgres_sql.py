@@ -10,7 +10,9 @@ PL/pgSQL function takes a fresh snapshot for each statement, so locking then rea
 one function is correct and still one round trip. Saving is the mirror problem: releasing a
 session-level lock does not wait for the transaction to commit, so the save function first
 takes the same lock at transaction level, then drops the session-level one and writes; the
-next holder gets the lock only once the write is committed.
+next holder gets the lock only once the write is committed. With ``keep`` the save takes
+the session-level lock again right after checking it (a session re-acquires its own
+advisory lock at once, whoever waits): the lock stays held and the write commits on its own.
 """
 
 from __future__ import annotations
@@ -87,19 +89,21 @@ BEGIN
             WHERE key = session_key AND {_LIVE.format(now="now_epoch")});
 END $fn$;
 CREATE OR REPLACE FUNCTION {fn_save}(lock_id bigint, session_key text, data text,
-                                     expires_epoch float8)
+                                     expires_epoch float8, keep boolean)
 RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fn$
 BEGIN
     PERFORM pg_advisory_xact_lock(lock_id);
     IF NOT pg_advisory_unlock(lock_id) THEN RETURN false; END IF;
+    IF keep THEN PERFORM pg_advisory_lock(lock_id); END IF;
     {upsert.format(k="session_key", v="data", e="expires_epoch")};
     RETURN true;
 END $fn$;
-CREATE OR REPLACE FUNCTION {fn_remove}(lock_id bigint, session_key text)
+CREATE OR REPLACE FUNCTION {fn_remove}(lock_id bigint, session_key text, keep boolean)
 RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fn$
 BEGIN
     PERFORM pg_advisory_xact_lock(lock_id);
     IF NOT pg_advisory_unlock(lock_id) THEN RETURN false; END IF;
+    IF keep THEN PERFORM pg_advisory_lock(lock_id); END IF;
     DELETE FROM {t} WHERE key = session_key;
     RETURN true;
 END $fn$;
@@ -125,8 +129,8 @@ END $fn$;
                 "WHERE expires_at <= to_timestamp($2::float8) LIMIT $1)"
             ),
             acquire=f"SELECT {fn_acquire}($1, $2, $3, $4, $5)",
-            save=f"SELECT {fn_save}($1, $2, $3, $4)",
-            remove=f"SELECT {fn_remove}($1, $2)",
+            save=f"SELECT {fn_save}($1, $2, $3, $4, $5)",
+            remove=f"SELECT {fn_remove}($1, $2, $3)",
             unlock="SELECT pg_advisory_unlock($1)",
             ddl_lock=advisory_key(table, "\0schema"),
         )
