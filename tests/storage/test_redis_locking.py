@@ -34,6 +34,16 @@ async def storage(
         yield storage
 
 
+async def _queued(client: aioredis.Redis, prefix: str, waiters: int) -> None:
+    """Return once ``waiters`` updates wait in line for the lock of "chat"."""
+    queue = f"{prefix}botsessions.wait:chat"
+    for _ in range(1000):
+        if await client.llen(queue) >= waiters:  # type: ignore[misc]
+            return
+        await asyncio.sleep(0.002)
+    raise AssertionError(f"{waiters} waiters never queued")
+
+
 class TestRedisLocking:
     def test_redis_storage_offers_the_lock_capability(self, storage: RedisStorage) -> None:
         assert isinstance(storage, LockingStorage)
@@ -64,7 +74,8 @@ class TestRedisLocking:
             # matters is that the client sent two requests and nothing else.
             sent = {k for k in stats if k.startswith("cmdstat_") and "config" not in k}
             assert stats["cmdstat_evalsha"]["calls"] == 2
-            assert sent <= {f"cmdstat_{c}" for c in ("evalsha", "get", "set", "del", "exists")}
+            inside = ("evalsha", "get", "set", "del", "lindex", "lpop")
+            assert sent <= {f"cmdstat_{c}" for c in inside}
         await admin.aclose()
 
     async def test_a_second_holder_waits_and_sees_the_first_ones_write(
@@ -114,6 +125,88 @@ class TestRedisLocking:
         with pytest.raises(LeaseLostError):
             await lease.delete()
         assert await storage.read("chat") == {"count": 1}
+
+    async def test_write_with_keep_commits_renews_and_keeps_the_lock(
+        self,
+        redis_url: str,
+        unique_name: str,
+        storage: RedisStorage,
+        client: aioredis.Redis,
+    ) -> None:
+        lock = f"{unique_name}botsessions.lock:chat"
+        lease = await storage.acquire("chat", read=True)
+        await client.pexpire(lock, 500)
+        await lease.write({"count": 1}, keep=True)
+        assert lease.value == {"count": 1}
+        assert await client.pttl(lock) > 500  # renewed to a full lease
+        async with RedisStorage(redis_url, prefix=unique_name) as other:
+            assert await other.read("chat") == {"count": 1}  # committed and visible
+            waiter = asyncio.create_task(other.acquire("chat", read=True))
+            await _queued(client, unique_name, 1)
+            await lease.delete(keep=True)
+            assert lease.value is None
+            assert await other.read("chat") is None
+            assert not waiter.done()
+            await lease.write({"count": 2})
+            second = await waiter
+            assert second.value == {"count": 2}
+            await second.release()
+
+    async def test_a_kept_lease_that_was_taken_over_refuses_and_ends(
+        self, storage: RedisStorage, client: aioredis.Redis, unique_name: str
+    ) -> None:
+        lease = await storage.acquire("chat", read=True)
+        await client.delete(f"{unique_name}botsessions.lock:chat")
+        with pytest.raises(LeaseLostError):
+            await lease.write({"count": 1}, keep=True)
+        await lease.release()  # silent: the lease ended with the refusal
+        with pytest.raises(RuntimeError, match="already ended"):
+            await lease.write({"count": 1})
+        assert await storage.read("chat") is None
+
+    async def test_a_released_lock_goes_to_the_oldest_waiter_not_back_to_the_releaser(
+        self,
+        redis_url: str,
+        unique_name: str,
+        storage: RedisStorage,
+        client: aioredis.Redis,
+    ) -> None:
+        order: list[str] = []
+
+        async def update(source: RedisStorage, name: str) -> None:
+            lease = await source.acquire("chat", read=True)
+            order.append(name)
+            await lease.write({"last": name})
+
+        others = [RedisStorage(redis_url, prefix=unique_name) for _ in range(3)]
+        holder = await storage.acquire("chat", read=True)
+        tasks = []
+        for number, other in enumerate(others, 1):
+            tasks.append(asyncio.create_task(update(other, f"waiter {number}")))
+            await _queued(client, unique_name, number)
+        await holder.write({"last": "holder"})
+        await update(storage, "holder again")  # queues behind the three waiters
+        await asyncio.gather(*tasks)
+        assert order == ["waiter 1", "waiter 2", "waiter 3", "holder again"]
+        assert await storage.read("chat") == {"last": "holder again"}
+        for other in others:
+            await other.close()
+
+    async def test_a_waiter_that_times_out_leaves_the_line(
+        self,
+        redis_url: str,
+        unique_name: str,
+        storage: RedisStorage,
+        client: aioredis.Redis,
+    ) -> None:
+        holder = await storage.acquire("chat", read=True)
+        async with RedisStorage(redis_url, prefix=unique_name, lock_wait=0.1) as impatient:
+            with pytest.raises(LockTimeoutError):
+                await impatient.acquire("chat", read=True)
+        assert await client.llen(f"{unique_name}botsessions.wait:chat") == 0  # type: ignore[misc]
+        await holder.release()
+        lease = await storage.acquire("chat", read=False)  # free at once: nobody in line
+        await lease.release()
 
     @pytest.mark.slow
     async def test_the_lease_is_renewed_while_the_holder_runs(

@@ -2,16 +2,20 @@
 
 One update costs two round trips, the same as an unlocked read + write:
 
-- ``ACQUIRE``: ``SET lock token NX PX lease`` and, when that succeeded, ``GET`` of the session.
+- ``ACQUIRE``: take the free lock (``SET token PX lease``) and ``GET`` the session, or join
+  the line of waiters.
 - ``SAVE`` / ``REMOVE`` / ``RELEASE``: only if the lock still holds our token, write (or
-  delete) the session and delete the lock, atomically. Otherwise the lease was lost (it
-  expired, another owner took it) and nothing is written.
+  delete) the session and release the lock, atomically. Otherwise the lease was lost (it
+  expired, another owner took it) and nothing is written. ``keep=True`` writes and renews
+  the lease instead of releasing it.
+
+Waiters are served first come, first served (see ``_redis_scripts``): a release hands the
+lock to the oldest waiter, which is woken by ``BLPOP`` of its own wake-up list holding the
+lock and the value. Each wait is bounded (by the remaining lease of the holder and by one
+second) and then re-checks, so a crashed holder or a lost wake-up costs at most that.
 
 A holder renews its lease every ``lease / 3`` seconds through a ``call_later`` timer, which
-costs nothing for the usual update that ends sooner. A waiter does not poll: it counts itself
-in a waiter counter and blocks on ``BLPOP`` of a per-key wake-up list, which every release
-pushes to while the counter is positive; each wait is bounded (by the remaining lease of the
-holder and by one second), so a crashed holder or a lost wake-up costs at most that.
+costs nothing for the usual update that ends sooner.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from botsessions._errors import CorruptDataError, LeaseLostError, LockTimeoutError, StorageError
 from botsessions.storage._jsonvalue import dumps, loads
 from botsessions.storage._redis_errors import RedisErrors
+from botsessions.storage._redis_scripts import ACQUIRE, LEAVE, RELEASE, REMOVE, RENEW, SAVE
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -32,61 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["LOCK_NAMESPACE", "RedisLease", "RedisLocks"]
 
 LOCK_NAMESPACE = "botsessions."
-"""Lock bookkeeping keys live at ``prefix + "botsessions.{lock,wait,wake}:" + key``."""
-
-# KEYS: lock, session, waiters; ARGV: token, lease ms, read?, was waiting?, waiter-count ttl ms
-_ACQUIRE = """
-if ARGV[4] == '1' and redis.call('DECR', KEYS[3]) <= 0 then redis.call('DEL', KEYS[3]) end
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  if ARGV[3] == '1' then return {1, redis.call('GET', KEYS[2])} end
-  return {1}
-end
-redis.call('INCR', KEYS[3])
-redis.call('PEXPIRE', KEYS[3], ARGV[5])
-return {0, redis.call('PTTL', KEYS[1])}
-"""
-
-# Shared tail of the release scripts: wake one waiter if any is counted.
-_WAKE = """
-redis.call('DEL', KEYS[1])
-if redis.call('EXISTS', KEYS[3]) == 1 then
-  redis.call('LPUSH', KEYS[4], '1')
-  redis.call('PEXPIRE', KEYS[4], ARGV[2])
-end
-return 1
-"""
-
-# KEYS: lock, session, waiters, wake; ARGV: token, lease ms, value, ttl ms or ''
-_SAVE = (
-    """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if ARGV[4] == '' then redis.call('SET', KEYS[2], ARGV[3])
-else redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4]) end
-"""
-    + _WAKE
-)
-
-# KEYS: lock, session, waiters, wake; ARGV: token, lease ms
-_REMOVE = (
-    """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[2])
-"""
-    + _WAKE
-)
-
-_RELEASE = (
-    """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-"""
-    + _WAKE
-)
-
-# KEYS: lock; ARGV: token, lease ms
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
+"""Lock bookkeeping keys live at ``prefix + "botsessions.{lock,wait}:" + key``."""
 
 _MAX_WAIT_STEP = 1.0  # seconds: bound of one BLPOP, in case a wake-up is lost
 
@@ -100,6 +51,7 @@ class RedisLocks:
         "_counter_ttl",
         "_lease",
         "_lease_ms",
+        "_leave",
         "_prefix",
         "_release",
         "_remove",
@@ -119,39 +71,30 @@ class RedisLocks:
         self._lease_ms = str(max(1, round(lease * 1000)))
         self._counter_ttl = str(round((wait + lease) * 1000) + 1000)
         self._ttl_ms = "" if ttl_ms is None else str(ttl_ms)
-        self._acquire = client.register_script(_ACQUIRE)
-        self._save = client.register_script(_SAVE)
-        self._remove = client.register_script(_REMOVE)
-        self._release = client.register_script(_RELEASE)
-        self._renew = client.register_script(_RENEW)
+        self._acquire = client.register_script(ACQUIRE)
+        self._save = client.register_script(SAVE)
+        self._remove = client.register_script(REMOVE)
+        self._release = client.register_script(RELEASE)
+        self._leave = client.register_script(LEAVE)
+        self._renew = client.register_script(RENEW)
 
     async def acquire(self, key: str, *, read: bool) -> RedisLease:
         """Take the lock of ``key`` (reading its value in the same round trip when ``read``)."""
         prefix = self._prefix
-        names = [
-            f"{prefix}{LOCK_NAMESPACE}lock:{key}",
-            prefix + key,
-            f"{prefix}{LOCK_NAMESPACE}wait:{key}",
-            f"{prefix}{LOCK_NAMESPACE}wake:{key}",
-        ]
+        queue = f"{prefix}{LOCK_NAMESPACE}wait:{key}"
         token = secrets.token_hex(16)
+        names = [f"{prefix}{LOCK_NAMESPACE}lock:{key}", prefix + key, queue, f"{queue}:{token}"]
         args = [token, self._lease_ms, "1" if read else "0", "0", self._counter_ttl]
         deadline = time.monotonic() + self._wait
         while True:
             with RedisErrors("lock", key):
-                reply: list[Any] = await self._acquire(keys=names[:3], args=args)
+                reply: list[Any] = await self._acquire(keys=names, args=args)
             if reply[0] == 1:
-                lease = RedisLease(self, key, names, token, None)
-                data = reply[1] if read and len(reply) > 1 else None
-                if data is not None:
-                    try:
-                        lease.value = loads(key, data)
-                    except CorruptDataError:
-                        await lease.release()
-                        raise
-                return lease
+                return await self._leased(key, names, token, reply[1] if len(reply) > 1 else None)
+            args[3] = "1"  # queued: later rounds keep our place in line
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                await self._leave_quietly(key, names, token)
                 raise LockTimeoutError(
                     f"session {key!r} stayed locked by another update for lock_wait="
                     f"{self._wait:g} s; nothing was written. A handler may be stuck, or "
@@ -160,9 +103,35 @@ class RedisLocks:
                 )
             holder_left = reply[1] / 1000 if reply[1] > 0 else 0.001
             step = max(0.001, min(remaining, holder_left, _MAX_WAIT_STEP))
+            try:
+                with RedisErrors("lock wait", key):
+                    popped = await self._client.blpop([names[3]], timeout=step)  # type: ignore[misc]
+            except BaseException:
+                await self._leave_quietly(key, names, token)
+                raise
+            if popped is not None:  # handed over: b"1" + value, or b"0" when there is none
+                payload: bytes = popped[1]
+                data = payload[1:] if payload[:1] == b"1" else None
+                return await self._leased(key, names, token, data if read else None)
+
+    async def _leased(self, key: str, names: list[str], token: str, data: Any) -> RedisLease:
+        lease = RedisLease(self, key, names, token, None)
+        if data is not None:
+            try:
+                lease.value = loads(key, data)
+            except CorruptDataError:
+                await lease.release()
+                raise
+        return lease
+
+    async def _leave_quietly(self, key: str, names: list[str], token: str) -> None:
+        # A waiter that gives up leaves the line (and passes the lock on if it was handed
+        # over meanwhile); if Redis is unreachable, a lock handed to us frees within a lease.
+        try:
             with RedisErrors("lock wait", key):
-                await self._client.blpop([names[3]], timeout=step)  # type: ignore[misc]
-            args[3] = "1"
+                await self._leave(keys=names, args=[token, self._lease_ms])
+        except StorageError:
+            return
 
 
 class RedisLease:
@@ -210,32 +179,61 @@ class RedisLease:
             self._timer.cancel()
             self._timer = None
 
-    async def _end(self, operation: str, script: AsyncScript, args: list[Any]) -> None:
-        self._finish()
+    async def _end(
+        self, operation: str, script: AsyncScript, args: list[Any], *, keep: bool
+    ) -> None:
+        if keep:
+            if self._done:
+                raise RuntimeError(f"the lease of session {self._key!r} already ended")
+        else:
+            self._finish()
         try:
             with RedisErrors(operation, self._key):
-                done = await script(keys=self._names, args=args)
+                done = await script(keys=self._names[:3], args=args)
         except StorageError:
+            if keep:
+                self._finish()
             await self._release_quietly()
             raise
         if not done:
+            if keep:
+                self._finish()
             raise LeaseLostError(
                 f"the lock of session {self._key!r} expired or was taken over before the "
                 f"{operation}; nothing was written. Raise lock_lease if handlers run longer, "
                 "or check for a blocked event loop",
                 key=self._key,
             )
+        if keep and not self._done:  # renewed by the script: the next renewal moves too
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = asyncio.get_running_loop().call_later(
+                self._locks._lease / 3, self._start_renewal
+            )
 
-    async def write(self, value: Any) -> None:
-        """Write ``value`` and release the lock in one round trip; ``LeaseLostError`` if lost."""
+    async def write(self, value: Any, *, keep: bool = False) -> None:
+        """Write ``value`` and release the lock in one round trip; ``LeaseLostError`` if lost.
+
+        With ``keep=True`` the lock is not released: the write is checked against the lease
+        the same way, the lease is renewed in the same round trip, and ``value`` becomes
+        this lease's ``value``, so a next update of the session in this process can go on
+        under the same lease without reading. The lease must still be ended later.
+        """
         data = dumps(self._key, value)
         locks = self._locks
-        await self._end("write", locks._save, [self._token, locks._lease_ms, data, locks._ttl_ms])
+        args = [self._token, locks._lease_ms, data, locks._ttl_ms, "1" if keep else "0"]
+        await self._end("write", locks._save, args, keep=keep)
+        self.value = value
 
-    async def delete(self) -> None:
-        """Delete the session and release the lock in one round trip; same guarantee."""
+    async def delete(self, *, keep: bool = False) -> None:
+        """Delete the session and release the lock in one round trip; same guarantee.
+
+        With ``keep=True`` the lock is kept and renewed, and ``value`` becomes ``None``.
+        """
         locks = self._locks
-        await self._end("delete", locks._remove, [self._token, locks._lease_ms])
+        args = [self._token, locks._lease_ms, "1" if keep else "0"]
+        await self._end("delete", locks._remove, args, keep=keep)
+        self.value = None
 
     async def release(self) -> None:
         """Release without writing. Idempotent; silent when the lease was already lost."""
@@ -250,6 +248,6 @@ class RedisLease:
         locks = self._locks
         try:
             with RedisErrors("unlock", self._key):
-                await locks._release(keys=self._names, args=[self._token, locks._lease_ms])
+                await locks._release(keys=self._names[:3], args=[self._token, locks._lease_ms])
         except StorageError:
             return
