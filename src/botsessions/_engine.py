@@ -58,32 +58,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import Generator
+from collections.abc import Awaitable
 from typing import Any
 
 from botsessions._errors import SessionKeyError
-from botsessions._spec import PLAIN, PropertySpec, coerce_key
+from botsessions._lazy import LazyLoading
+from botsessions._spec import (
+    ACCESSED,
+    ASSIGNED,
+    FAILED,
+    LOADED,
+    LOADING,
+    NO_KEY,
+    PLAIN,
+    UNLOADED,
+    PropertySpec,
+    coerce_key,
+)
 from botsessions.storage._protocol import SessionLease, is_pending
 
 __all__ = ["ACCESSED", "LOADED", "NO_KEY", "UNLOADED", "PropertySession"]
 
-NO_KEY, UNLOADED, LOADING, LOADED, ACCESSED, ASSIGNED, FAILED = range(7)
 
-
-class _Ready:
-    """An awaitable that is already done: what a lazy ``ctx.session`` is once loaded."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        return self.value
-        yield  # pragma: no cover - makes this a generator
-
-
-class PropertySession:
+class PropertySession(LazyLoading):
     """One session property of one update (see the module docstring for the states)."""
 
     __slots__ = (
@@ -115,15 +112,21 @@ class PropertySession:
 
     # -- key -------------------------------------------------------------------------
 
-    async def resolve_key(self, ctx: Any) -> str | None:
-        """Compute the key (once per update, before any storage call)."""
+    def key_now(self, ctx: Any) -> Awaitable[None] | None:
+        """Compute the key (once per update, before any storage call); an awaitable when
+        the key function is ``async`` or gave something other than a str or ``None``."""
         spec = self.spec
-        key: str | None = await spec.get_key(ctx) if spec.key_is_async else spec.get_key(ctx)
-        if key.__class__ is not str and key is not None:
-            key = await coerce_key(key, spec)
+        key = spec.get_key(ctx)
+        if key.__class__ is str:
+            self.key = spec.prefix + key if spec.prefix else key
+            return None
+        return None if key is None else self._coerce_key(key)
+
+    async def _coerce_key(self, key: Any) -> None:
+        spec = self.spec
+        key = await coerce_key(key, spec)
         if key is not None:
             self.key = spec.prefix + key if spec.prefix else key
-        return key
 
     # -- loading ---------------------------------------------------------------------
 
@@ -211,78 +214,36 @@ class PropertySession:
         self.value = value
         self.state = ASSIGNED
 
-    def _lazy_get(self, state: int) -> Any:
-        if state == ACCESSED:
-            return _Ready(self.value)
-        if state == ASSIGNED:
-            value = self.value
-            return value if isinstance(value, asyncio.Future) else _Ready(value)
-        if state in (LOADING, FAILED):
-            return self.task
-        if state == NO_KEY:
-            raise SessionKeyError(self.spec.access_error)
-        # UNLOADED: start the one read of this update.
-        spec = self.spec
-        locks = spec.locks
-        if (
-            spec.lease is None
-            and spec.sync_read is not None
-            and (locks is None or locks.try_acquire(self.key, self.owner))
-        ):
-            self.locked = locks is not None
-            try:
-                if spec.read_blob is not None:
-                    self.read_blob_now()
-                    return _Ready(self._materialize())
-                raw = spec.sync_read(self.key)
-                if not is_pending(raw):
-                    self.raw = raw
-                    return _Ready(self._materialize())
-            except Exception as exc:
-                failed = asyncio.get_running_loop().create_future()
-                failed.set_exception(exc)  # awaiting ctx.session re-raises it
-                self.task = failed
-                self.state = FAILED
-                return failed
-            self.task = asyncio.ensure_future(self._finish_read(raw))
-        else:
-            self.task = asyncio.ensure_future(self._load())
-        self.state = LOADING
-        return self.task
-
-    async def _finish_read(self, pending: Any) -> Any:
-        try:
-            self.raw = await pending
-        except BaseException:
-            if self.state == LOADING:
-                self.state = FAILED
-            raise
-        return self._settle()
-
-    async def _load(self) -> Any:
-        try:
-            if not self.locked:
-                await self.lock()
-            await self.read()
-        except BaseException:
-            if self.state == LOADING:
-                self.state = FAILED
-            raise
-        return self._settle()
-
-    def _settle(self) -> Any:
-        if self.state == LOADING:
-            try:
-                return self._materialize()
-            except BaseException:
-                self.state = FAILED
-                raise
-        value = self.value  # assigned while loading: the assignment wins
-        if not isinstance(value, asyncio.Future):
-            return value
-        return self._decoded()  # an assigned awaitable may be built on this read: give it the data
-
     # -- end of update ---------------------------------------------------------------
+
+    def save_now(self) -> Awaitable[None] | None:
+        """The handler returned: write what changed, end the lease. ``None`` when that
+        finished synchronously, else an awaitable that does it (``finish``). The
+        in-process lock is the caller's to release."""
+        state = self.state
+        if state == ACCESSED:
+            spec = self.spec
+            value = self.value
+            if value is None:
+                return None  # read as None (no initial) and left alone: not a change
+            if spec.write_blob is not None:
+                blob = spec.encode_blob(value)
+                if blob is None:
+                    return self.finish()  # encode decides: a path-naming error, or a big int
+                if blob != self.blob:
+                    spec.write_blob(self.key, blob)
+                return None
+            if spec.plain:
+                encoded = spec.encode(value)
+                raw = self.raw
+                if raw is None or encoded != raw:
+                    result = spec.sync_write(self.key, encoded)  # type: ignore[misc]  # plain
+                    if result is not None:
+                        return result  # type: ignore[no-any-return]  # a pending write
+                return None
+        elif state == NO_KEY or (state == LOADED and self.lease is None):
+            return None  # never accessed: nothing to write, no lease to end
+        return self.finish()
 
     async def finish(self) -> None:
         """The handler returned: write or delete what changed, end the lease.
@@ -316,15 +277,6 @@ class PropertySession:
         if lease is not None:
             self.lease = None
             await lease.release()
-
-    async def _await_load(self, state: int) -> int:
-        task: asyncio.Future[Any] = self.task  # type: ignore[assignment]
-        if state == ASSIGNED:
-            with contextlib.suppress(Exception):  # the assignment wins over a failed read
-                await task
-            return self.state
-        await task  # re-raises a failed read
-        return self.state
 
     def _changed(self, encoded: Any) -> bool:
         # The codec's decode copies, so raw is still exactly what storage returned. A blob

@@ -28,7 +28,7 @@ from typing import Any
 
 from botsessions._errors import LockError, LockTimeoutError
 
-__all__ = ["KeyedLock", "acquire_all", "current_task", "release_all"]
+__all__ = ["KeyedLock", "acquire_all", "current_task", "release_all", "take_free"]
 
 _serials = itertools.count()
 
@@ -167,6 +167,19 @@ async def acquire_all(
     except BaseException:
         release_all(pairs[:taken])
         raise
+
+
+def take_free(pairs: Sequence[tuple[KeyedLock, str]], owner: asyncio.Task[object] | None) -> int:
+    """Take pairs in order without waiting, up to the first held one; how many were taken.
+
+    ``acquire_all(pairs[taken:], ...)`` then takes the rest, in the same order.
+    """
+    taken = 0
+    for lock, key in pairs:
+        if not lock.try_acquire(key, owner):
+            break
+        taken += 1
+    return taken
 
 
 def release_all(pairs: Sequence[tuple[KeyedLock, str]]) -> None:

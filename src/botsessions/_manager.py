@@ -29,7 +29,7 @@ __all__ = ["SessionManager", "build_manager"]
 class SessionManager:
     """The built session: makes the per-update context manager (``update(ctx)``)."""
 
-    __slots__ = ("fragments", "lazy", "lock_timeout", "multi", "spec", "specs")
+    __slots__ = ("fragments", "lazy", "lock_timeout", "multi", "spec", "specs", "sync_reads")
 
     def __init__(self, specs: list[PropertySpec], *, multi: bool, lazy: bool) -> None:
         self.specs = specs
@@ -38,6 +38,8 @@ class SessionManager:
         self.spec = specs[0] if specs and not multi else None
         timeouts = [s.lock_timeout for s in specs if s.lock_timeout is not None]
         self.lock_timeout = min(timeouts) if timeouts else None
+        # Every fragment is read synchronously (memory storages): no awaiting to read.
+        self.sync_reads = all(s.read_blob is not None for s in specs)
         self.fragments = fragment_class([s.name for s in specs])  # type: ignore[misc]
 
     def update(self, ctx: Any) -> SingleUpdate | MultiUpdate:

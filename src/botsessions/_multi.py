@@ -8,7 +8,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from botsessions._engine import LOADED, NO_KEY, PropertySession
-from botsessions._locks import KeyedLock, acquire_all, current_task, lock_order, release_all
+from botsessions._locks import (
+    KeyedLock,
+    acquire_all,
+    current_task,
+    lock_order,
+    release_all,
+    take_free,
+)
 
 if TYPE_CHECKING:
     from botsessions._manager import SessionManager
@@ -100,17 +107,31 @@ class MultiUpdate:
         owner = current_task()
         props = self._props
         for prop in props:
-            await prop.resolve_key(ctx)
+            pending = prop.key_now(ctx)
+            if pending is not None:
+                await pending
             prop.owner = owner
         keyed = [p for p in props if p.key is not None]
         pairs = sorted(
             {(p.spec.locks, p.key) for p in keyed if p.spec.locks is not None}, key=lock_order
         )
-        await acquire_all(pairs, owner, self._manager.lock_timeout)
+        taken = take_free(pairs, owner)
+        if taken < len(pairs):
+            try:
+                await acquire_all(pairs[taken:], owner, self._manager.lock_timeout)
+            except BaseException:
+                release_all(pairs[:taken])
+                raise
         self._pairs = pairs
         try:
             _check_shared_leases(keyed)
-            await _read_all(sorted(keyed, key=_prop_order))
+            ordered = sorted(keyed, key=_prop_order)
+            if self._manager.sync_reads:
+                for prop in ordered:
+                    prop.read_blob_now()
+                    prop.state = LOADED
+            else:
+                await _read_all(ordered)
         except BaseException:
             for prop in keyed:
                 await prop.abort()
@@ -132,7 +153,9 @@ class MultiUpdate:
             error: BaseException | None = None
             for prop in self._props:
                 try:
-                    await prop.finish()
+                    pending = prop.save_now()
+                    if pending is not None:
+                        await pending
                 except BaseException as failure:  # other fragments still end their leases
                     if error is None:
                         error = failure

@@ -7,7 +7,7 @@ from inspect import isawaitable
 from types import TracebackType
 from typing import Any
 
-from botsessions._engine import ACCESSED, LOADED, NO_KEY, UNLOADED, PropertySession
+from botsessions._engine import LOADED, NO_KEY, UNLOADED, PropertySession
 from botsessions._locks import KeyedLock, current_task
 from botsessions._spec import PLAIN, PropertySpec, coerce_key
 
@@ -82,7 +82,7 @@ class SingleUpdate(PropertySession):
         """The handler returned: write what changed and unlock. ``None`` when that
         finished synchronously, else an awaitable that finishes it."""
         try:
-            pending = self._save_now()
+            pending = self.save_now()
         except BaseException:
             self.unlock()
             raise
@@ -155,33 +155,6 @@ class SingleUpdate(PropertySession):
             self.unlock()
             raise
         self.state = LOADED
-
-    def _save_now(self) -> Awaitable[None] | None:
-        """Write what changed; an awaitable when the rest has to be awaited."""
-        state = self.state
-        if state == ACCESSED:
-            spec = self.spec
-            value = self.value
-            if value is None:
-                return None  # read as None (no initial) and left alone: not a change
-            if spec.write_blob is not None:
-                blob = spec.encode_blob(value)
-                if blob is None:
-                    return self.finish()  # encode decides: a path-naming error, or a big int
-                if blob != self.blob:
-                    spec.write_blob(self.key, blob)
-                return None
-            if spec.plain:
-                encoded = spec.encode(value)
-                raw = self.raw
-                if raw is None or encoded != raw:
-                    result = spec.sync_write(self.key, encoded)  # type: ignore[misc]  # plain
-                    if result is not None:
-                        return result  # type: ignore[no-any-return]  # a pending write
-                return None
-        elif state == NO_KEY or (state == LOADED and self.lease is None):
-            return None  # never accessed: nothing to write, no lease to end
-        return self.finish()
 
     async def _then_unlock(self, pending: Awaitable[None]) -> None:
         try:

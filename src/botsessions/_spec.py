@@ -19,7 +19,22 @@ from botsessions._options import SessionOptions
 from botsessions.storage._protocol import SessionLease, StorageView
 from botsessions.storage.memory import MemorySessionStorage
 
-__all__ = ["PLAIN", "PropertySpec", "coerce_key", "make_spec"]
+__all__ = [
+    "ACCESSED",
+    "ASSIGNED",
+    "FAILED",
+    "LOADED",
+    "LOADING",
+    "NO_KEY",
+    "PLAIN",
+    "UNLOADED",
+    "PropertySpec",
+    "coerce_key",
+    "make_spec",
+]
+
+NO_KEY, UNLOADED, LOADING, LOADED, ACCESSED, ASSIGNED, FAILED = range(7)
+"""The states of a session property in one update (see ``_engine``)."""
 
 PLAIN = frozenset({dict, list, str, int, float, bool})
 """Types of values that are never awaitables (checked before the slower ``isawaitable``)."""
