@@ -15,7 +15,7 @@ from typing import Any
 
 from botsessions._errors import CorruptDataError, LeaseLostError, MigrationError
 from botsessions.storage._protocol import SessionLease, StorageView, iterate
-from botsessions.storage.memory import seconds
+from botsessions.storage._ttl import ttl_seconds
 
 __all__ = ["enhance_storage"]
 
@@ -53,7 +53,7 @@ def enhance_storage(
     """
     view = StorageView(storage)
     steps = _steps(migrations)
-    ttl_ms = None if (seconds_ := seconds(ttl)) is None else seconds_ * 1000.0
+    ttl_ms = None if (seconds := ttl_seconds(ttl)) is None else seconds * 1000.0
     cls = _LockingEnhancedStorage if view.lease is not None else _EnhancedStorage
     return cls(view, steps, ttl_ms)
 

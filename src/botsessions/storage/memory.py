@@ -29,8 +29,6 @@ _SWEEP = 2  # expired entries reclaimed per operation: more than one keeps up wi
 NOT_JSON = object()
 """``_read_blob``'s answer for a value that is stored as a deep copy, not as JSON bytes."""
 
-seconds = ttl_seconds  # kept for callers that imported the validator from here
-
 
 def _freeze(value: Any) -> tuple[bool, Any]:
     """An isolated copy of ``value``: JSON bytes when they round-trip exactly, else a deep copy."""
