@@ -18,18 +18,8 @@ from tests.services import free_port
 
 
 @pytest.fixture
-async def admin(postgres_dsn: str, unique_name: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(postgres_dsn)
-    yield connection
-    await connection.execute(f'DROP TABLE IF EXISTS "{unique_name}"')
-    for name in ("acquire", "save", "remove"):
-        await connection.execute(f'DROP FUNCTION IF EXISTS "{unique_name}__{name}"')
-    await connection.close()
-
-
-@pytest.fixture
 async def storage(
-    postgres_dsn: str, unique_name: str, admin: asyncpg.Connection
+    postgres_dsn: str, unique_name: str, pg_admin: asyncpg.Connection
 ) -> AsyncIterator[PostgresStorage]:
     async with PostgresStorage(postgres_dsn, table=unique_name) as storage:
         yield storage
@@ -37,12 +27,12 @@ async def storage(
 
 class TestPostgresStorage:
     async def test_the_table_is_created_on_first_use_with_jsonb_values(
-        self, storage: PostgresStorage, admin: asyncpg.Connection, unique_name: str
+        self, storage: PostgresStorage, pg_admin: asyncpg.Connection, unique_name: str
     ) -> None:
         exists = "SELECT to_regclass($1) IS NOT NULL"
-        assert not await admin.fetchval(exists, f'"{unique_name}"')
+        assert not await pg_admin.fetchval(exists, f'"{unique_name}"')
         await storage.write("-100", {"__d": {"count": 1}, "v": 2})
-        row = await admin.fetchrow(f'SELECT key, value, expires_at FROM "{unique_name}"')
+        row = await pg_admin.fetchrow(f'SELECT key, value, expires_at FROM "{unique_name}"')
         assert row is not None
         assert tuple(row) == ("-100", '{"v": 2, "__d": {"count": 1}}', None)
 
@@ -55,7 +45,7 @@ class TestPostgresStorage:
         assert isinstance(stored["big"], int)
 
     async def test_concurrent_first_use_creates_the_table_once(
-        self, postgres_dsn: str, unique_name: str, admin: asyncpg.Connection
+        self, postgres_dsn: str, unique_name: str, pg_admin: asyncpg.Connection
     ) -> None:
         storages = [PostgresStorage(postgres_dsn, table=unique_name) for _ in range(6)]
         await asyncio.gather(*(s.write(f"k{i}", i) for i, s in enumerate(storages)))
@@ -65,19 +55,19 @@ class TestPostgresStorage:
         assert [lease.value for lease in leases] == list(range(6))
         await asyncio.gather(*(lease.release() for lease in leases))
         await asyncio.gather(*(s.close() for s in storages))
-        assert await admin.fetchval(f'SELECT count(*) FROM "{unique_name}"') == 6
+        assert await pg_admin.fetchval(f'SELECT count(*) FROM "{unique_name}"') == 6
 
     async def test_expired_rows_are_invisible_and_purged(
         self,
         postgres_dsn: str,
         unique_name: str,
         storage: PostgresStorage,
-        admin: asyncpg.Connection,
+        pg_admin: asyncpg.Connection,
     ) -> None:
         async with PostgresStorage(postgres_dsn, table=unique_name, ttl=3600) as timed:
             await timed.write("old", 1)
             await timed.write("new", 2)
-            await admin.execute(
+            await pg_admin.execute(
                 f"UPDATE \"{unique_name}\" SET expires_at = to_timestamp($1) WHERE key = 'old'",
                 time.time() - 1,
             )
@@ -85,7 +75,7 @@ class TestPostgresStorage:
             assert not await timed.has("old")
             assert [k async for k in timed.read_all_keys()] == ["new"]
             assert await timed.purge_expired() == 1
-        assert await admin.fetchval(f'SELECT count(*) FROM "{unique_name}"') == 1
+        assert await pg_admin.fetchval(f'SELECT count(*) FROM "{unique_name}"') == 1
 
     async def test_a_string_with_nul_is_refused_naming_the_key(
         self, storage: PostgresStorage
@@ -107,7 +97,7 @@ class TestPostgresStorage:
         assert caught.value.__cause__ is not None
 
     async def test_a_passed_pool_stays_open_and_a_dsn_pool_is_closed(
-        self, postgres_dsn: str, unique_name: str, admin: asyncpg.Connection
+        self, postgres_dsn: str, unique_name: str, pg_admin: asyncpg.Connection
     ) -> None:
         pool = await asyncpg.create_pool(postgres_dsn, min_size=1, max_size=2)
         async with PostgresStorage(pool, table=unique_name) as storage:
@@ -122,7 +112,7 @@ class TestPostgresStorage:
 
     @pytest.mark.slow
     async def test_a_killed_connection_fails_the_operation_and_the_pool_recovers(
-        self, postgres_dsn: str, unique_name: str, admin: asyncpg.Connection
+        self, postgres_dsn: str, unique_name: str, pg_admin: asyncpg.Connection
     ) -> None:
         app = f"bs_{unique_name}"
         async with PostgresStorage(
@@ -130,12 +120,12 @@ class TestPostgresStorage:
         ) as storage:
             await storage.write("chat", {"count": 1})
             # Hold the table so the next read waits on the server, then kill its backend.
-            async with admin.transaction():
-                await admin.execute(f'LOCK TABLE "{unique_name}" IN ACCESS EXCLUSIVE MODE')
+            async with pg_admin.transaction():
+                await pg_admin.execute(f'LOCK TABLE "{unique_name}" IN ACCESS EXCLUSIVE MODE')
                 read = asyncio.create_task(storage.read("chat"))
                 pid = None
                 for _ in range(500):
-                    pid = await admin.fetchval(
+                    pid = await pg_admin.fetchval(
                         "SELECT pid FROM pg_stat_activity "
                         "WHERE application_name = $1 AND wait_event_type = 'Lock'",
                         app,
@@ -144,7 +134,7 @@ class TestPostgresStorage:
                         break
                     await asyncio.sleep(0.01)
                 assert pid is not None
-                await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+                await pg_admin.fetchval("SELECT pg_terminate_backend($1)", pid)
                 with pytest.raises(StorageError, match="'chat'"):
                     await read
             assert await storage.read("chat") == {"count": 1}

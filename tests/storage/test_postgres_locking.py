@@ -17,26 +17,16 @@ from tests.storage._workers import counting_bot, message, run_workers, start_hol
 
 
 @pytest.fixture
-async def admin(postgres_dsn: str, unique_name: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(postgres_dsn)
-    yield connection
-    await connection.execute(f'DROP TABLE IF EXISTS "{unique_name}"')
-    for name in ("acquire", "save", "remove"):
-        await connection.execute(f'DROP FUNCTION IF EXISTS "{unique_name}__{name}"')
-    await connection.close()
-
-
-@pytest.fixture
 async def storage(
-    postgres_dsn: str, unique_name: str, admin: asyncpg.Connection
+    postgres_dsn: str, unique_name: str, pg_admin: asyncpg.Connection
 ) -> AsyncIterator[PostgresStorage]:
     async with PostgresStorage(postgres_dsn, table=unique_name) as storage:
         yield storage
 
 
-async def _holder_pid(admin: asyncpg.Connection, table: str, key: str) -> int | None:
+async def _holder_pid(pg_admin: asyncpg.Connection, table: str, key: str) -> int | None:
     lock_id = advisory_key(table, key) & 0xFFFFFFFFFFFFFFFF
-    pid: int | None = await admin.fetchval(
+    pid: int | None = await pg_admin.fetchval(
         "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
         "AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1",
         lock_id >> 32,
@@ -50,14 +40,14 @@ class TestPostgresLocking:
         assert isinstance(storage, LockingStorage)
 
     async def test_lease_reads_the_value_and_write_releases(
-        self, storage: PostgresStorage, admin: asyncpg.Connection, unique_name: str
+        self, storage: PostgresStorage, pg_admin: asyncpg.Connection, unique_name: str
     ) -> None:
         await storage.write("chat", {"count": 1})
         lease = await storage.acquire("chat", read=True)
         assert lease.value == {"count": 1}
-        assert await _holder_pid(admin, unique_name, "chat") is not None
+        assert await _holder_pid(pg_admin, unique_name, "chat") is not None
         await lease.write({"count": 2})
-        assert await _holder_pid(admin, unique_name, "chat") is None
+        assert await _holder_pid(pg_admin, unique_name, "chat") is None
         await lease.release()  # already ended: no effect
         again = await storage.acquire("chat", read=False)
         assert again.value is None
@@ -91,12 +81,12 @@ class TestPostgresLocking:
         assert await storage.read("chat") == {"count": 1}
 
     async def test_a_lease_whose_connection_was_killed_refuses_the_write(
-        self, storage: PostgresStorage, admin: asyncpg.Connection, unique_name: str
+        self, storage: PostgresStorage, pg_admin: asyncpg.Connection, unique_name: str
     ) -> None:
         await storage.write("chat", {"count": 1})
         lease = await storage.acquire("chat", read=True)
-        pid = await _holder_pid(admin, unique_name, "chat")
-        assert await admin.fetchval("SELECT pg_terminate_backend($1, 5000)", pid)
+        pid = await _holder_pid(pg_admin, unique_name, "chat")
+        assert await pg_admin.fetchval("SELECT pg_terminate_backend($1, 5000)", pid)
         with pytest.raises(LeaseLostError, match="'chat'"):
             await lease.write({"count": 100})
         await lease.release()  # silent once lost
@@ -109,33 +99,35 @@ class TestPostgresLocking:
         self,
         postgres_dsn: str,
         storage: PostgresStorage,
-        admin: asyncpg.Connection,
+        pg_admin: asyncpg.Connection,
         unique_name: str,
     ) -> None:
         lease = await storage.acquire("chat", read=True)
-        pid = await _holder_pid(admin, unique_name, "chat")
+        pid = await _holder_pid(pg_admin, unique_name, "chat")
         await lease.write({"count": 1}, keep=True)
         assert lease.value == {"count": 1}
-        assert await _holder_pid(admin, unique_name, "chat") == pid  # still held, same connection
-        assert await admin.fetchval(f'SELECT value::text FROM "{unique_name}"') == '{"count": 1}'
+        assert (
+            await _holder_pid(pg_admin, unique_name, "chat") == pid
+        )  # still held, same connection
+        assert await pg_admin.fetchval(f'SELECT value::text FROM "{unique_name}"') == '{"count": 1}'
         async with PostgresStorage(postgres_dsn, table=unique_name) as other:
             waiter = asyncio.create_task(other.acquire("chat", read=True))
             await lease.delete(keep=True)
             assert lease.value is None
             assert await storage.read("chat") is None
-            assert await _holder_pid(admin, unique_name, "chat") == pid
+            assert await _holder_pid(pg_admin, unique_name, "chat") == pid
             await lease.write({"count": 2})
             second = await waiter
             assert second.value == {"count": 2}
             await second.release()
 
     async def test_a_kept_lease_whose_connection_died_refuses_and_ends(
-        self, storage: PostgresStorage, admin: asyncpg.Connection, unique_name: str
+        self, storage: PostgresStorage, pg_admin: asyncpg.Connection, unique_name: str
     ) -> None:
         await storage.write("chat", {"count": 1})
         lease = await storage.acquire("chat", read=True)
-        pid = await _holder_pid(admin, unique_name, "chat")
-        assert await admin.fetchval("SELECT pg_terminate_backend($1, 5000)", pid)
+        pid = await _holder_pid(pg_admin, unique_name, "chat")
+        assert await pg_admin.fetchval("SELECT pg_terminate_backend($1, 5000)", pid)
         with pytest.raises(LeaseLostError):
             await lease.write({"count": 100}, keep=True)
         await lease.release()  # silent: the lease ended with the refusal

@@ -5,7 +5,6 @@ The behaviour every storage shares is covered by the conformance suite.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 
 import pytest
@@ -14,16 +13,6 @@ import redis.asyncio as aioredis
 from botsessions._errors import CorruptDataError, StorageError
 from botsessions.storage import RedisStorage
 from tests.services import RedisServer, free_port
-
-
-@pytest.fixture
-async def client(redis_url: str, unique_name: str) -> AsyncIterator[aioredis.Redis]:
-    redis = aioredis.Redis.from_url(redis_url)
-    yield redis
-    names = [name async for name in redis.scan_iter(match=f"{unique_name}*", count=1000)]
-    if names:
-        await redis.delete(*names)
-    await redis.aclose()
 
 
 async def _commands(server: aioredis.Redis) -> dict[str, int]:
@@ -37,29 +26,29 @@ async def _commands(server: aioredis.Redis) -> dict[str, int]:
 
 class TestRedisStorage:
     async def test_values_are_stored_as_compact_json_under_prefix_plus_key(
-        self, redis_url: str, unique_name: str, client: aioredis.Redis
+        self, redis_url: str, unique_name: str, redis_client: aioredis.Redis
     ) -> None:
         enhanced = {"__d": {"count": 1, "name": "Zoë"}, "v": 2, "e": 1700000000000}
         async with RedisStorage(redis_url, prefix=f"{unique_name}:") as storage:
             await storage.write("-100123", enhanced)
         # Exactly JSON.stringify's output, as @grammyjs/storage-redis writes and reads it.
         expected = '{"__d":{"count":1,"name":"Zoë"},"v":2,"e":1700000000000}'.encode()
-        assert await client.get(f"{unique_name}:-100123") == expected
+        assert await redis_client.get(f"{unique_name}:-100123") == expected
 
     async def test_json_written_by_another_client_is_read(
-        self, redis_url: str, unique_name: str, client: aioredis.Redis
+        self, redis_url: str, unique_name: str, redis_client: aioredis.Redis
     ) -> None:
-        await client.set(f"{unique_name}42", '{"__d": {"count": 7}, "v": 1}')
+        await redis_client.set(f"{unique_name}42", '{"__d": {"count": 7}, "v": 1}')
         async with RedisStorage(redis_url, prefix=unique_name) as storage:
             assert await storage.read("42") == {"__d": {"count": 7}, "v": 1}
 
     async def test_integers_beyond_64_bits_are_stored_as_exact_json_numbers(
-        self, redis_url: str, unique_name: str, client: aioredis.Redis
+        self, redis_url: str, unique_name: str, redis_client: aioredis.Redis
     ) -> None:
         value = {"big": 2**70, "small": -(2**63) - 1, "f": 0.5}
         async with RedisStorage(redis_url, prefix=unique_name) as storage:
             await storage.write("k", value)
-            stored = await client.get(f"{unique_name}k")
+            stored = await redis_client.get(f"{unique_name}k")
             assert stored == b'{"big":1180591620717411303424,"small":-9223372036854775809,"f":0.5}'
             assert await storage.read("k") == value
             lease = await storage.acquire("k", read=True)
@@ -79,18 +68,18 @@ class TestRedisStorage:
         await admin.aclose()
 
     async def test_ttl_uses_redis_expiry_refreshed_by_each_write(
-        self, redis_url: str, unique_name: str, client: aioredis.Redis
+        self, redis_url: str, unique_name: str, redis_client: aioredis.Redis
     ) -> None:
         async with RedisStorage(redis_url, prefix=unique_name, ttl=30) as storage:
             await storage.write("k", 1)
-            await client.pexpire(f"{unique_name}k", 5000)
+            await redis_client.pexpire(f"{unique_name}k", 5000)
             await storage.write("k", 2)
-            assert 5000 < await client.pttl(f"{unique_name}k") <= 30000
+            assert 5000 < await redis_client.pttl(f"{unique_name}k") <= 30000
 
     async def test_corrupt_value_raises_naming_the_key_and_stays_in_place(
-        self, redis_url: str, unique_name: str, client: aioredis.Redis
+        self, redis_url: str, unique_name: str, redis_client: aioredis.Redis
     ) -> None:
-        await client.set(f"{unique_name}bad", b"{not json")
+        await redis_client.set(f"{unique_name}bad", b"{not json")
         async with RedisStorage(redis_url, prefix=unique_name) as storage:
             with pytest.raises(CorruptDataError, match="'bad'") as caught:
                 await storage.read("bad")
@@ -99,13 +88,13 @@ class TestRedisStorage:
                 await storage.acquire("bad", read=True)
             lease = await storage.acquire("bad", read=False)  # the lock was given back
             await lease.release()
-        assert await client.get(f"{unique_name}bad") == b"{not json"
+        assert await redis_client.get(f"{unique_name}bad") == b"{not json"
 
     async def test_enumeration_skips_lock_keys_and_escapes_glob_characters(
-        self, redis_url: str, unique_name: str, client: aioredis.Redis
+        self, redis_url: str, unique_name: str, redis_client: aioredis.Redis
     ) -> None:
         prefix = f"{unique_name}[*]:"
-        await client.set(f"{unique_name}X:other", "1")  # matched by an unescaped pattern
+        await redis_client.set(f"{unique_name}X:other", "1")  # matched by an unescaped pattern
         async with RedisStorage(redis_url, prefix=prefix) as storage:
             await storage.write("a", 1)
             lease = await storage.acquire("b", read=False)
@@ -122,11 +111,11 @@ class TestRedisStorage:
         assert caught.value.__cause__ is not None
 
     async def test_a_passed_client_stays_open_and_a_url_client_is_closed(
-        self, redis_url: str, client: aioredis.Redis
+        self, redis_url: str, redis_client: aioredis.Redis
     ) -> None:
-        async with RedisStorage(client) as storage:
+        async with RedisStorage(redis_client) as storage:
             await storage.read("k")
-        assert await client.ping()  # type: ignore[misc]
+        assert await redis_client.ping()  # type: ignore[misc]
         storage = RedisStorage(redis_url)
         await storage.read("k")
         await storage.close()

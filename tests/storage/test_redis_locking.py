@@ -17,28 +17,18 @@ from tests.storage._workers import counting_bot, message, run_workers, start_hol
 
 
 @pytest.fixture
-async def client(redis_url: str, unique_name: str) -> AsyncIterator[aioredis.Redis]:
-    redis = aioredis.Redis.from_url(redis_url)
-    yield redis
-    names = [name async for name in redis.scan_iter(match=f"{unique_name}*", count=1000)]
-    if names:
-        await redis.delete(*names)
-    await redis.aclose()
-
-
-@pytest.fixture
 async def storage(
-    redis_url: str, unique_name: str, client: aioredis.Redis
+    redis_url: str, unique_name: str, redis_client: aioredis.Redis
 ) -> AsyncIterator[RedisStorage]:
     async with RedisStorage(redis_url, prefix=unique_name) as storage:
         yield storage
 
 
-async def _queued(client: aioredis.Redis, prefix: str, waiters: int) -> None:
+async def _queued(redis_client: aioredis.Redis, prefix: str, waiters: int) -> None:
     """Return once ``waiters`` updates wait in line for the lock of "chat"."""
     queue = f"{prefix}botsessions.wait:chat"
     for _ in range(1000):
-        if await client.llen(queue) >= waiters:  # type: ignore[misc]
+        if await redis_client.llen(queue) >= waiters:  # type: ignore[misc]
             return
         await asyncio.sleep(0.002)
     raise AssertionError(f"{waiters} waiters never queued")
@@ -103,11 +93,11 @@ class TestRedisLocking:
         assert await storage.read("chat") == {"count": 1}
 
     async def test_a_lease_taken_over_refuses_the_write(
-        self, storage: RedisStorage, client: aioredis.Redis, unique_name: str
+        self, storage: RedisStorage, redis_client: aioredis.Redis, unique_name: str
     ) -> None:
         await storage.write("chat", {"count": 1})
         stale = await storage.acquire("chat", read=True)
-        await client.delete(f"{unique_name}botsessions.lock:chat")  # as if the lease expired
+        await redis_client.delete(f"{unique_name}botsessions.lock:chat")  # as if the lease expired
         current = await storage.acquire("chat", read=True)
         with pytest.raises(LeaseLostError, match="'chat'"):
             await stale.write({"count": 100})
@@ -117,11 +107,11 @@ class TestRedisLocking:
         assert await storage.read("chat") == {"count": 2}
 
     async def test_an_expired_lease_refuses_delete_too(
-        self, storage: RedisStorage, client: aioredis.Redis, unique_name: str
+        self, storage: RedisStorage, redis_client: aioredis.Redis, unique_name: str
     ) -> None:
         await storage.write("chat", {"count": 1})
         lease = await storage.acquire("chat", read=True)
-        await client.delete(f"{unique_name}botsessions.lock:chat")
+        await redis_client.delete(f"{unique_name}botsessions.lock:chat")
         with pytest.raises(LeaseLostError):
             await lease.delete()
         assert await storage.read("chat") == {"count": 1}
@@ -131,18 +121,18 @@ class TestRedisLocking:
         redis_url: str,
         unique_name: str,
         storage: RedisStorage,
-        client: aioredis.Redis,
+        redis_client: aioredis.Redis,
     ) -> None:
         lock = f"{unique_name}botsessions.lock:chat"
         lease = await storage.acquire("chat", read=True)
-        await client.pexpire(lock, 500)
+        await redis_client.pexpire(lock, 500)
         await lease.write({"count": 1}, keep=True)
         assert lease.value == {"count": 1}
-        assert await client.pttl(lock) > 500  # renewed to a full lease
+        assert await redis_client.pttl(lock) > 500  # renewed to a full lease
         async with RedisStorage(redis_url, prefix=unique_name) as other:
             assert await other.read("chat") == {"count": 1}  # committed and visible
             waiter = asyncio.create_task(other.acquire("chat", read=True))
-            await _queued(client, unique_name, 1)
+            await _queued(redis_client, unique_name, 1)
             await lease.delete(keep=True)
             assert lease.value is None
             assert await other.read("chat") is None
@@ -153,10 +143,10 @@ class TestRedisLocking:
             await second.release()
 
     async def test_a_kept_lease_that_was_taken_over_refuses_and_ends(
-        self, storage: RedisStorage, client: aioredis.Redis, unique_name: str
+        self, storage: RedisStorage, redis_client: aioredis.Redis, unique_name: str
     ) -> None:
         lease = await storage.acquire("chat", read=True)
-        await client.delete(f"{unique_name}botsessions.lock:chat")
+        await redis_client.delete(f"{unique_name}botsessions.lock:chat")
         with pytest.raises(LeaseLostError):
             await lease.write({"count": 1}, keep=True)
         await lease.release()  # silent: the lease ended with the refusal
@@ -169,7 +159,7 @@ class TestRedisLocking:
         redis_url: str,
         unique_name: str,
         storage: RedisStorage,
-        client: aioredis.Redis,
+        redis_client: aioredis.Redis,
     ) -> None:
         order: list[str] = []
 
@@ -183,7 +173,7 @@ class TestRedisLocking:
         tasks = []
         for number, other in enumerate(others, 1):
             tasks.append(asyncio.create_task(update(other, f"waiter {number}")))
-            await _queued(client, unique_name, number)
+            await _queued(redis_client, unique_name, number)
         await holder.write({"last": "holder"})
         await update(storage, "holder again")  # queues behind the three waiters
         await asyncio.gather(*tasks)
@@ -197,13 +187,13 @@ class TestRedisLocking:
         redis_url: str,
         unique_name: str,
         storage: RedisStorage,
-        client: aioredis.Redis,
+        redis_client: aioredis.Redis,
     ) -> None:
         holder = await storage.acquire("chat", read=True)
         async with RedisStorage(redis_url, prefix=unique_name, lock_wait=0.1) as impatient:
             with pytest.raises(LockTimeoutError):
                 await impatient.acquire("chat", read=True)
-        assert await client.llen(f"{unique_name}botsessions.wait:chat") == 0  # type: ignore[misc]
+        assert await redis_client.llen(f"{unique_name}botsessions.wait:chat") == 0  # type: ignore[misc]
         await holder.release()
         lease = await storage.acquire("chat", read=False)  # free at once: nobody in line
         await lease.release()

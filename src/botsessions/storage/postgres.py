@@ -9,6 +9,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from botsessions.storage._enumeration import BatchedEnumeration
 from botsessions.storage._jsonvalue import dumps_for_numeric, loads_exact
 from botsessions.storage._postgres_errors import PostgresErrors, import_asyncpg
 from botsessions.storage._postgres_lock import PostgresLease, acquire
@@ -31,7 +32,7 @@ async def _reset(conn: Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
-class PostgresStorage:
+class PostgresStorage(BatchedEnumeration):
     """Session storage in a PostgreSQL table, one row per session.
 
     The table (``key text primary key, value jsonb not null, expires_at timestamptz``) is
@@ -42,6 +43,7 @@ class PostgresStorage:
     It also offers the session lock used by ``session()`` (a PostgreSQL advisory lock held
     on a pooled connection while the update runs), so updates of one session handled by
     different processes never lose each other's writes: see ``acquire()``.
+    Enumeration (``read_all_keys/values/entries``) lists unexpired sessions in key order.
 
     Args:
         dsn: a ``postgresql://`` DSN, or an ``asyncpg.Pool``. A pool built from a DSN
@@ -232,31 +234,16 @@ class PostgresStorage:
                     await conn.execute(self._sql.create_functions)
             self._locks_ready = True
 
-    async def read_all_keys(self) -> AsyncIterator[str]:
-        """Every unexpired session key, in key order (fetched in batches)."""
-        async for rows in self._pages():
-            for key, _ in rows:
-                yield key
-
-    async def read_all_values(self) -> AsyncIterator[Any]:
-        """Every unexpired session value, in key order."""
-        async for rows in self._pages():
-            for key, data in rows:
-                yield loads_exact(key, data)
-
-    async def read_all_entries(self) -> AsyncIterator[tuple[str, Any]]:
-        """Every unexpired ``(key, value)`` pair, in key order."""
-        async for rows in self._pages():
-            for key, data in rows:
-                yield key, loads_exact(key, data)
-
-    async def _pages(self) -> AsyncIterator[list[tuple[str, str]]]:
+    async def _batches(self, *, values: bool) -> AsyncIterator[list[tuple[str, Any]]]:
         # Keyset pagination: no transaction or connection is held while the caller iterates.
         pool = self._ready or await self._setup()
         with PostgresErrors("scan", None):
             rows = await pool.fetch(self._sql.first_page, self._batch, time.time())
         while rows:
-            yield [(row[0], row[1]) for row in rows]
+            if values:
+                yield [(row[0], loads_exact(row[0], row[1])) for row in rows]
+            else:
+                yield [(row[0], None) for row in rows]
             if len(rows) < self._batch:
                 return
             with PostgresErrors("scan", None):

@@ -7,6 +7,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from botsessions.storage._enumeration import BatchedEnumeration
 from botsessions.storage._jsonvalue import dumps, loads
 from botsessions.storage._redis_errors import RedisErrors, import_redis
 from botsessions.storage._redis_lock import LOCK_NAMESPACE, RedisLease, RedisLocks
@@ -21,7 +22,7 @@ _GLOB_SPECIALS = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 _LOCK_KINDS = ("lock:", "wait:", "wake:")
 
 
-class RedisStorage:
+class RedisStorage(BatchedEnumeration):
     """Session storage in Redis: one JSON string per session under ``prefix + key``.
 
     The layout is the one of grammY's ``@grammyjs/storage-redis`` (the key verbatim, the
@@ -31,6 +32,8 @@ class RedisStorage:
 
     It also offers the session lock used by ``session()`` so that updates of one session
     handled by different processes never lose each other's writes: see ``acquire()``.
+    Enumeration (``read_all_keys/values/entries``) lists the sessions under the prefix with
+    ``SCAN`` (and ``MGET`` for values), skipping the lock's own keys.
 
     Args:
         redis: a ``redis://`` / ``rediss://`` / ``unix://`` URL, or a ``redis.asyncio.Redis``
@@ -144,26 +147,9 @@ class RedisStorage:
         self._check_open()
         return await self._locks.acquire(key, read=read)
 
-    async def read_all_keys(self) -> AsyncIterator[str]:
-        """Every session key under the prefix (``SCAN`` in batches; lock keys excluded)."""
-        async for names in self._scan(values=False):
-            for name, _ in names:
-                yield name
-
-    async def read_all_values(self) -> AsyncIterator[Any]:
-        """Every stored session value (fetched with one ``MGET`` per ``SCAN`` batch)."""
-        async for entries in self._scan(values=True):
-            for _, value in entries:
-                yield value
-
-    async def read_all_entries(self) -> AsyncIterator[tuple[str, Any]]:
-        """Every ``(key, value)`` pair under the prefix."""
-        async for entries in self._scan(values=True):
-            for entry in entries:
-                yield entry
-
-    async def _scan(self, *, values: bool) -> AsyncIterator[list[tuple[str, Any]]]:
-        # Each round trip carries the MGET of one batch and the SCAN of the next.
+    async def _batches(self, *, values: bool) -> AsyncIterator[list[tuple[str, Any]]]:
+        # SCAN of the keys under the prefix, lock keys excluded; each round trip carries the
+        # MGET of one batch and the SCAN of the next.
         self._check_open()
         client, prefix, count = self._client, self._prefix, self._scan_count
         pattern = prefix.translate(_GLOB_SPECIALS) + "*"

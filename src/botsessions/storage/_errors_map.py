@@ -1,0 +1,49 @@
+"""The one place a database driver's errors become ``StorageError`` (Redis, PostgreSQL)."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import ClassVar
+
+from botsessions._errors import StorageError
+
+__all__ = ["DriverErrors"]
+
+
+class DriverErrors:
+    """Context manager: a driver (or socket) error becomes ``StorageError`` naming the key.
+
+    Subclasses name the ``backend`` and list the driver's exception classes in
+    ``errors`` once the driver is imported. A failed operation always raises: it is never
+    reported as a missing session.
+    """
+
+    __slots__ = ("key", "operation")
+
+    backend: ClassVar[str] = "storage"
+    errors: ClassVar[tuple[type[BaseException], ...]] = (OSError,)
+
+    def __init__(self, operation: str, key: str | None) -> None:
+        self.operation = operation
+        self.key = key
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc is None or not isinstance(exc, self.errors):
+            return
+        self.translate(exc)
+        target = "" if self.key is None else f" of session {self.key!r}"
+        raise StorageError(
+            f"{self.backend} {self.operation}{target} failed: {type(exc).__name__}: {exc}",
+            key=self.key,
+        ) from exc
+
+    def translate(self, exc: BaseException) -> None:
+        """Raise a more specific error for ``exc`` if there is one (default: none)."""
