@@ -14,6 +14,11 @@
         a Bot with session(storage=...) handles one update of <chat> (committing +1), then a
         second one whose handler prints "locked" and waits forever, holding the session lock.
 
+    python -m tests.storage._workers w3 <backend> <target> [<pause>] [<runs>]
+        measure: 4 bot processes x 250 concurrent updates of one chat, the handler pausing
+        <pause> seconds (default 0.001); prints the wall time against the serial floor
+        (1,000 x the measured pause), once per run (default 3).
+
 <backend> is "redis" (target: URL, name: key prefix) or "postgres" (target: DSN, name: table).
 """
 
@@ -22,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+import uuid
 from typing import Any
 
 from botsessions import Bot, Context, session
@@ -102,7 +108,51 @@ async def _barrier(storage: Any, key: str) -> None:
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
 
 
+async def measure_w3(backend: str, target: str, pause: float, runs: int) -> None:
+    """Print the 4-process run time of 1,000 updates of one chat against the serial floor."""
+    for _ in range(runs):
+        name = f"w3_{uuid.uuid4().hex[:12]}"
+        async with make_storage(backend, target, name) as storage:
+            await storage.write("42", {"count": 0})
+            started = time.perf_counter()
+            for _ in range(200):
+                await asyncio.sleep(pause)
+            floor = (time.perf_counter() - started) / 200 * 1000
+            seconds = await run_workers(
+                backend, target, name, "42", "250", str(pause), processes=4, mode="bot"
+            )
+            count = (await storage.read("42"))["count"]
+            wall = max(seconds)
+            print(
+                f"{backend}: counter {count}, {wall:.2f} s, floor {floor:.2f} s, "
+                f"{wall / floor:.2f}x floor",
+                flush=True,
+            )
+            await storage.delete("42")
+        if backend == "postgres":
+            await drop_table(target, name)
+
+
+async def drop_table(dsn: str, table: str) -> None:
+    """Drop ``table`` and the lock functions created next to it."""
+    import asyncpg
+
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(f'DROP TABLE IF EXISTS "{table}"')
+        for name in ("acquire", "save", "remove"):
+            await connection.execute(f'DROP FUNCTION IF EXISTS "{table}__{name}"')
+    finally:
+        await connection.close()
+
+
 async def main(argv: list[str]) -> None:
+    if argv[0] == "w3":
+        backend, target, *options = argv[1:]
+        pause = float(options[0]) if options else 0.001
+        runs = int(options[1]) if len(options) > 1 else 3
+        await measure_w3(backend, target, pause, runs)
+        return
     mode, backend, target, name, key, number, *rest = argv
     lease = float(number) if mode in ("hold", "bot-hold") else 30.0
     async with make_storage(backend, target, name, lease=lease) as storage:

@@ -48,11 +48,11 @@ class RedisLocks:
     __slots__ = (
         "_acquire",
         "_client",
-        "_counter_ttl",
         "_lease",
         "_lease_ms",
         "_leave",
         "_prefix",
+        "_queue_ttl",
         "_release",
         "_remove",
         "_renew",
@@ -69,7 +69,7 @@ class RedisLocks:
         self._wait = wait
         self._lease = lease
         self._lease_ms = str(max(1, round(lease * 1000)))
-        self._counter_ttl = str(round((wait + lease) * 1000) + 1000)
+        self._queue_ttl = str(round((wait + lease) * 1000) + 1000)
         self._ttl_ms = "" if ttl_ms is None else str(ttl_ms)
         self._acquire = client.register_script(ACQUIRE)
         self._save = client.register_script(SAVE)
@@ -84,7 +84,7 @@ class RedisLocks:
         queue = f"{prefix}{LOCK_NAMESPACE}wait:{key}"
         token = secrets.token_hex(16)
         names = [f"{prefix}{LOCK_NAMESPACE}lock:{key}", prefix + key, queue, f"{queue}:{token}"]
-        args = [token, self._lease_ms, "1" if read else "0", "0", self._counter_ttl]
+        args = [token, self._lease_ms, "1" if read else "0", "0", self._queue_ttl]
         deadline = time.monotonic() + self._wait
         while True:
             with RedisErrors("lock", key):
