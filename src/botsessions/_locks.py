@@ -6,7 +6,11 @@ created only when a second update asks for a held key, and disappears with the l
 waiter, so a bot that has seen a million chats holds no million locks.
 
 Ownership is handed from the releasing holder straight to the oldest waiter, so a late
-arrival can never overtake queued updates (no barging, no starvation).
+arrival can never overtake queued updates (no barging, no starvation). A holder may hand
+a payload along with the key (``hand_over``): the storage lease it still holds, so the
+next update of the session needs no round trip to lock and read. A payload is never
+lost: a waiter cancelled as one reaches it passes it to the next waiter, or, when none
+is left, frees the key and ends the payload (``Payload.drop``).
 
 Deadlock rules:
 
@@ -24,11 +28,19 @@ import contextlib
 import itertools
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from botsessions._errors import LockError, LockTimeoutError
 
-__all__ = ["KeyedLock", "acquire_all", "current_task", "release_all", "take_free"]
+__all__ = [
+    "KeyedLock",
+    "Payload",
+    "acquire_all",
+    "current_task",
+    "give_back",
+    "release_all",
+    "take_free",
+]
 
 _serials = itertools.count()
 
@@ -45,6 +57,16 @@ if getattr(asyncio.current_task, "__module__", "") == "asyncio.tasks":  # pure P
             return _by_loop.get(_running_loop())
 
 
+class Payload(Protocol):
+    """What a holder can hand to the next holder along with a key (a held storage lease)."""
+
+    async def drop(self) -> None:
+        """End it: nobody is left to take it over. Must not raise ``Exception``."""
+
+
+_Entry = tuple["asyncio.Future[Payload | None]", "asyncio.Task[object] | None"]
+
+
 class KeyedLock:
     """A family of mutexes, one per string key."""
 
@@ -52,9 +74,7 @@ class KeyedLock:
 
     def __init__(self) -> None:
         self._owners: dict[str, asyncio.Task[object] | None] = {}
-        self._queues: dict[
-            str, deque[tuple[asyncio.Future[None], asyncio.Task[object] | None]]
-        ] = {}
+        self._queues: dict[str, deque[_Entry]] = {}
         self.serial = next(_serials)  # its place in the global lock order
 
     def __len__(self) -> int:
@@ -79,8 +99,11 @@ class KeyedLock:
 
     async def acquire(
         self, key: str, owner: asyncio.Task[object] | None, wait: float | None = None
-    ) -> None:
+    ) -> Payload | None:
         """Take ``key``, waiting in FIFO order while another task holds it.
+
+        Returns the payload the previous holder handed over with the key (``hand_over``),
+        else ``None``. The new holder owns it: it must use it, or pass it on or drop it.
 
         Raises:
             LockError: ``owner`` already holds ``key`` (waiting would deadlock).
@@ -90,7 +113,7 @@ class KeyedLock:
         owners = self._owners
         if key not in owners:
             owners[key] = owner
-            return
+            return None
         if owner is not None and owners[key] is owner:
             raise LockError(
                 f"session key {key!r} is already held by this task: a handler awaited "
@@ -101,18 +124,19 @@ class KeyedLock:
         queue = self._queues.get(key)
         if queue is None:
             queue = self._queues[key] = deque()
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[Payload | None] = asyncio.get_running_loop().create_future()
         entry = (waiter, owner)
         queue.append(entry)
         try:
             if wait is None:
-                await waiter
+                payload = await waiter
             else:
                 async with asyncio.timeout(wait):
-                    await waiter
+                    payload = await waiter
         except BaseException as exc:
             if waiter.done() and not waiter.cancelled():
-                self.release(key)  # ownership arrived together with the cancellation
+                # Ownership arrived together with the cancellation: pass it on.
+                await give_back(self, key, waiter.result())
             else:
                 self._forget(key, entry)
             if isinstance(exc, TimeoutError):
@@ -123,6 +147,7 @@ class KeyedLock:
                     key=key,
                 ) from exc
             raise
+        return payload
 
     def release(self, key: str) -> None:
         """Release ``key``: the oldest waiter becomes the holder, or the key is forgotten."""
@@ -139,34 +164,67 @@ class KeyedLock:
             del self._queues[key]
         del self._owners[key]
 
-    def _forget(self, key: str, entry: tuple[asyncio.Future[None], object]) -> None:
+    def hand_over(self, key: str, payload: Payload) -> bool:
+        """Make the oldest waiter for ``key`` its holder, handing it ``payload`` as well.
+
+        Returns ``False`` when nobody waits: the caller still holds ``key`` (and the payload).
+        """
+        queue = self._queues.get(key)
+        while queue:
+            waiter, owner = queue.popleft()
+            if not waiter.done():
+                if not queue:
+                    del self._queues[key]
+                self._owners[key] = owner
+                waiter.set_result(payload)
+                return True
+        if queue is not None:
+            del self._queues[key]
+        return False
+
+    def _forget(self, key: str, entry: _Entry) -> None:
         queue = self._queues.get(key)
         if queue is None:
             return
         with contextlib.suppress(ValueError):  # already handed over and skipped
-            queue.remove(entry)  # type: ignore[arg-type]
+            queue.remove(entry)
         if not queue:
             del self._queues[key]
+
+
+async def give_back(lock: KeyedLock, key: str, payload: Payload | None) -> None:
+    """Give up a held ``key``: hand it to the next waiter with ``payload``, or release it
+    and drop ``payload`` when nobody waits."""
+    if payload is None:
+        lock.release(key)
+    elif not lock.hand_over(key, payload):
+        lock.release(key)
+        await payload.drop()
 
 
 async def acquire_all(
     pairs: Sequence[tuple[KeyedLock, str]],
     owner: asyncio.Task[object] | None,
     wait: float | None,
-) -> None:
+) -> list[Payload | None] | None:
     """Take every ``(lock, key)`` pair; ``pairs`` must be sorted and free of duplicates.
 
-    On any failure (timeout, cancellation) every pair taken so far is released again.
+    Returns the payloads handed over with the pairs (aligned with ``pairs``), or ``None``
+    when there was none. On any failure (timeout, cancellation) every pair taken so far is
+    given back (``give_back``) with its payload.
     """
-    taken = 0
+    payloads: list[Payload | None] = []
     try:
         for lock, key in pairs:
-            if not lock.try_acquire(key, owner):
-                await lock.acquire(key, owner, wait)
-            taken += 1
+            payloads.append(
+                None if lock.try_acquire(key, owner) else await lock.acquire(key, owner, wait)
+            )
     except BaseException:
-        release_all(pairs[:taken])
+        taken = zip(pairs[: len(payloads)], payloads, strict=True)
+        for (lock, key), payload in reversed(list(taken)):
+            await give_back(lock, key, payload)
         raise
+    return payloads if any(p is not None for p in payloads) else None
 
 
 def take_free(pairs: Sequence[tuple[KeyedLock, str]], owner: asyncio.Task[object] | None) -> int:
