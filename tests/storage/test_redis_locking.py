@@ -198,6 +198,36 @@ class TestRedisLocking:
         lease = await storage.acquire("chat", read=False)  # free at once: nobody in line
         await lease.release()
 
+    async def test_a_cancelled_waiter_leaves_the_line(
+        self, redis_url: str, unique_name: str, storage: RedisStorage, redis_client: aioredis.Redis
+    ) -> None:
+        holder = await storage.acquire("chat", read=True)
+        async with RedisStorage(redis_url, prefix=unique_name) as other:
+            waiter = asyncio.create_task(other.acquire("chat", read=True))
+            await _queued(redis_client, unique_name, 1)
+            waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+        assert await redis_client.llen(f"{unique_name}botsessions.wait:chat") == 0  # type: ignore[misc]
+        await holder.write({"count": 1})
+        lease = await storage.acquire("chat", read=True)  # not handed to the cancelled waiter
+        assert lease.value == {"count": 1}
+        await lease.release()
+
+    async def test_a_lock_handed_to_a_crashed_waiter_frees_within_the_lease(
+        self, redis_url: str, unique_name: str, redis_client: aioredis.Redis
+    ) -> None:
+        async with RedisStorage(redis_url, prefix=unique_name, lock_lease=0.3) as storage:
+            holder = await storage.acquire("chat", read=True)
+            # A waiter of a process that died while queued: nobody will ever take its wake-up.
+            await redis_client.rpush(f"{unique_name}botsessions.wait:chat", "dead")  # type: ignore[misc]
+            await holder.write({"count": 1})
+            assert await redis_client.get(f"{unique_name}botsessions.lock:chat") == b"dead"
+            lease = await storage.acquire("chat", read=True)  # waits out the 0.3 s lease
+            assert lease.value == {"count": 1}
+            await lease.write({"count": 2})
+        assert await redis_client.get(f"{unique_name}chat") == b'{"count":2}'
+
     @pytest.mark.slow
     async def test_the_lease_is_renewed_while_the_holder_runs(
         self, redis_url: str, unique_name: str, storage: RedisStorage
