@@ -94,6 +94,23 @@ async def test_a_failed_handler_releases_the_lease_and_writes_nothing() -> None:
     assert storage.calls == [("acquire", "42", True), ("lease.release", "42")]
 
 
+async def test_a_session_read_as_none_and_left_alone_releases_the_lease() -> None:
+    storage = FakeLockingStorage()
+    await run(session(storage=storage), FakeContext(), touch)  # no initial: reads None
+    assert storage.calls == [("acquire", "42", True), ("lease.release", "42")]
+
+
+async def test_a_value_that_cannot_be_saved_still_releases_the_lease() -> None:
+    storage = FakeLockingStorage()
+
+    async def handler(ctx: FakeContext) -> None:
+        ctx.session = {"when": object()}
+
+    with pytest.raises(TypeError, match="not JSON"):
+        await run(session(storage=storage), FakeContext(), handler)
+    assert storage.calls == [("acquire", "42", True), ("lease.release", "42")]
+
+
 async def test_a_lost_lease_fails_the_update() -> None:
     storage = FakeLockingStorage()
     storage.lose = True

@@ -39,7 +39,7 @@ States (``PropertySession.state``), one instance per update and property:
 End of the update (``finish`` when the handler returned, ``abort`` when it raised):
 
 * ``abort``: nothing is written or deleted; pending work is cancelled; the lease and
-  the lock are released.
+  the lock are released (or handed on together, see below).
 * ``NO_KEY`` / ``UNLOADED`` / ``LOADED``: no write (the lease, if any, is released).
 * ``ACCESSED``: written only if the encoded value differs (``!=``) from what storage
   returned (always when storage had nothing). A value of ``None`` (read, no
@@ -51,6 +51,12 @@ End of the update (``finish`` when the handler returned, ``abort`` when it raise
 A lazy read that is still running when a value is assigned keeps going; whoever awaits
 it gets the assigned value, or the loaded value when the assignment was itself an
 awaitable (so ``ctx.session = bump(ctx.session)`` cannot wait for itself).
+
+Storage leases: when another update of the same key already waits in this process, the
+ending update keeps the storage lock (writing with ``keep=True``) and hands the lease to
+it with the in-process lock; that update then starts ``LOADED`` from ``lease.value``
+without locking or reading (``_handoff``). Every way out of an update ends its lease or
+hands it on, including failures while saving.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from botsessions._errors import SessionKeyError
+from botsessions._handoff import DELETE, KEEP, WRITE, HeldLease, end_lease
 from botsessions._lazy import LazyLoading
 from botsessions._spec import (
     ACCESSED,
@@ -85,6 +92,7 @@ class PropertySession(LazyLoading):
 
     __slots__ = (
         "blob",
+        "chain",
         "early",
         "key",
         "lease",
@@ -105,6 +113,7 @@ class PropertySession(LazyLoading):
         self.blob: bytes | None = None
         self.value: Any = None
         self.lease: SessionLease | None = None
+        self.chain: HeldLease | None = None  # how the lease was handed over, if it was
         self.locked = False
         self.early = False
         self.task: asyncio.Future[Any] | None = None
@@ -136,8 +145,17 @@ class PropertySession(LazyLoading):
         if locks is not None:
             key: str = self.key
             if not locks.try_acquire(key, self.owner):
-                await locks.acquire(key, self.owner, self.spec.lock_timeout)
+                held = await locks.acquire(key, self.owner, self.spec.lock_timeout)
+                if held is not None:
+                    self.take(held)
             self.locked = True
+
+    def take(self, held: Any) -> None:
+        """Go on under a storage lease handed over with the in-process lock (a
+        ``HeldLease``): its ``value`` is the stored value, so no read is needed."""
+        self.chain = held
+        lease = self.lease = held.lease
+        self.raw = lease.value
 
     def unlock(self) -> None:
         if self.locked:
@@ -148,7 +166,9 @@ class PropertySession(LazyLoading):
         """Read the stored form (through the storage's lease when it has one)."""
         spec = self.spec
         key: str = self.key
-        if spec.lease is not None:
+        if self.lease is not None:  # handed over: it holds the stored value
+            self.raw = self.lease.value
+        elif spec.lease is not None:
             lease = await spec.lease(key, read=True)
             self.lease = lease
             self.raw = lease.value
@@ -224,8 +244,8 @@ class PropertySession(LazyLoading):
         if state == ACCESSED:
             spec = self.spec
             value = self.value
-            if value is None:
-                return None  # read as None (no initial) and left alone: not a change
+            if value is None:  # read as None (no initial) and left alone: not a change
+                return None if self.lease is None else self.finish()
             if spec.write_blob is not None:
                 blob = spec.encode_blob(value)
                 if blob is None:
@@ -248,35 +268,40 @@ class PropertySession(LazyLoading):
     async def finish(self) -> None:
         """The handler returned: write or delete what changed, end the lease.
 
-        The in-process lock is released by the caller (``unlock``), always.
+        The in-process lock is released by the caller (``unlock``), always, unless it
+        went to the next update with the lease (then ``locked`` is cleared).
         """
-        state = self.state
-        if state in (LOADING, FAILED) or (state == ASSIGNED and self.task is not None):
-            state = await self._await_load(state)
-        if state in (ACCESSED, ASSIGNED):
-            value = self.value
-            if isinstance(value, asyncio.Future):
-                value = await value
-            if value is None:
-                if state == ASSIGNED:
-                    await self._store(delete=True)
-                    return
-            elif (
-                self.spec.write_blob is not None
-                and (blob := self.spec.encode_blob(value)) is not None
-            ):
-                if self.early or blob != self.blob:
-                    await self._store(blob, as_blob=True)
-                    return
-            else:
-                encoded = self.spec.encode(value)
-                if self._changed(encoded):
-                    await self._store(encoded)
-                    return
-        lease = self.lease
-        if lease is not None:
-            self.lease = None
-            await lease.release()
+        try:
+            state = self.state
+            if state in (LOADING, FAILED) or (state == ASSIGNED and self.task is not None):
+                state = await self._await_load(state)
+            if state in (ACCESSED, ASSIGNED):
+                value = self.value
+                if isinstance(value, asyncio.Future):
+                    value = await value
+                if value is None:
+                    if state == ASSIGNED:
+                        await self._store(delete=True)
+                        return
+                elif (
+                    self.spec.write_blob is not None
+                    and (blob := self.spec.encode_blob(value)) is not None
+                ):
+                    if self.early or blob != self.blob:
+                        await self._store(blob, as_blob=True)
+                        return
+                else:
+                    encoded = self.spec.encode(value)
+                    if self._changed(encoded):
+                        await self._store(encoded)
+                        return
+            lease = self.lease
+            if lease is not None:
+                self.lease = None
+                await self._end(lease, KEEP)
+        except BaseException:
+            await self.abort()  # e.g. a value that is not JSON: the unused lease still ends
+            raise
 
     def _changed(self, encoded: Any) -> bool:
         # The codec's decode copies, so raw is still exactly what storage returned. A blob
@@ -298,7 +323,7 @@ class PropertySession(LazyLoading):
         lease = self.lease
         if lease is not None:
             self.lease = None
-            await (lease.delete() if delete else lease.write(value))
+            await self._end(lease, DELETE if delete else WRITE, value)
         elif delete:
             if spec.sync_delete is not None:
                 result = spec.sync_delete(key)
@@ -312,6 +337,12 @@ class PropertySession(LazyLoading):
                 await result
         else:
             await spec.view.write(key, value)
+
+    async def _end(self, lease: SessionLease, action: int, value: Any = None) -> None:
+        """Apply ``action`` under ``lease``, then hand it (and the key) on, or release it."""
+        locks = self.spec.locks if self.locked else None
+        if await end_lease(lease, self.chain, locks, self.key, action, value):
+            self.locked = False  # the next update of this key holds it now
 
     async def abort(self) -> None:
         """The handler raised: write nothing, stop pending work, end the lease."""
@@ -332,9 +363,10 @@ class PropertySession(LazyLoading):
         finally:
             lease = self.lease
             if lease is not None:
+                # Nothing was written under it: it is handed on as it came, or released.
                 self.lease = None
                 with contextlib.suppress(Exception):  # the handler's error is the one to report
-                    await lease.release()
+                    await self._end(lease, KEEP)
 
 
 def _cancelling() -> bool:

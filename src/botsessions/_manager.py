@@ -29,7 +29,16 @@ __all__ = ["SessionManager", "build_manager"]
 class SessionManager:
     """The built session: makes the per-update context manager (``update(ctx)``)."""
 
-    __slots__ = ("fragments", "lazy", "lock_timeout", "multi", "spec", "specs", "sync_reads")
+    __slots__ = (
+        "fragments",
+        "lazy",
+        "leases",
+        "lock_timeout",
+        "multi",
+        "spec",
+        "specs",
+        "sync_reads",
+    )
 
     def __init__(self, specs: list[PropertySpec], *, multi: bool, lazy: bool) -> None:
         self.specs = specs
@@ -40,6 +49,8 @@ class SessionManager:
         self.lock_timeout = min(timeouts) if timeouts else None
         # Every fragment is read synchronously (memory storages): no awaiting to read.
         self.sync_reads = all(s.read_blob is not None for s in specs)
+        # Some fragment locks its key in storage too (its lease may be handed on).
+        self.leases = any(s.lease is not None and s.locks is not None for s in specs)
         self.fragments = fragment_class([s.name for s in specs])  # type: ignore[misc]
 
     def update(self, ctx: Any) -> SingleUpdate | MultiUpdate:

@@ -58,13 +58,14 @@ def fragment_class(names: list[str]) -> type[_Fragments]:
 class MultiUpdate:
     """One update of a multi session: every fragment, locked in a fixed order."""
 
-    __slots__ = ("_container", "_ctx", "_manager", "_pairs", "_props")
+    __slots__ = ("_container", "_ctx", "_ending", "_manager", "_pairs", "_props")
 
     def __init__(self, manager: SessionManager, ctx: Any) -> None:
         self._manager = manager
         self._ctx = ctx
         self._props = [PropertySession(spec) for spec in manager.specs]
         self._pairs: list[tuple[KeyedLock, str]] = []
+        self._ending = self._props  # the order in which fragments end
         self._container: _Fragments = manager.fragments(self._props)
 
     key = None
@@ -116,16 +117,23 @@ class MultiUpdate:
             {(p.spec.locks, p.key) for p in keyed if p.spec.locks is not None}, key=lock_order
         )
         taken = take_free(pairs, owner)
+        handed = None
         if taken < len(pairs):
             try:
-                await acquire_all(pairs[taken:], owner, self._manager.lock_timeout)
+                handed = await acquire_all(pairs[taken:], owner, self._manager.lock_timeout)
             except BaseException:
                 release_all(pairs[:taken])
                 raise
         self._pairs = pairs
+        if self._manager.leases:
+            # A fragment with a storage lease owns its key's in-process lock, so that it
+            # can hand both to the next update of that key (``_handoff``).
+            self._pairs = _own_leased_keys(keyed, pairs, taken, handed)
         try:
             _check_shared_leases(keyed)
             ordered = sorted(keyed, key=_prop_order)
+            if self._manager.leases:
+                self._ending = ordered  # lock order: see _end_all
             if self._manager.sync_reads:
                 for prop in ordered:
                     prop.read_blob_now()
@@ -133,9 +141,13 @@ class MultiUpdate:
             else:
                 await _read_all(ordered)
         except BaseException:
-            for prop in keyed:
-                await prop.abort()
-            release_all(pairs)
+            try:
+                for prop in keyed:
+                    await prop.abort()
+            finally:
+                for prop in keyed:
+                    prop.unlock()
+                release_all(self._pairs)
             raise
         return self
 
@@ -145,17 +157,18 @@ class MultiUpdate:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        props = self._ending
         try:
             if exc_type is not None:
-                for prop in self._props:
-                    await prop.abort()
+                for prop in props:
+                    await (_after(prop, prop.abort()) if prop.locked else prop.abort())
                 return
             error: BaseException | None = None
-            for prop in self._props:
+            for prop in props:
                 try:
                     pending = prop.save_now()
                     if pending is not None:
-                        await pending
+                        await (_after(prop, pending) if prop.locked else pending)
                 except BaseException as failure:  # other fragments still end their leases
                     if error is None:
                         error = failure
@@ -163,7 +176,27 @@ class MultiUpdate:
             if error is not None:
                 raise error
         finally:
-            release_all(self._pairs)
+            try:
+                for prop in props:
+                    if prop.lease is not None:  # interrupted before its turn
+                        await prop.abort()
+            finally:
+                for prop in props:
+                    prop.unlock()  # a no-op for a fragment whose key went on with its lease
+                release_all(self._pairs)
+
+
+async def _after(prop: PropertySession, ending: Awaitable[None]) -> None:
+    """Await the end of ``prop``; after a handoff, let the update that took the key run.
+
+    Fragments end in lock order. The update that just got this key wants the following
+    keys next (updates of one multi session usually share them): one turn of the event
+    loop lets it queue for them, so they are handed over too instead of released.
+    """
+    locked = prop.locked
+    await ending
+    if locked and not prop.locked:
+        await asyncio.sleep(0)
 
 
 async def _read_all(props: list[PropertySession]) -> None:
@@ -187,6 +220,30 @@ async def _read_all(props: list[PropertySession]) -> None:
                 raise result
     for prop in props:
         prop.state = LOADED
+
+
+def _own_leased_keys(
+    props: list[PropertySession],
+    pairs: list[tuple[KeyedLock, str]],
+    taken: int,
+    handed: list[Any] | None,
+) -> list[tuple[KeyedLock, str]]:
+    """Give each fragment with a storage lease its key's in-process lock (and the lease
+    handed over with it, if any); the pairs left for the update itself to release."""
+    by_pair = dict(zip(pairs[taken:], handed, strict=True)) if handed is not None else {}
+    own: set[tuple[KeyedLock, str]] = set()
+    for prop in props:
+        locks = prop.spec.locks
+        if prop.spec.lease is not None and locks is not None:
+            pair = (locks, prop.key)
+            if pair in own:
+                continue  # two fragments, one key: refused by _check_shared_leases
+            own.add(pair)
+            prop.locked = True
+            held = by_pair.get(pair)
+            if held is not None:
+                prop.take(held)
+    return [pair for pair in pairs if pair not in own]
 
 
 def _prop_order(prop: PropertySession) -> tuple[int, str]:

@@ -33,6 +33,7 @@ class SingleUpdate(PropertySession):
         self.blob = None
         self.value = None
         self.lease = None
+        self.chain = None
         self.locked = False
         self.early = False
         self.task = None
@@ -135,8 +136,12 @@ class SingleUpdate(PropertySession):
         return None
 
     async def _wait_then_read(self, locks: KeyedLock) -> None:
-        await locks.acquire(self.key, self.owner, self.spec.lock_timeout)
+        held = await locks.acquire(self.key, self.owner, self.spec.lock_timeout)
         self.locked = True
+        if held is not None:  # the previous update handed its storage lease over
+            self.take(held)
+            self.state = LOADED
+            return
         await self._read_then_load()
 
     async def _read_then_load(self) -> None:

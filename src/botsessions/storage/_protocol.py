@@ -4,6 +4,8 @@
   methods or coroutines; ``has`` and ``read_all_*`` are optional.
 * ``LockingStorage`` / ``SessionLease``: the optional capability of storages that can lock
   one key across processes (Redis, PostgreSQL). The engine uses it automatically.
+  ``KeepingLease``: a lease that can also write and keep the lock, so the next update of
+  the session in this process goes on under it (see ``botsessions._handoff``).
 * ``StorageView``: built once per storage when a session is built. It records which
   methods are coroutines, so the per-update path never has to ask again.
 """
@@ -16,7 +18,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 T = TypeVar("T")
 
-__all__ = ["LockingStorage", "SessionLease", "StorageAdapter", "StorageView"]
+__all__ = ["KeepingLease", "LockingStorage", "SessionLease", "StorageAdapter", "StorageView"]
 
 
 class StorageAdapter(Protocol[T]):
@@ -64,6 +66,24 @@ class SessionLease(Protocol):
 
     async def release(self) -> None:
         """Release without writing. Idempotent; silent when the lease is already gone."""
+
+
+class KeepingLease(SessionLease, Protocol):
+    """A ``SessionLease`` whose ``write`` and ``delete`` also accept ``keep=True``.
+
+    With ``keep=True`` the write (or delete) is checked against the lease as usual, the
+    lease is renewed in the same round trip and the lock stays held; ``value`` becomes the
+    written value (``None`` after a delete). The lease must still be ended later with
+    ``write``, ``delete`` or ``release``. The engine detects the ``keep`` keyword once per
+    lease class and then hands such a lease from one update of a session to the next one
+    waiting in the same process, instead of unlocking and locking again.
+    """
+
+    async def write(self, value: Any, *, keep: bool = False) -> None:
+        """Write ``value``; release the lock unless ``keep``. ``LeaseLostError`` if lost."""
+
+    async def delete(self, *, keep: bool = False) -> None:
+        """Delete the session; release the lock unless ``keep``. Same guarantee."""
 
 
 @runtime_checkable
