@@ -11,10 +11,11 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import timedelta
 from inspect import isawaitable
-from typing import Any
+from typing import Any, cast
 
 from botsessions._errors import CorruptDataError, LeaseLostError, MigrationError
-from botsessions.storage._protocol import SessionLease, StorageView, iterate
+from botsessions._handoff import keeps
+from botsessions.storage._protocol import KeepingLease, SessionLease, StorageView, iterate
 from botsessions.storage._ttl import ttl_seconds
 
 __all__ = ["enhance_storage"]
@@ -218,14 +219,16 @@ class _LockingEnhancedStorage(_EnhancedStorage):
 
     async def acquire(self, key: str, *, read: bool) -> SessionLease:
         inner: SessionLease = await self._inner.lease(key, read=read)  # type: ignore[misc]
+        # The wrapper can keep the lock exactly when the wrapped lease can.
+        cls = _KeepingEnhancedLease if keeps(inner) else _EnhancedLease
         if not read:
-            return _EnhancedLease(self, inner, None, _KEEP, None)
+            return cls(self, inner, None, _KEEP, None)
         try:
             value, action, stamped = await self._open(key, inner.value)
         except BaseException:
             await inner.release()
             raise
-        return _EnhancedLease(self, inner, value, action, stamped)
+        return cls(self, inner, value, action, stamped)
 
 
 class _EnhancedLease:
@@ -259,6 +262,23 @@ class _EnhancedLease:
                 await self._inner.release()
         except LeaseLostError:
             pass  # release is silent when the lease is already gone
+
+
+class _KeepingEnhancedLease(_EnhancedLease):
+    """``_EnhancedLease`` over a lease that can keep the lock: forwards ``keep``."""
+
+    __slots__ = ()
+
+    async def write(self, value: Any, *, keep: bool = False) -> None:
+        inner = cast(KeepingLease, self._inner)  # keeps(inner) chose this class
+        await inner.write(self._owner._wrap(value), keep=keep)
+        self.value = value
+        self._action = _KEEP  # the stored value is fresh: nothing left to delete or stamp
+
+    async def delete(self, *, keep: bool = False) -> None:
+        await cast(KeepingLease, self._inner).delete(keep=keep)
+        self.value = None
+        self._action = _KEEP
 
 
 async def _maybe(result: Any) -> Any:
