@@ -10,12 +10,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
 from botsessions import LeaseLostError, enhance_storage, lazy_session, session
 from botsessions._handoff import HANDOFF_LIMIT
 from botsessions._types import Middleware
+from botsessions.storage import PostgresStorage, RedisStorage
 from botsessions.storage._protocol import LockingStorage
+from tests.services import RedisServer
 from tests.session_support import FakeContext, Handler, nothing, run, touch
+from tests.storage._workers import drop_table
 from tests.test_engine import FakeLockingStorage
 
 
@@ -115,7 +119,7 @@ async def burst(mw: Middleware, n: int, handler: Handler = bump) -> list[Any]:
     return await asyncio.gather(*updates, return_exceptions=True)
 
 
-def counter(storage: KeepingStorage) -> Middleware:
+def counter(storage: Any) -> Middleware:
     return session(initial=lambda: {"count": 0}, storage=storage)
 
 
@@ -370,3 +374,39 @@ async def test_enhance_storage_over_a_lease_without_keep_does_not_hand_over() ->
     await burst(mw, 3, add)
     assert inner.data["42"] == {"__d": 3}
     assert [c[0] for c in inner.calls] == ["acquire", "lease.write"] * 3
+
+
+class TestRealStorages:
+    @pytest.mark.usefixtures("no_window")
+    async def test_a_burst_on_redis_costs_one_script_call_per_update_plus_one_per_chain(
+        self, private_redis: RedisServer
+    ) -> None:
+        admin = aioredis.Redis.from_url(private_redis.url)
+        async with RedisStorage(private_redis.url) as storage:
+            mw = counter(storage)
+            await run(mw, FakeContext(), bump)  # loads the scripts
+            await admin.config_resetstat()
+            assert await burst(mw, 50) == [None] * 50
+            stats = await admin.info("commandstats")
+            assert await storage.read("42") == {"count": 51}
+            assert not await admin.exists("botsessions.lock:42")
+        await admin.aclose()
+        chains = math.ceil(50 / (HANDOFF_LIMIT + 1))
+        # Without the handoff: 100 (lock and read, then write and unlock, per update).
+        assert stats["cmdstat_evalsha"]["calls"] == chains + 50
+        inside = ("evalsha", "get", "set", "del", "exists", "pexpire", "lindex", "lpop", "llen")
+        sent = {k for k in stats if k.startswith("cmdstat_") and "config" not in k}
+        assert sent <= {f"cmdstat_{c}" for c in inside}
+
+    async def test_a_burst_on_postgres_counts_every_update(
+        self, postgres_dsn: str, unique_name: str
+    ) -> None:
+        try:
+            async with PostgresStorage(postgres_dsn, table=unique_name) as storage:
+                mw = counter(storage)
+                assert await burst(mw, 100) == [None] * 100
+                assert await storage.read("42") == {"count": 100}
+                lease = await storage.acquire("42", read=True)  # the lock was released
+                await lease.release()
+        finally:
+            await drop_table(postgres_dsn, unique_name)
