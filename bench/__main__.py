@@ -1,7 +1,8 @@
 """``python -m bench``: botsessions against grammY, aiogram and python-telegram-bot.
 
 Runs every workload in one invocation (W0 bare dispatch, W1 memory sessions, W2/W2'
-persistent storages, W3 concurrency, W4 one million memory sessions), prints the
+persistent storages, W3 concurrency in one process and across processes, W4 one million
+memory sessions), prints the
 comparison as Markdown on stdout, shows progress on stderr, and writes
 ``bench/results/latest.json`` and ``bench/results/latest.md``.
 """
@@ -20,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import concurrency, dispatch, memory
+from bench import concurrency, crossprocess, dispatch, memory
 from bench._common import Json
 from bench._report import render
 from bench._runner import BENCH_DIR, NODE_DIR, Progress, ensure_node_modules, node_child, run_child
@@ -43,6 +44,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--chats", type=int, default=1000)
     p.add_argument("--k", type=int, help="W3 concurrent updates (default 1000, quick 200)")
+    p.add_argument(
+        "--w3-processes", type=int, default=4, help="W3 across processes: workers (default 4)"
+    )
+    p.add_argument("--w3-runs", type=int, help="W3 across processes: bursts per storage (3)")
     p.add_argument("--w4-n", type=int, help="W4 sessions (default 1000000, quick 50000)")
     p.add_argument("--systems", help="comma list to restrict W0-W3 to some systems")
     p.add_argument(
@@ -62,7 +67,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     a.n = a.n or (2000 if a.quick else 20_000)
     a.n_sql = a.n_sql or (300 if a.quick else 2000)
     a.k = a.k or (200 if a.quick else 1000)
+    a.w3_runs = a.w3_runs or (1 if a.quick else 3)
     a.w4_n = a.w4_n or (50_000 if a.quick else 1_000_000)
+    if a.w3_processes < 1 or a.w3_processes > a.k:
+        p.error(f"--w3-processes must be between 1 and --k ({a.k})")
     a.only = {w.strip().upper() for w in a.only.split(",") if w.strip()}
     unknown = a.only - set(WORKLOADS)
     if unknown:
@@ -116,12 +124,15 @@ def main(argv: list[str] | None = None) -> Json:
         phases = ["memory"]
     w3_systems = [s for s in concurrency.SYSTEMS if systems is None or s in systems]
     total = len(dispatch.jobs(phases, systems))
+    cross = "W3" in args.only and (systems is None or "botsessions" in systems)
     total += len(w3_systems) if "W3" in args.only else 0
+    total += 1 if cross else 0
     progress = Progress(total)
     ensure_node_modules()
     redis = RedisServer(cpu)
     redis.start()
     results: Json = {}
+    phase_s: dict[str, float] = {}
     try:
         meta = machine(redis, args.postgres_dsn)
         try:
@@ -132,6 +143,7 @@ def main(argv: list[str] | None = None) -> Json:
             meta["postgres SELECT 1 round trip (µs)"] = f"not available ({exc})"
         meta["pinning"] = f"Redis phase: redis-server and client pinned to CPU {cpu} (taskset)"
         if phases:
+            mark = time.monotonic()
             results["dispatch"] = dispatch.run(
                 n=args.n,
                 n_sql=args.n_sql,
@@ -146,7 +158,9 @@ def main(argv: list[str] | None = None) -> Json:
                 progress=progress,
                 systems=systems,
             )
+            phase_s["W0-W2"] = time.monotonic() - mark
         if "W3" in args.only:
+            mark = time.monotonic()
             results["w3"] = concurrency.run(
                 k=args.k,
                 redis_url=redis.url,
@@ -158,7 +172,26 @@ def main(argv: list[str] | None = None) -> Json:
                 slow_peers=args.slow_peers,
                 systems=w3_systems,
             )
+            phase_s["W3"] = time.monotonic() - mark
+        if cross:
+            mark = time.monotonic()
+            progress.show("W3 across processes")
+            results.setdefault("w3", {"k": args.k, "rows": [], "failures": {}})
+            try:
+                results["w3"]["cross_process"] = crossprocess.run(
+                    k=args.k,
+                    processes=args.w3_processes,
+                    runs=args.w3_runs,
+                    redis_url=redis.url,
+                    postgres_dsn=args.postgres_dsn,
+                    progress=progress,
+                )
+            except Exception as exc:  # reported as not available, the rest still runs
+                results["w3"]["failures"]["botsessions across processes"] = repr(exc)
+            progress.step()
+            phase_s["W3 across processes"] = time.monotonic() - mark
         if "W4" in args.only:
+            mark = time.monotonic()
 
             def grammy(n: int) -> Json:
                 progress.show("W4 grammY")
@@ -166,6 +199,7 @@ def main(argv: list[str] | None = None) -> Json:
 
             progress.show("W4")
             results["w4"] = memory.run(args.w4_n, 1, grammy)
+            phase_s["W4"] = time.monotonic() - mark
     finally:
         redis.stop()
         progress.finish()
@@ -173,6 +207,7 @@ def main(argv: list[str] | None = None) -> Json:
         "command": "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "wall_s": time.monotonic() - started,
+        "phase_s": phase_s,
         "machine": meta,
         "params": {
             "n": args.n,
@@ -181,6 +216,8 @@ def main(argv: list[str] | None = None) -> Json:
             "chats": args.chats,
             "reps": args.reps,
             "k": args.k,
+            "w3_processes": args.w3_processes,
+            "w3_runs": args.w3_runs,
             "w4_n": args.w4_n,
         },
     }

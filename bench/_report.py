@@ -135,6 +135,23 @@ def w3_table(w3: Json) -> list[str]:
     return lines
 
 
+def w3_cross_table(cross: Json) -> list[str]:
+    lines = [
+        "| system | storage, workers × updates | final counter (each run) | lost updates | errors "
+        "| seconds, median [min, max] | × serial floor, median [min, max] |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for r in cross["rows"]:
+        finals = " / ".join(str(run["final"]) for run in r["runs"])
+        lost = f"**{r['lost']}**" if r["lost"] == 0 else str(r["lost"])
+        lines.append(
+            f"| {r['system']} | {r['config']} | {finals} | {lost} | {r['errors']} "
+            f"| {_cell(r['seconds'], 2)} | {_cell(r['vs_floor'], 2)}× "
+            f"(floor {r['serial_floor_s']:.2f} s) |"
+        )
+    return lines
+
+
 def w4_table(w4: Json) -> list[str]:
     lines = [
         "| system | TTL | µs/write | bytes/session | expired sessions reclaimed |",
@@ -172,6 +189,10 @@ def render(results: Json, targets: list[str]) -> str:
     out: list[str] = ["# botsessions benchmark results", ""]
     out.append(f"Command: `{meta['command']}`  ")
     out.append(f"Date: {meta['date']}, total {meta['wall_s'] / 60:.1f} min")
+    if meta.get("phase_s"):
+        spent = ", ".join(f"{name} {s / 60:.1f} min" for name, s in meta["phase_s"].items())
+        out[-1] += "  "
+        out.append(f"Phases: {spent}")
     out.append("")
     out.append("| machine | |")
     out.append("|---|---|")
@@ -215,6 +236,22 @@ def render(results: Json, targets: list[str]) -> str:
         ]
         for system, msg in results["w3"]["failures"].items():
             out.append(f"- {system}: {NA} ({msg.strip().splitlines()[-1][:200]})")
+        if results["w3"]["failures"]:
+            out.append("")
+        cross = results["w3"].get("cross_process")
+        if cross:
+            out += [
+                f"### W3 across processes: {cross['processes']} bot processes × "
+                f"{cross['per_process']:,} updates of one chat, one shared storage "
+                f"({cross['runs']} runs each)",
+                "",
+                *w3_cross_table(cross),
+                "",
+            ]
+            for what, msg in cross["failures"].items():
+                out.append(f"- {what}: {NA} ({msg.strip().splitlines()[-1][:200]})")
+            if cross["failures"]:
+                out.append("")
     if results.get("w4"):
         out += [f"## W4: {results['w4']['n']:,} memory sessions", "", *w4_table(results["w4"]), ""]
     if results.get("missing"):

@@ -162,11 +162,13 @@ async def postgres_rtt_us(dsn: str, reps: int = 2000) -> float:
 
 
 async def postgres_drop(dsn: str, table: str) -> None:
-    """Drop a table this run created."""
+    """Drop a table this run created, and the lock functions PostgresStorage made for it."""
     import asyncpg
 
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+        for suffix in ("acquire", "save", "remove"):
+            await conn.execute(f'DROP FUNCTION IF EXISTS "{table}__{suffix}"')
     finally:
         await conn.close()

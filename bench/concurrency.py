@@ -8,7 +8,8 @@ serial floor, 1,000 × the handler's own wait measured in the same process.
 The peers run their default and their documented fix (grammY ``sequentialize``, aiogram
 ``SimpleEventIsolation``, PTB ``concurrent_updates=False``; aiogram's
 ``RedisEventIsolation`` only with ``--slow-peers``: it takes about two minutes).
-Run alone: ``python -m bench.concurrency``.
+The same burst split over four bot processes sharing one Redis or PostgreSQL is in
+``bench.crossprocess``. Run both alone: ``python -m bench.concurrency``.
 """
 
 from __future__ import annotations
