@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench import ours_aiogram, ours_bot, ours_ptb
+from bench import crossprocess, ours_aiogram, ours_bot, ours_ptb
 from bench._common import Workload
 from bench._env import Env, drive
 
@@ -81,3 +81,21 @@ async def test_concurrent_updates_of_one_chat_lose_nothing(
         assert row["errors"] == 0, row
         assert row["lost"] == 0, row
         assert row["final"] == env.k, row
+
+
+async def test_bot_processes_sharing_one_storage_lose_no_update_of_one_chat(
+    private_redis: RedisServer, postgres_dsn: str
+) -> None:
+    result = await crossprocess.measure(
+        k=10, processes=2, runs=1, redis_url=private_redis.url, postgres_dsn=postgres_dsn
+    )
+    assert result["failures"] == {}
+    assert [row["storage"] for row in result["rows"]] == ["redis", "postgres"]
+    for row in result["rows"]:
+        assert row["processes"] == 2
+        assert row["per_process"] == 5
+        for burst in row["runs"]:
+            assert burst["final"] == 10, row
+            assert burst["lost"] == 0, row
+            assert burst["errors"] == 0, row
+            assert burst["api_calls"] == 0, row
