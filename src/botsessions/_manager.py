@@ -35,6 +35,7 @@ class SessionManager:
         "leases",
         "lock_timeout",
         "multi",
+        "order",
         "spec",
         "specs",
         "sync_reads",
@@ -51,6 +52,14 @@ class SessionManager:
         self.sync_reads = all(s.read_blob is not None for s in specs)
         # Some fragment locks its key in storage too (its lease may be handed on).
         self.leases = any(s.lease is not None and s.locks is not None for s in specs)
+        # The lock order of the fragments, when it does not depend on their keys: every
+        # fragment has its own lock family (its own storage), so (serial, key) orders by
+        # serial alone. ``None``: some fragments share a family; sort per update.
+        families = [s.locks for s in specs if s.locks is not None]
+        distinct = len({id(f) for f in families}) == len(families)
+        self.order: tuple[int, ...] | None = (
+            tuple(sorted(range(len(specs)), key=lambda i: _serial(specs[i]))) if distinct else None
+        )
         self.fragments = fragment_class([s.name for s in specs])  # type: ignore[misc]
 
     def update(self, ctx: Any) -> SingleUpdate | MultiUpdate:
@@ -64,6 +73,10 @@ class SessionManager:
         if self.multi:
             return functools.partial(MultiUpdate, self)
         return functools.partial(SingleUpdate, self.spec)  # type: ignore[arg-type]
+
+
+def _serial(spec: PropertySpec) -> int:
+    return -1 if spec.locks is None else spec.locks.serial
 
 
 def build_manager(*, lazy: bool, **options: Any) -> SessionManager:

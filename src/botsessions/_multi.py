@@ -90,65 +90,53 @@ class MultiUpdate:
         for prop in self._props:
             prop.set(None)
 
-    def enter(self) -> Awaitable[Any]:
-        """``SingleUpdate.enter`` for multi sessions (always an awaitable)."""
-        return self.__aenter__()
+    def enter(self) -> Awaitable[None] | None:
+        """``SingleUpdate.enter`` for multi sessions: ``None`` when every key was computed
+        synchronously, every lock was free and every fragment was read synchronously
+        (memory storages), else an awaitable that finishes entering."""
+        ctx = self._ctx
+        self._ctx = None
+        owner = current_task()
+        keys: list[Awaitable[None]] | None = None
+        for prop in self._props:
+            prop.owner = owner
+            pending = prop.key_now(ctx)
+            if pending is not None:
+                if keys is None:
+                    keys = []
+                keys.append(pending)
+        if keys is not None:
+            return self._enter_after_keys(keys, owner)
+        return self._lock_and_read(owner)
 
-    def leave(self) -> Awaitable[None]:
-        """``SingleUpdate.leave`` for multi sessions (always an awaitable)."""
-        return self.__aexit__(None, None, None)
+    def leave(self) -> Awaitable[None] | None:
+        """``SingleUpdate.leave`` for multi sessions: ``None`` when every fragment was
+        saved synchronously, else an awaitable that finishes saving."""
+        if self._manager.leases:
+            return self._save_from(0, None, None)
+        error: BaseException | None = None
+        for index, prop in enumerate(self._ending):
+            try:
+                pending = prop.save_now()
+            except BaseException as failure:  # no lease and no pending work: nothing to end
+                if error is None:
+                    error = failure
+                continue
+            if pending is not None:
+                return self._save_from(index, pending, error)
+        release_all(self._pairs)
+        if error is not None:
+            raise error
+        return None
 
     def fail(self) -> Awaitable[None]:
         """``SingleUpdate.fail`` for multi sessions."""
         return self.__aexit__(BaseException, None, None)
 
     async def __aenter__(self) -> MultiUpdate:
-        ctx = self._ctx
-        self._ctx = None
-        owner = current_task()
-        props = self._props
-        for prop in props:
-            pending = prop.key_now(ctx)
-            if pending is not None:
-                await pending
-            prop.owner = owner
-        keyed = [p for p in props if p.key is not None]
-        pairs = sorted(
-            {(p.spec.locks, p.key) for p in keyed if p.spec.locks is not None}, key=lock_order
-        )
-        taken = take_free(pairs, owner)
-        handed = None
-        if taken < len(pairs):
-            try:
-                handed = await acquire_all(pairs[taken:], owner, self._manager.lock_timeout)
-            except BaseException:
-                release_all(pairs[:taken])
-                raise
-        self._pairs = pairs
-        if self._manager.leases:
-            # A fragment with a storage lease owns its key's in-process lock, so that it
-            # can hand both to the next update of that key (``_handoff``).
-            self._pairs = _own_leased_keys(keyed, pairs, taken, handed)
-        try:
-            _check_shared_leases(keyed)
-            ordered = sorted(keyed, key=_prop_order)
-            if self._manager.leases:
-                self._ending = ordered  # lock order: see _end_all
-            if self._manager.sync_reads:
-                for prop in ordered:
-                    prop.read_blob_now()
-                    prop.state = LOADED
-            else:
-                await _read_all(ordered)
-        except BaseException:
-            try:
-                for prop in keyed:
-                    await prop.abort()
-            finally:
-                for prop in keyed:
-                    prop.unlock()
-                release_all(self._pairs)
-            raise
+        pending = self.enter()
+        if pending is not None:
+            await pending
         return self
 
     async def __aexit__(
@@ -157,33 +145,125 @@ class MultiUpdate:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc_type is None:
+            pending = self.leave()
+            if pending is not None:
+                await pending
+            return
         props = self._ending
         try:
-            if exc_type is not None:
-                for prop in props:
-                    await (_after(prop, prop.abort()) if prop.locked else prop.abort())
-                return
-            error: BaseException | None = None
             for prop in props:
+                await (_after(prop, prop.abort()) if prop.locked else prop.abort())
+        finally:
+            await self._unlock(props)
+
+    # -- entering --------------------------------------------------------------------
+
+    async def _enter_after_keys(self, keys: list[Awaitable[None]], owner: Any) -> None:
+        for key in keys:
+            await key
+        pending = self._lock_and_read(owner)
+        if pending is not None:
+            await pending
+
+    def _lock_and_read(self, owner: Any) -> Awaitable[None] | None:
+        manager = self._manager
+        props = self._props
+        if manager.order is not None:  # one lock family per fragment: the order is fixed
+            ordered = [p for p in (props[i] for i in manager.order) if p.key is not None]
+            pairs = [(locks, p.key) for p in ordered if (locks := p.spec.locks) is not None]
+        else:
+            ordered = sorted((p for p in props if p.key is not None), key=_prop_order)
+            pairs = sorted(
+                {(locks, p.key) for p in ordered if (locks := p.spec.locks) is not None},
+                key=lock_order,
+            )
+        taken = take_free(pairs, owner)
+        if taken < len(pairs) or manager.leases or not manager.sync_reads:
+            return self._wait_and_read(ordered, pairs, taken, owner)
+        self._pairs = pairs
+        try:
+            for prop in ordered:
+                prop.read_blob_now()
+                prop.state = LOADED
+        except BaseException:
+            release_all(self._pairs)
+            raise
+        return None
+
+    async def _wait_and_read(
+        self,
+        ordered: list[PropertySession],
+        pairs: list[tuple[KeyedLock, str]],
+        taken: int,
+        owner: Any,
+    ) -> None:
+        manager = self._manager
+        handed = None
+        if taken < len(pairs):
+            try:
+                handed = await acquire_all(pairs[taken:], owner, manager.lock_timeout)
+            except BaseException:
+                release_all(pairs[:taken])
+                raise
+        self._pairs = pairs
+        if manager.leases:
+            # A fragment with a storage lease owns its key's in-process lock, so that it
+            # can hand both to the next update of that key (``_handoff``), and fragments
+            # end in lock order (see ``_after``).
+            self._pairs = _own_leased_keys(ordered, pairs, taken, handed)
+            self._ending = ordered
+        try:
+            if manager.leases:
+                _check_shared_leases(ordered)
+            if manager.sync_reads:
+                for prop in ordered:
+                    prop.read_blob_now()
+                    prop.state = LOADED
+            else:
+                await _read_all(ordered)
+        except BaseException:
+            try:
+                for prop in ordered:
+                    await prop.abort()
+            finally:
+                await self._unlock(ordered)
+            raise
+
+    # -- leaving ---------------------------------------------------------------------
+
+    async def _save_from(
+        self, index: int, pending: Awaitable[None] | None, error: BaseException | None
+    ) -> None:
+        """Save the fragments from ``index`` on (``pending``: what saving that one still
+        has to do, if it was started); every lease ends, the first error is raised."""
+        props = self._ending
+        try:
+            for prop in props[index:]:
                 try:
-                    pending = prop.save_now()
+                    if pending is None:
+                        pending = prop.save_now()
                     if pending is not None:
                         await (_after(prop, pending) if prop.locked else pending)
                 except BaseException as failure:  # other fragments still end their leases
                     if error is None:
                         error = failure
                     await prop.abort()
+                pending = None
             if error is not None:
                 raise error
         finally:
-            try:
-                for prop in props:
-                    if prop.lease is not None:  # interrupted before its turn
-                        await prop.abort()
-            finally:
-                for prop in props:
-                    prop.unlock()  # a no-op for a fragment whose key went on with its lease
-                release_all(self._pairs)
+            await self._unlock(props)
+
+    async def _unlock(self, props: list[PropertySession]) -> None:
+        try:
+            for prop in props:
+                if prop.lease is not None:  # interrupted before its turn
+                    await prop.abort()
+        finally:
+            for prop in props:
+                prop.unlock()  # a no-op for a fragment whose key went on with its lease
+            release_all(self._pairs)
 
 
 async def _after(prop: PropertySession, ending: Awaitable[None]) -> None:
