@@ -204,3 +204,28 @@ async def test_a_failed_concurrent_read_fails_the_update_after_every_read_ended(
     gate2: dict[str, Any] = {"in_flight": 0, "expected": 1, "event": asyncio.Event()}
     healthy.gate = gate2
     await run(session(type="multi", good={"storage": healthy}), FakeContext(), nothing)
+
+
+async def test_async_key_functions_and_waiting_updates_still_lock_every_fragment() -> None:
+    async def by_user_later(ctx: Any) -> str:
+        await asyncio.sleep(0)
+        return str(ctx.user_id)
+
+    mw = session(
+        type="multi",
+        chat={"initial": lambda: {"n": 0}},
+        user={"initial": lambda: {"n": 0}, "get_session_key": by_user_later},
+    )
+
+    async def bump_both(ctx: FakeContext) -> None:
+        chat, user = ctx.session.chat["n"], ctx.session.user["n"]
+        await asyncio.sleep(0)
+        ctx.session.chat["n"] = chat + 1
+        ctx.session.user["n"] = user + 1
+
+    await asyncio.gather(*(run(mw, FakeContext(1, user_id=2), bump_both) for _ in range(50)))
+
+    async def check(ctx: FakeContext) -> None:
+        assert (ctx.session.chat, ctx.session.user) == ({"n": 50}, {"n": 50})
+
+    await run(mw, FakeContext(1, user_id=2), check)
