@@ -13,6 +13,7 @@ from botsessions._errors import LeaseLostError, LockTimeoutError
 from botsessions.storage import RedisStorage
 from botsessions.storage._protocol import LockingStorage
 from tests.services import RedisServer
+from tests.storage._redis_util import untyped
 from tests.storage._workers import counting_bot, message, run_workers, start_holder
 
 
@@ -28,7 +29,7 @@ async def _queued(redis_client: aioredis.Redis, prefix: str, waiters: int) -> No
     """Return once ``waiters`` updates wait in line for the lock of "chat"."""
     queue = f"{prefix}botsessions.wait:chat"
     for _ in range(1000):
-        if await redis_client.llen(queue) >= waiters:  # type: ignore[misc]
+        if await untyped(redis_client).llen(queue) >= waiters:
             return
         await asyncio.sleep(0.002)
     raise AssertionError(f"{waiters} waiters never queued")
@@ -193,7 +194,7 @@ class TestRedisLocking:
         async with RedisStorage(redis_url, prefix=unique_name, lock_wait=0.1) as impatient:
             with pytest.raises(LockTimeoutError):
                 await impatient.acquire("chat", read=True)
-        assert await redis_client.llen(f"{unique_name}botsessions.wait:chat") == 0  # type: ignore[misc]
+        assert await untyped(redis_client).llen(f"{unique_name}botsessions.wait:chat") == 0
         await holder.release()
         lease = await storage.acquire("chat", read=False)  # free at once: nobody in line
         await lease.release()
@@ -208,7 +209,7 @@ class TestRedisLocking:
             waiter.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await waiter
-        assert await redis_client.llen(f"{unique_name}botsessions.wait:chat") == 0  # type: ignore[misc]
+        assert await untyped(redis_client).llen(f"{unique_name}botsessions.wait:chat") == 0
         await holder.write({"count": 1})
         lease = await storage.acquire("chat", read=True)  # not handed to the cancelled waiter
         assert lease.value == {"count": 1}
@@ -220,7 +221,7 @@ class TestRedisLocking:
         async with RedisStorage(redis_url, prefix=unique_name, lock_lease=0.3) as storage:
             holder = await storage.acquire("chat", read=True)
             # A waiter of a process that died while queued: nobody will ever take its wake-up.
-            await redis_client.rpush(f"{unique_name}botsessions.wait:chat", "dead")  # type: ignore[misc]
+            await untyped(redis_client).rpush(f"{unique_name}botsessions.wait:chat", "dead")
             await holder.write({"count": 1})
             assert await redis_client.get(f"{unique_name}botsessions.lock:chat") == b"dead"
             lease = await storage.acquire("chat", read=True)  # waits out the 0.3 s lease

@@ -23,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, cast
 
 from botsessions._errors import CorruptDataError, LeaseLostError, LockTimeoutError, StorageError
 from botsessions.storage._jsonvalue import dumps, loads
@@ -105,12 +106,16 @@ class RedisLocks:
             step = max(0.001, min(remaining, holder_left, _MAX_WAIT_STEP))
             try:
                 with RedisErrors("lock wait", key):
-                    popped = await self._client.blpop([names[3]], timeout=step)  # type: ignore[misc]
+                    # redis-py 7 and 8 type blpop differently; both return an awaitable here.
+                    popped = await cast(
+                        "Awaitable[list[bytes] | None]",
+                        self._client.blpop([names[3]], timeout=step),
+                    )
             except BaseException:
                 await self._leave_quietly(key, names, token)
                 raise
             if popped is not None:  # handed over: b"1" + value, or b"0" when there is none
-                payload: bytes = popped[1]
+                payload = popped[1]
                 data = payload[1:] if payload[:1] == b"1" else None
                 return await self._leased(key, names, token, data if read else None)
 
