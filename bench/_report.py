@@ -243,7 +243,7 @@ def render(results: Json, targets: list[str]) -> str:
             out += [
                 f"### W3 across processes: {cross['processes']} bot processes × "
                 f"{cross['per_process']:,} updates of one chat, one shared storage "
-                f"({cross['runs']} runs each)",
+                f"({cross['runs']} {'run' if cross['runs'] == 1 else 'runs'} each)",
                 "",
                 *w3_cross_table(cross),
                 "",

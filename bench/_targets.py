@@ -97,7 +97,8 @@ def check(results: Json) -> list[str]:
     if ours or cross:
         lost = sum(r["lost"] for r in ours) + sum(r["lost"] for r in cross)
         add(
-            "W3: lost updates, all botsessions configurations (one process and across processes)",
+            "W3: lost updates, all botsessions configurations"
+            + (" (one process and across processes)" if cross else ""),
             float(lost),
             "0",
             lost == 0,
