@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import enum
 import hashlib
 import os
 import tempfile
@@ -13,11 +12,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 from botsessions._errors import CorruptDataError, StorageError
 from botsessions.storage import _json
+from botsessions.storage._lifecycle import CLOSED, OPEN, Closeable
 from botsessions.storage._ttl import ttl_seconds
 
 __all__ = ["FileStorage"]
@@ -30,11 +29,6 @@ _MAX_ENCODED = 200
 _BATCH = 100
 _MAX_PURGE_INTERVAL = 300.0
 _STALE_TEMP = 3600.0
-
-
-class _State(enum.Enum):
-    OPEN = "open"
-    CLOSED = "closed"
 
 
 def file_name(key: str) -> str:
@@ -66,7 +60,7 @@ def _is_session_file(name: str) -> bool:
     return name.endswith(_SUFFIX) and name.startswith(("k_", "h_"))
 
 
-class FileStorage:
+class FileStorage(Closeable):
     """Sessions as JSON files in one directory: simple, inspectable, single host.
 
     Each file holds ``{"key": ..., "value": ..., "expires_at": ...}``; its name is derived
@@ -90,7 +84,7 @@ class FileStorage:
     ``CorruptDataError`` and is left in place (it never reads as "no session").
     """
 
-    __slots__ = ("_dir", "_fsync", "_made_dir", "_next_purge", "_state", "_ttl")
+    __slots__ = ("_dir", "_fsync", "_made_dir", "_next_purge", "_ttl")
 
     def __init__(
         self,
@@ -102,27 +96,12 @@ class FileStorage:
         self._dir = os.fspath(directory)
         self._ttl = ttl_seconds(ttl)
         self._fsync = fsync
-        self._state = _State.OPEN
+        self._state = OPEN
         self._made_dir = False
         self._next_purge = 0.0
 
     def __repr__(self) -> str:
         return f"FileStorage({self._dir!r}, ttl={self._ttl!r})"
-
-    async def close(self) -> None:
-        """Mark the storage closed (it holds no open files). Later calls raise."""
-        self._state = _State.CLOSED
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- StorageAdapter --------------------------------------------------------------------
 
@@ -197,8 +176,8 @@ class FileStorage:
                     yield key, value
 
     async def _run(self, op: str, key: str | None, fn: Callable[..., _T], *args: Any) -> _T:
-        if self._state is _State.CLOSED:
-            raise RuntimeError("Cannot use FileStorage after close()")
+        if self._state is CLOSED:
+            raise self._closed_error()
         try:
             return await asyncio.to_thread(fn, *args)
         except OSError as exc:

@@ -6,11 +6,11 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from botsessions.storage._enumeration import BatchedEnumeration
 from botsessions.storage._jsonvalue import dumps_for_numeric, loads_exact
+from botsessions.storage._lifecycle import CLOSED, OPEN, Closeable
 from botsessions.storage._postgres_errors import PostgresErrors, import_asyncpg
 from botsessions.storage._postgres_lock import PostgresLease, acquire
 from botsessions.storage._postgres_sql import TableSQL
@@ -32,7 +32,7 @@ async def _reset(conn: Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
-class PostgresStorage(BatchedEnumeration):
+class PostgresStorage(Closeable, BatchedEnumeration):
     """Session storage in a PostgreSQL table, one row per session.
 
     The table (``key text primary key, value jsonb not null, expires_at timestamptz``) is
@@ -47,7 +47,8 @@ class PostgresStorage(BatchedEnumeration):
 
     Args:
         dsn: a ``postgresql://`` DSN, or an ``asyncpg.Pool``. A pool built from a DSN
-            belongs to the storage and is closed by ``close()``; a pool you pass stays
+            belongs to the storage and is closed by ``close()`` (end every lease first:
+            closing the pool waits for the connections they hold); a pool you pass stays
             yours. Each held session lock uses one pool connection for the whole update.
         table: table name (a plain identifier, created if missing together with the
             ``<table>__acquire/__save/__remove`` lock functions and an index).
@@ -67,7 +68,6 @@ class PostgresStorage(BatchedEnumeration):
 
     __slots__ = (
         "_batch",
-        "_closed",
         "_dsn",
         "_lock_timeout",
         "_lock_wait",
@@ -137,18 +137,17 @@ class PostgresStorage(BatchedEnumeration):
         self._ready: Pool | None = None
         self._locks_ready = False
         self._setup_lock = asyncio.Lock()
-        self._closed = False
+        self._state = OPEN
         self._next_purge = time.monotonic() + _PURGE_EVERY
         self._purges: set[asyncio.Task[int]] = set()
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"<PostgresStorage table={self._table!r} ttl={self._ttl!r} {state}>"
+        return f"<PostgresStorage table={self._table!r} ttl={self._ttl!r} {self._state.value}>"
 
     async def _setup(self) -> Pool:
         async with self._setup_lock:
-            if self._closed:
-                raise RuntimeError("Cannot use PostgresStorage after close()")
+            if self._state is CLOSED:
+                raise self._closed_error()
             if self._ready is not None:
                 return self._ready
             if self._pool is None:
@@ -272,29 +271,9 @@ class PostgresStorage(BatchedEnumeration):
         except Exception:  # best effort: the next write tries again; reads never see expired rows
             return 0
 
-    async def close(self) -> None:
-        """Wait for background purges and close the pool if the storage built it. Idempotent.
-
-        End every lease first: closing the pool waits for the connections they hold.
-        """
-        if self._closed:
-            return
-        self._closed = True
+    async def _release(self) -> None:
         self._ready = None
         if self._purges:
             await asyncio.gather(*self._purges, return_exceptions=True)
         if self._dsn is not None and self._pool is not None:
             await self._pool.close()
-
-    async def __aenter__(self) -> Self:
-        if self._closed:
-            raise RuntimeError("Cannot use PostgresStorage after close()")
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from botsessions.storage._enumeration import BatchedEnumeration
 from botsessions.storage._jsonvalue import dumps, loads
+from botsessions.storage._lifecycle import CLOSED, OPEN, Closeable
 from botsessions.storage._redis_errors import RedisErrors, import_redis
 from botsessions.storage._redis_lock import LOCK_NAMESPACE, RedisLease, RedisLocks
 from botsessions.storage._serverconfig import seconds, ttl_milliseconds
@@ -22,7 +22,7 @@ _GLOB_SPECIALS = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 _LOCK_KINDS = ("lock:", "wait:", "wake:")
 
 
-class RedisStorage(BatchedEnumeration):
+class RedisStorage(Closeable, BatchedEnumeration):
     """Session storage in Redis: one JSON string per session under ``prefix + key``.
 
     The layout is the one of grammY's ``@grammyjs/storage-redis`` (the key verbatim, the
@@ -54,7 +54,7 @@ class RedisStorage(BatchedEnumeration):
         TypeError, ValueError: an argument has the wrong type or value.
     """
 
-    __slots__ = ("_client", "_closed", "_locks", "_owns_client", "_prefix", "_scan_count", "_ttl")
+    __slots__ = ("_client", "_locks", "_owns_client", "_prefix", "_scan_count", "_ttl")
 
     def __init__(
         self,
@@ -85,7 +85,7 @@ class RedisStorage(BatchedEnumeration):
         ttl_ms = ttl_milliseconds(ttl)
         self._ttl = ttl_ms
         self._scan_count = scan_count
-        self._closed = False
+        self._state = OPEN
         self._locks = RedisLocks(
             self._client,
             prefix,
@@ -95,41 +95,38 @@ class RedisStorage(BatchedEnumeration):
         )
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"<RedisStorage prefix={self._prefix!r} ttl_ms={self._ttl!r} {state}>"
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise RuntimeError("Cannot use RedisStorage after close()")
+        return f"<RedisStorage prefix={self._prefix!r} ttl_ms={self._ttl!r} {self._state.value}>"
 
     async def read(self, key: str) -> Any:
         """Return the stored session or ``None``; ``StorageError`` if Redis fails.
 
         Raises ``CorruptDataError`` (data left in place) when the stored value is not JSON.
         """
-        if self._closed:
-            self._check_open()
+        if self._state is CLOSED:
+            raise self._closed_error()
         with RedisErrors("read", key):
             data = await self._client.get(self._prefix + key)
         return None if data is None else loads(key, data)
 
     async def write(self, key: str, value: Any) -> None:
         """Store ``value`` as JSON (one ``SET``, with ``PX`` when ``ttl`` is set)."""
-        if self._closed:
-            self._check_open()
+        if self._state is CLOSED:
+            raise self._closed_error()
         data = dumps(key, value)
         with RedisErrors("write", key):
             await self._client.set(self._prefix + key, data, px=self._ttl)
 
     async def delete(self, key: str) -> None:
         """Delete the session (no error when it does not exist)."""
-        self._check_open()
+        if self._state is CLOSED:
+            raise self._closed_error()
         with RedisErrors("delete", key):
             await self._client.delete(self._prefix + key)
 
     async def has(self, key: str) -> bool:
         """Whether a session is stored under ``key``."""
-        self._check_open()
+        if self._state is CLOSED:
+            raise self._closed_error()
         with RedisErrors("has", key):
             return bool(await self._client.exists(self._prefix + key))
 
@@ -144,13 +141,15 @@ class RedisStorage(BatchedEnumeration):
             LockTimeoutError: the lock stayed busy for ``lock_wait`` seconds.
             StorageError: Redis failed.
         """
-        self._check_open()
+        if self._state is CLOSED:
+            raise self._closed_error()
         return await self._locks.acquire(key, read=read)
 
     async def _batches(self, *, values: bool) -> AsyncIterator[list[tuple[str, Any]]]:
         # SCAN of the keys under the prefix, lock keys excluded; each round trip carries the
         # MGET of one batch and the SCAN of the next.
-        self._check_open()
+        if self._state is CLOSED:
+            raise self._closed_error()
         client, prefix, count = self._client, self._prefix, self._scan_count
         pattern = prefix.translate(_GLOB_SPECIALS) + "*"
         seen: set[str] = set()
@@ -183,25 +182,9 @@ class RedisStorage(BatchedEnumeration):
                 return
             cursor, batch = replies[0]
 
-    async def close(self) -> None:
-        """Close the client if the storage built it from a URL. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
+    async def _release(self) -> None:
         if self._owns_client:
             await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        self._check_open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
 
 
 def _is_lock_key(name: str) -> bool:

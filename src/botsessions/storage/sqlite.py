@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import enum
 import os
 import re
 import sqlite3
@@ -11,11 +10,11 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 from botsessions._errors import StorageError
 from botsessions.storage import _json
+from botsessions.storage._lifecycle import CLOSED, OPEN, Closeable
 from botsessions.storage._ttl import ttl_seconds
 
 __all__ = ["SQLiteStorage"]
@@ -27,12 +26,7 @@ _PAGE = 500
 _MAX_PURGE_INTERVAL = 300.0
 
 
-class _State(enum.Enum):
-    OPEN = "open"  # the first operation connects
-    CLOSED = "closed"
-
-
-class SQLiteStorage:
+class SQLiteStorage(Closeable):
     """Sessions in a local SQLite database: the embedded default for persistence.
 
     One table ``(key TEXT PRIMARY KEY, value TEXT, expires_at REAL)`` holds each session as
@@ -65,7 +59,6 @@ class SQLiteStorage:
         "_next_purge",
         "_path",
         "_sql",
-        "_state",
         "_table",
         "_timeout",
         "_ttl",
@@ -90,7 +83,7 @@ class SQLiteStorage:
         self._table = table
         self._ttl = ttl_seconds(ttl)
         self._timeout = float(timeout)
-        self._state = _State.OPEN
+        self._state = OPEN
         self._conn: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._next_purge = 0.0
@@ -111,32 +104,6 @@ class SQLiteStorage:
 
     def __repr__(self) -> str:
         return f"SQLiteStorage({self._path!r}, table={self._table!r}, ttl={self._ttl!r})"
-
-    # -- lifecycle -------------------------------------------------------------------------
-
-    async def close(self) -> None:
-        """Close the database connection. Idempotent; later calls raise ``RuntimeError``."""
-        if self._state is _State.CLOSED:
-            return
-        self._state = _State.CLOSED
-        executor, self._executor = self._executor, None
-        if executor is None:
-            return
-        try:
-            await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
-        finally:
-            executor.shutdown(wait=False)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- StorageAdapter --------------------------------------------------------------------
 
@@ -186,8 +153,8 @@ class SQLiteStorage:
             last = page[-1][0]
 
     async def _run(self, op: str, key: str | None, fn: Callable[..., _T], *args: Any) -> _T:
-        if self._state is _State.CLOSED:
-            raise RuntimeError("Cannot use SQLiteStorage after close()")
+        if self._state is CLOSED:
+            raise self._closed_error()
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="botsessions-sqlite")
         try:
@@ -197,6 +164,15 @@ class SQLiteStorage:
             raise StorageError(
                 f"SQLite could not {op} {what} in {self._path!r}: {exc}", key=key
             ) from exc
+
+    async def _release(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
+        finally:
+            executor.shutdown(wait=False)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is not None:
