@@ -46,24 +46,9 @@ def dumps(key: str, value: Any) -> bytes:
         return orjson.dumps(value, default=_reject, option=_OPTIONS)
     except TypeError as exc:
         if str(exc) == "Integer exceeds 64-bit range":
-            return _dumps_big(key, value)
-        raise TypeError(
-            f"session {key!r}: value is not JSON-compatible ({exc}); "
-            "store dict/list/str/int/float/bool/None or declare a typed session"
-        ) from exc
-
-
-def _dumps_big(key: str, value: Any) -> bytes:
-    # Reached only for big ints: the exact encoder below applies the same rules as orjson.
-    parts: list[str] = []
-    try:
-        _encode(value, parts)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"session {key!r}: value is not JSON-compatible ({exc}); "
-            "store dict/list/str/int/float/bool/None or declare a typed session"
-        ) from exc
-    return "".join(parts).encode()
+            # Reached only for big ints: the exact encoder applies the same rules as orjson.
+            return _dumps_exact(key, value).encode()
+        raise _not_json(key, exc) from exc
 
 
 def loads(key: str, data: bytes | str) -> Any:
@@ -79,11 +64,7 @@ def loads(key: str, data: bytes | str) -> Any:
     try:
         return json.loads(data) if exact else orjson.loads(data)
     except ValueError as exc:
-        raise CorruptDataError(
-            f"stored session {key!r} is not valid JSON ({exc}); "
-            "the data was left in place: fix or delete it",
-            key=key,
-        ) from exc
+        raise _not_valid_json(key, exc) from exc
 
 
 def dumps_for_numeric(key: str, value: Any) -> str:
@@ -100,14 +81,15 @@ def dumps_for_numeric(key: str, value: Any) -> str:
     else:
         if not _EXPONENT.search(data):
             return data.decode()
+    return _dumps_exact(key, value)
+
+
+def _dumps_exact(key: str, value: Any) -> str:
     parts: list[str] = []
     try:
         _encode(value, parts)
     except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"session {key!r}: value is not JSON-compatible ({exc}); "
-            "store dict/list/str/int/float/bool/None or declare a typed session"
-        ) from exc
+        raise _not_json(key, exc) from exc
     return "".join(parts)
 
 
@@ -148,8 +130,19 @@ def loads_exact(key: str, data: str) -> Any:
     try:
         return json.loads(data)
     except ValueError as exc:
-        raise CorruptDataError(
-            f"stored session {key!r} is not valid JSON ({exc}); "
-            "the data was left in place: fix or delete it",
-            key=key,
-        ) from exc
+        raise _not_valid_json(key, exc) from exc
+
+
+def _not_json(key: str, exc: Exception) -> TypeError:
+    return TypeError(
+        f"session {key!r}: value is not JSON-compatible ({exc}); "
+        "store dict/list/str/int/float/bool/None or declare a typed session"
+    )
+
+
+def _not_valid_json(key: str, exc: ValueError) -> CorruptDataError:
+    return CorruptDataError(
+        f"stored session {key!r} is not valid JSON ({exc}); "
+        "the data was left in place: fix or delete it",
+        key=key,
+    )
