@@ -64,6 +64,23 @@ class _Clock:
 Body = Callable[[Callable[..., Awaitable[Any]]], Awaitable[None]]
 
 
+def _kept_or_refused(value: Any, *, kept: bool, refusal: type[BaseException]) -> Body:
+    """A test body: ``value`` reads back unchanged, or (when not ``kept``) its write raises
+    ``refusal`` and stores nothing."""
+
+    async def body(make: Callable[..., Awaitable[Any]]) -> None:
+        storage = await make()
+        if not kept:
+            with pytest.raises(refusal):
+                await _await(storage.write("k", value))
+            assert await _await(storage.read("k")) is None
+            return
+        await _await(storage.write("k", value))
+        assert_same_json(await _await(storage.read("k")), value)
+
+    return body
+
+
 class StorageConformance:
     """Behaviour every session storage must have. Subclass it and provide ``make_storage``.
 
@@ -157,35 +174,16 @@ class StorageConformance:
         self, make_storage: StorageFactory
     ) -> None:
         value = {"huge": 2**100, "negative": -(3**70)}
-
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
-            storage = await make()
-            if not self.big_ints:
-                with pytest.raises(TypeError):
-                    await _await(storage.write("k", value))
-                assert await _await(storage.read("k")) is None
-                return
-            await _await(storage.write("k", value))
-            assert_same_json(await _await(storage.read("k")), value)
-
-        self._run(make_storage, body)
+        self._run(make_storage, _kept_or_refused(value, kept=self.big_ints, refusal=TypeError))
 
     def test_strings_with_nul_read_back_exactly_or_are_refused(
         self, make_storage: StorageFactory
     ) -> None:
         value = {"s": "a\x00b", "\x00": ["\x00"]}
-
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
-            storage = await make()
-            if not self.nul_in_strings:
-                with pytest.raises(Exception):  # noqa: B017, PT011 - any loud refusal will do
-                    await _await(storage.write("k", value))
-                assert await _await(storage.read("k")) is None
-                return
-            await _await(storage.write("k", value))
-            assert_same_json(await _await(storage.read("k")), value)
-
-        self._run(make_storage, body)
+        # Any loud refusal will do.
+        self._run(
+            make_storage, _kept_or_refused(value, kept=self.nul_in_strings, refusal=Exception)
+        )
 
     def test_unusual_keys_are_kept_apart(self, make_storage: StorageFactory) -> None:
         async def body(make: Callable[..., Awaitable[Any]]) -> None:
