@@ -8,22 +8,10 @@ from typing import Any
 import pytest
 
 from botsessions import Bot, BotError, Context, MemorySessionStorage, SessionKeyError, session
+from tests.integrations._updates import message
 
 BOT_INFO = {"id": 1, "is_bot": True, "first_name": "Test", "username": "test_bot"}
 TOKEN = "123456:TEST-token"
-
-
-def message(update_id: int, chat_id: int, text: str = "hi") -> dict[str, Any]:
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": 0,
-            "chat": {"id": chat_id, "type": "private"},
-            "from": {"id": chat_id, "is_bot": False, "first_name": "U"},
-            "text": text,
-        },
-    }
 
 
 async def test_a_counter_session_persists_across_updates() -> None:

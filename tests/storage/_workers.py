@@ -32,6 +32,7 @@ from typing import Any
 
 from botsessions import Bot, Context, session
 from botsessions.storage import PostgresStorage, RedisStorage
+from tests.integrations._updates import message
 
 BOT_INFO = {"id": 1, "is_bot": True, "first_name": "Worker", "username": "worker_bot"}
 TOKEN = "123456:worker-token"
@@ -66,20 +67,6 @@ async def hold(storage: Any, key: str) -> None:
     await storage.acquire(key, read=True)
     print("locked", flush=True)
     await asyncio.Event().wait()
-
-
-def message(update_id: int, chat_id: int, text: str = "count") -> dict[str, Any]:
-    """A raw message update of ``chat_id``, as Telegram sends it."""
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": 0,
-            "chat": {"id": chat_id, "type": "private"},
-            "from": {"id": chat_id, "is_bot": False, "first_name": "U"},
-            "text": text,
-        },
-    }
 
 
 def counting_bot(storage: Any, *, pause: float = 0.0) -> Bot:
@@ -171,7 +158,7 @@ async def main(argv: list[str]) -> None:
         elif mode == "bot-hold":
             bot = counting_bot(storage)
             await bot.handle_update(message(1, int(key)))
-            await bot.handle_update(message(2, int(key), "hold"))
+            await bot.handle_update(message(2, int(key), text="hold"))
         else:
             await hold(storage, key)
 

@@ -13,7 +13,8 @@ from botsessions._errors import LeaseLostError, LockTimeoutError
 from botsessions.storage import PostgresStorage
 from botsessions.storage._postgres_sql import advisory_key
 from botsessions.storage._protocol import LockingStorage
-from tests.storage._workers import counting_bot, message, run_workers, start_holder
+from tests.integrations._updates import message
+from tests.storage._workers import counting_bot, run_workers, start_holder
 
 
 @pytest.fixture

@@ -12,9 +12,10 @@ import redis.asyncio as aioredis
 from botsessions._errors import LeaseLostError, LockTimeoutError
 from botsessions.storage import RedisStorage
 from botsessions.storage._protocol import LockingStorage
+from tests.integrations._updates import message
 from tests.services import RedisServer
 from tests.storage._redis_util import untyped
-from tests.storage._workers import counting_bot, message, run_workers, start_holder
+from tests.storage._workers import counting_bot, run_workers, start_holder
 
 
 @pytest.fixture
