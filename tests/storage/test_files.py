@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +13,7 @@ import pytest
 from botsessions._errors import CorruptDataError, StorageError
 from botsessions.storage import FileStorage
 from botsessions.storage.files import file_name
+from tests.storage._killed_writer import LEAN_IMPORT, kill_writer_after
 
 HOSTILE_KEYS = [
     "../x",
@@ -35,13 +33,9 @@ HOSTILE_KEYS = [
     "-100123",
 ]
 
-# The child skips botsessions/__init__ (and the bot layer it imports): it needs the storage only.
-WRITER = """
-import importlib.util, sys, types
-package = types.ModuleType("botsessions")
-package.__path__ = importlib.util.find_spec("botsessions").submodule_search_locations
-sys.modules["botsessions"] = package
-
+WRITER = (
+    LEAN_IMPORT
+    + """
 import asyncio
 from botsessions.storage.files import FileStorage
 
@@ -56,6 +50,7 @@ async def main(directory):
 
 asyncio.run(main(sys.argv[1]))
 """
+)
 
 
 def listing(directory: Path) -> list[str]:
@@ -171,14 +166,7 @@ class TestFileStorage:
         self, tmp_path: Path, rounds: int
     ) -> None:
         directory = str(tmp_path / "sessions")
-        child = subprocess.Popen([sys.executable, "-c", WRITER, directory], stdout=subprocess.PIPE)
-        assert child.stdout is not None
-        done = -1
-        for _ in range(rounds):
-            done = int(child.stdout.readline())
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait()
-        child.stdout.close()
+        done = kill_writer_after(WRITER, directory, rounds=rounds)
 
         async def check() -> None:
             async with FileStorage(directory) as storage:

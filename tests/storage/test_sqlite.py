@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -15,14 +13,7 @@ import pytest
 
 from botsessions._errors import CorruptDataError, StorageError
 from botsessions.storage import SQLiteStorage
-
-# The child skips botsessions/__init__ (and the bot layer it imports): it needs the storage only.
-LEAN_IMPORT = """
-import importlib.util, sys, types
-package = types.ModuleType("botsessions")
-package.__path__ = importlib.util.find_spec("botsessions").submodule_search_locations
-sys.modules["botsessions"] = package
-"""
+from tests.storage._killed_writer import LEAN_IMPORT, kill_writer_after
 
 WRITER = (
     LEAN_IMPORT
@@ -168,7 +159,7 @@ class TestSQLiteStorage:
         self, tmp_path: Path, rounds: int
     ) -> None:
         path = str(tmp_path / "s.db")
-        done = kill_writer_after(path, rounds)
+        done = kill_writer_after(WRITER, path, "w", "0", rounds=rounds)
 
         async def check() -> None:
             async with SQLiteStorage(path) as storage:
@@ -178,16 +169,3 @@ class TestSQLiteStorage:
                     assert value["pad"] == "x" * (3000 * (value["i"] % 4))
 
         asyncio.run(check())
-
-
-def kill_writer_after(path: str, rounds: int) -> int:
-    """Start WRITER, SIGKILL it once it reported ``rounds`` rounds; the last round seen."""
-    child = subprocess.Popen([sys.executable, "-c", WRITER, path, "w", "0"], stdout=subprocess.PIPE)
-    assert child.stdout is not None
-    done = -1
-    for _ in range(rounds):
-        done = int(child.stdout.readline())
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
-    child.stdout.close()
-    return done
