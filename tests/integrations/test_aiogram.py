@@ -26,6 +26,14 @@ def counter() -> dict[str, int]:
     return {"count": 0}
 
 
+async def count_across_an_await(message: Message, session: dict[str, int]) -> None:
+    """Increment the counter with an await between read and write: concurrent updates of
+    one chat would overwrite each other's count without the session lock."""
+    value = session["count"]
+    await asyncio.sleep(0)
+    session["count"] = value + 1
+
+
 async def feed(dp: Dispatcher, bot: Bot, raw: dict[str, Any]) -> Any:
     return await dp.feed_raw_update(bot, raw)
 
@@ -168,11 +176,7 @@ class TestStrictSession:
         dp = Dispatcher()
         setup_sessions(dp, initial=counter, storage=storage)
 
-        @dp.message()
-        async def count(message: Message, session: dict[str, int]) -> None:
-            value = session["count"]
-            await asyncio.sleep(0)
-            session["count"] = value + 1
+        dp.message()(count_across_an_await)
 
         await asyncio.gather(
             *(feed(dp, aiogram_bot, _updates.message(i + 1, chat_id=7)) for i in range(1000))
@@ -372,11 +376,7 @@ class TestRedisStorage:
             dp = Dispatcher(events_isolation=SimpleEventIsolation())
             setup_sessions(dp, initial=counter, storage=storage)
 
-            @dp.message()
-            async def count(message: Message, session: dict[str, int]) -> None:
-                value = session["count"]
-                await asyncio.sleep(0)
-                session["count"] = value + 1
+            dp.message()(count_across_an_await)
 
             await asyncio.gather(
                 *(

@@ -40,6 +40,14 @@ def counter() -> dict[str, int]:
     return {"count": 0}
 
 
+async def count_across_an_await(update: Update, context: SessionContext) -> None:
+    """Increment the counter with an await between read and write: concurrent updates of
+    one chat would overwrite each other's count without the session lock."""
+    value = context.session["count"]
+    await asyncio.sleep(0)
+    context.session["count"] = value + 1
+
+
 @pytest.fixture
 def storage() -> RecordingStorage:
     return RecordingStorage()
@@ -236,14 +244,8 @@ class TestConcurrency:
     async def test_1000_concurrent_process_update_calls_lose_nothing(
         self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: RecordingStorage
     ) -> None:
-        async def count(update: Update, context: SessionContext) -> None:
-            value = context.session["count"]
-            await asyncio.sleep(0)
-            context.session["count"] = value + 1
-
-        app = await build(
-            apps, ptb_builder, MessageHandler(filters.ALL, count), initial=counter, storage=storage
-        )
+        handler = MessageHandler(filters.ALL, count_across_an_await)
+        app = await build(apps, ptb_builder, handler, initial=counter, storage=storage)
         await asyncio.gather(
             *(process(app, _updates.message(i + 1, chat_id=7)) for i in range(1000))
         )
@@ -253,15 +255,10 @@ class TestConcurrency:
     async def test_concurrent_updates_from_the_queue_lose_nothing(
         self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: RecordingStorage
     ) -> None:
-        async def count(update: Update, context: SessionContext) -> None:
-            value = context.session["count"]
-            await asyncio.sleep(0)
-            context.session["count"] = value + 1
-
+        handler = MessageHandler(filters.ALL, count_across_an_await)
         app = await build(
-            apps, ptb_builder.concurrent_updates(64), MessageHandler(filters.ALL, count),
-            initial=counter, storage=storage,
-        )  # fmt: skip
+            apps, ptb_builder.concurrent_updates(64), handler, initial=counter, storage=storage
+        )
         await app.start()
         for i in range(300):
             await app.update_queue.put(Update.de_json(_updates.message(i + 1, chat_id=7), app.bot))
@@ -457,16 +454,9 @@ class TestRedisStorage:
     async def test_concurrent_updates_keep_every_write_in_redis(
         self, apps: list[AnyApp], ptb_builder: AnyBuilder, redis_url: str, unique_name: str
     ) -> None:
-        async def count(update: Update, context: SessionContext) -> None:
-            value = context.session["count"]
-            await asyncio.sleep(0)
-            context.session["count"] = value + 1
-
         async with RedisStorage(redis_url, prefix=f"{unique_name}:") as storage:
-            app = await build(
-                apps, ptb_builder, MessageHandler(filters.ALL, count), initial=counter,
-                storage=storage,
-            )  # fmt: skip
+            handler = MessageHandler(filters.ALL, count_across_an_await)
+            app = await build(apps, ptb_builder, handler, initial=counter, storage=storage)
             await asyncio.gather(
                 *(process(app, _updates.message(i + 1, chat_id=7)) for i in range(200))
             )
