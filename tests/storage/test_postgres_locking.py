@@ -12,9 +12,8 @@ import pytest
 from botsessions._errors import LeaseLostError, LockTimeoutError
 from botsessions.storage import PostgresStorage
 from botsessions.storage._postgres_sql import advisory_key
-from botsessions.storage._protocol import LockingStorage
-from tests.integrations._updates import message
-from tests.storage._workers import counting_bot, run_workers, start_holder
+from tests.storage._locking_cases import SharedLockingCases
+from tests.storage._workers import start_holder
 
 
 @pytest.fixture
@@ -36,9 +35,12 @@ async def _holder_pid(pg_admin: asyncpg.Connection, table: str, key: str) -> int
     return pid
 
 
-class TestPostgresLocking:
-    def test_postgres_storage_offers_the_lock_capability(self, storage: PostgresStorage) -> None:
-        assert isinstance(storage, LockingStorage)
+class TestPostgresLocking(SharedLockingCases):
+    backend = "postgres"
+
+    @pytest.fixture
+    def target(self, postgres_dsn: str) -> str:
+        return postgres_dsn
 
     async def test_lease_reads_the_value_and_write_releases(
         self, storage: PostgresStorage, pg_admin: asyncpg.Connection, unique_name: str
@@ -54,18 +56,6 @@ class TestPostgresLocking:
         assert again.value is None
         await again.delete()
         assert await storage.read("chat") is None
-
-    async def test_a_second_holder_waits_and_sees_the_first_ones_committed_write(
-        self, storage: PostgresStorage
-    ) -> None:
-        first = await storage.acquire("chat", read=True)
-        second_task = asyncio.create_task(storage.acquire("chat", read=True))
-        done, _ = await asyncio.wait({second_task}, timeout=0.05)
-        assert not done  # still waiting for the first holder
-        await first.write({"count": 1})
-        second = await second_task
-        assert second.value == {"count": 1}
-        await second.release()
 
     async def test_lock_wait_timeout_raises_and_writes_nothing(
         self, postgres_dsn: str, unique_name: str, storage: PostgresStorage
@@ -135,14 +125,6 @@ class TestPostgresLocking:
         assert await storage.read("chat") == {"count": 1}
 
     @pytest.mark.slow
-    async def test_four_processes_of_250_concurrent_updates_lose_none(
-        self, postgres_dsn: str, unique_name: str, storage: PostgresStorage
-    ) -> None:
-        await storage.write("chat", {"count": 0})  # creates the table before the workers
-        await run_workers("postgres", postgres_dsn, unique_name, "chat", "250", processes=4)
-        assert await storage.read("chat") == {"count": 1000}
-
-    @pytest.mark.slow
     async def test_a_killed_holder_frees_the_session_at_once(
         self, postgres_dsn: str, unique_name: str, storage: PostgresStorage
     ) -> None:
@@ -154,29 +136,3 @@ class TestPostgresLocking:
         assert lease.value == {"count": 5}
         await lease.write({"count": 6})
         assert await storage.read("chat") == {"count": 6}
-
-    @pytest.mark.slow
-    async def test_four_bot_processes_of_250_concurrent_updates_count_to_1000(
-        self, postgres_dsn: str, unique_name: str, storage: PostgresStorage
-    ) -> None:
-        await storage.write("42", {"count": 0})  # creates the table before the workers
-        await run_workers(
-            "postgres", postgres_dsn, unique_name, "42", "250", "0.0005", processes=4, mode="bot"
-        )
-        assert await storage.read("42") == {"count": 1000}
-
-    @pytest.mark.slow
-    async def test_a_bot_killed_inside_its_handler_keeps_what_it_committed(
-        self, postgres_dsn: str, unique_name: str, storage: PostgresStorage
-    ) -> None:
-        await storage.write("42", {"count": 5})
-        holder = await start_holder(
-            "postgres", postgres_dsn, unique_name, "42", "1.0", mode="bot-hold"
-        )
-        assert await storage.read("42") == {"count": 6}  # its first update committed
-        holder.send_signal(signal.SIGKILL)
-        await holder.wait()
-        # Another process's bot handles the chat as soon as the lock is free (lock_wait
-        # 10 s is far beyond the 1 s lease).
-        await counting_bot(storage).handle_update(message(3, 42))
-        assert await storage.read("42") == {"count": 7}

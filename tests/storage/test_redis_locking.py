@@ -11,11 +11,10 @@ import redis.asyncio as aioredis
 
 from botsessions._errors import LeaseLostError, LockTimeoutError
 from botsessions.storage import RedisStorage
-from botsessions.storage._protocol import LockingStorage
-from tests.integrations._updates import message
 from tests.services import RedisServer
+from tests.storage._locking_cases import SharedLockingCases
 from tests.storage._redis_util import untyped
-from tests.storage._workers import counting_bot, run_workers, start_holder
+from tests.storage._workers import start_holder
 
 
 @pytest.fixture
@@ -36,9 +35,12 @@ async def _queued(redis_client: aioredis.Redis, prefix: str, waiters: int) -> No
     raise AssertionError(f"{waiters} waiters never queued")
 
 
-class TestRedisLocking:
-    def test_redis_storage_offers_the_lock_capability(self, storage: RedisStorage) -> None:
-        assert isinstance(storage, LockingStorage)
+class TestRedisLocking(SharedLockingCases):
+    backend = "redis"
+
+    @pytest.fixture
+    def target(self, redis_url: str) -> str:
+        return redis_url
 
     async def test_lease_reads_the_value_and_write_releases(self, storage: RedisStorage) -> None:
         await storage.write("chat", {"count": 1})
@@ -69,18 +71,6 @@ class TestRedisLocking:
             inside = ("evalsha", "get", "set", "del", "lindex", "lpop")
             assert sent <= {f"cmdstat_{c}" for c in inside}
         await admin.aclose()
-
-    async def test_a_second_holder_waits_and_sees_the_first_ones_write(
-        self, storage: RedisStorage
-    ) -> None:
-        first = await storage.acquire("chat", read=True)
-        second_task = asyncio.create_task(storage.acquire("chat", read=True))
-        done, _ = await asyncio.wait({second_task}, timeout=0.05)
-        assert not done  # still waiting for the first holder
-        await first.write({"count": 1})
-        second = await second_task
-        assert second.value == {"count": 1}
-        await second.release()
 
     async def test_lock_wait_timeout_raises_and_writes_nothing(
         self, redis_url: str, unique_name: str, storage: RedisStorage
@@ -241,13 +231,6 @@ class TestRedisLocking:
         assert await storage.read("chat") == {"count": 1}
 
     @pytest.mark.slow
-    async def test_four_processes_of_250_concurrent_updates_lose_none(
-        self, redis_url: str, unique_name: str, storage: RedisStorage
-    ) -> None:
-        await run_workers("redis", redis_url, unique_name, "chat", "250", processes=4)
-        assert await storage.read("chat") == {"count": 1000}
-
-    @pytest.mark.slow
     async def test_a_killed_holder_frees_the_session_within_the_lease(
         self, redis_url: str, unique_name: str, storage: RedisStorage
     ) -> None:
@@ -259,26 +242,3 @@ class TestRedisLocking:
         assert lease.value == {"count": 5}
         await lease.write({"count": 6})
         assert await storage.read("chat") == {"count": 6}
-
-    @pytest.mark.slow
-    async def test_four_bot_processes_of_250_concurrent_updates_count_to_1000(
-        self, redis_url: str, unique_name: str, storage: RedisStorage
-    ) -> None:
-        await run_workers(
-            "redis", redis_url, unique_name, "42", "250", "0.0005", processes=4, mode="bot"
-        )
-        assert await storage.read("42") == {"count": 1000}
-
-    @pytest.mark.slow
-    async def test_a_bot_killed_inside_its_handler_keeps_what_it_committed(
-        self, redis_url: str, unique_name: str, storage: RedisStorage
-    ) -> None:
-        await storage.write("42", {"count": 5})
-        holder = await start_holder("redis", redis_url, unique_name, "42", "1.0", mode="bot-hold")
-        assert await storage.read("42") == {"count": 6}  # its first update committed
-        holder.send_signal(signal.SIGKILL)
-        await holder.wait()
-        # Another process's bot handles the chat as soon as the lock is free (lock_wait
-        # 10 s is far beyond the 1 s lease).
-        await counting_bot(storage).handle_update(message(3, 42))
-        assert await storage.read("42") == {"count": 7}
