@@ -6,9 +6,10 @@ import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from datetime import timedelta
 from typing import Any
 
-__all__ = ["SessionOptions", "to_options"]
+__all__ = ["SessionOptions", "duration", "to_options"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,3 +126,49 @@ def _check_no_required_args(initial: Callable[..., Any]) -> None:
             f"{', '.join(required)}); give those fields defaults, or pass "
             f"initial=lambda: {initial.__name__}(...) together with schema={initial.__name__}"
         )
+
+
+def duration(
+    value: float | timedelta | None, *, what: str, maximum: float | None = None
+) -> float | None:
+    """A duration option as a positive number of seconds; ``None`` means "never" / "no limit".
+
+    Every option that takes a duration (``ttl`` of every storage and of
+    ``enhance_storage``, lock settings, ``lock_timeout``) goes through here, so they all
+    accept the same inputs: seconds (int or float), a ``datetime.timedelta``, ``None``,
+    and ``float("inf")``, which means the same as ``None``.
+
+    Args:
+        value: the option as given.
+        what: the option's name, for the error message.
+        maximum: the largest finite number of seconds the caller can honour (a backend's
+            integer range); larger finite values are refused here, not on first use.
+
+    Raises:
+        TypeError: ``value`` is not a number, a ``timedelta`` or ``None``.
+        ValueError: ``value`` is zero, negative, NaN, or above ``maximum``.
+    """
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int too large for a float is as good as "never"
+            return None
+    else:
+        raise TypeError(
+            f"{what} must be a number of seconds or a datetime.timedelta (or None), "
+            f"got {value!r}"
+        )
+    if math.isnan(seconds) or seconds <= 0:
+        raise ValueError(f"{what} must be a positive number of seconds (or None), got {value!r}")
+    if math.isinf(seconds):
+        return None
+    if maximum is not None and seconds > maximum:
+        raise ValueError(
+            f"{what}={value!r} is more than this storage can keep ({maximum:g} s); "
+            "use a smaller value, or None for no limit"
+        )
+    return seconds

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar
+
+from botsessions.storage._locking import LockingStorage, SessionLease
 
 T = TypeVar("T")
 
@@ -44,58 +46,8 @@ class StorageAdapter(Protocol[T]):
     def delete(self, key: str) -> Awaitable[None] | None: ...
 
 
-class SessionLease(Protocol):
-    """One held lock on one session key, returned by ``LockingStorage.acquire``.
-
-    ``value`` is the stored value read while locking (``None`` when missing or when the
-    lock was taken with ``read=False``). The holder ends the lease with exactly one of
-    ``write``, ``delete`` or ``release``.
-    """
-
-    value: Any
-
-    async def write(self, value: Any) -> None:
-        """Write ``value`` and release the lock (one round trip where possible).
-
-        Raises:
-            LeaseLostError: the lease expired or was taken over; nothing was written.
-        """
-
-    async def delete(self) -> None:
-        """Delete the session and release the lock; same guarantee as ``write``."""
-
-    async def release(self) -> None:
-        """Release without writing. Idempotent; silent when the lease is already gone."""
-
-
-class KeepingLease(SessionLease, Protocol):
-    """A ``SessionLease`` whose ``write`` and ``delete`` also accept ``keep=True``.
-
-    With ``keep=True`` the write (or delete) is checked against the lease as usual, the
-    lease is renewed in the same round trip and the lock stays held; ``value`` becomes the
-    written value (``None`` after a delete). The lease must still be ended later with
-    ``write``, ``delete`` or ``release``. The engine detects the ``keep`` keyword once per
-    lease class and then hands such a lease from one update of a session to the next one
-    waiting in the same process, instead of unlocking and locking again.
-    """
-
-    async def write(self, value: Any, *, keep: bool = False) -> None:
-        """Write ``value``; release the lock unless ``keep``. ``LeaseLostError`` if lost."""
-
-    async def delete(self, *, keep: bool = False) -> None:
-        """Delete the session; release the lock unless ``keep``. Same guarantee."""
-
-
-@runtime_checkable
-class LockingStorage(Protocol):
-    """A storage that can lock one session key for the length of an update.
-
-    The storage owns its lock settings (how long to wait, how long a lease lasts).
-    ``acquire(key, read=True)`` also reads the value, in the same round trip where the
-    backend allows.
-    """
-
-    async def acquire(self, key: str, *, read: bool) -> SessionLease: ...
+# Transitional alias: every lease of the locking protocol accepts ``keep``.
+KeepingLease = SessionLease
 
 
 _PLAIN = frozenset({dict, list, str, int, float, bool, bytes})
