@@ -15,8 +15,8 @@ from typing import Any, cast
 
 from botsessions._errors import CorruptDataError, LeaseLostError, MigrationError
 from botsessions._handoff import keeps
+from botsessions._options import duration
 from botsessions.storage._protocol import KeepingLease, SessionLease, StorageView, iterate
-from botsessions.storage._ttl import ttl_seconds
 
 __all__ = ["enhance_storage"]
 
@@ -54,7 +54,7 @@ def enhance_storage(
     """
     view = StorageView(storage)
     steps = _steps(migrations)
-    ttl_ms = None if (seconds := ttl_seconds(ttl)) is None else seconds * 1000.0
+    ttl_ms = None if (seconds := duration(ttl, what="ttl")) is None else seconds * 1000.0
     cls = _LockingEnhancedStorage if view.lease is not None else _EnhancedStorage
     return cls(view, steps, ttl_ms)
 

@@ -15,9 +15,9 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from botsessions._errors import CorruptDataError, StorageError
+from botsessions._options import duration
 from botsessions.storage import _json
 from botsessions.storage._lifecycle import CLOSED, OPEN, Closeable
-from botsessions.storage._ttl import ttl_seconds
 
 __all__ = ["FileStorage"]
 
@@ -94,7 +94,7 @@ class FileStorage(Closeable):
         fsync: bool = True,
     ) -> None:
         self._dir = os.fspath(directory)
-        self._ttl = ttl_seconds(ttl)
+        self._ttl = duration(ttl, what="ttl")
         self._fsync = fsync
         self._state = OPEN
         self._made_dir = False

@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 
-from botsessions.storage._ttl import ttl_seconds
+from botsessions._options import duration
 
 T = TypeVar("T")
 
@@ -69,7 +69,7 @@ class MemorySessionStorage(Generic[T]):
     __slots__ = ("__weakref__", "_data", "_ttl")
 
     def __init__(self, ttl: float | timedelta | None = None) -> None:
-        self._ttl = ttl_seconds(ttl)
+        self._ttl = duration(ttl, what="ttl")
         # Entries are (expires_at or None, is_json, payload). With a TTL the dict is kept in
         # expiry order (every write moves its key to the end), so the oldest entry is first.
         self._data: dict[str, tuple[float | None, bool, Any]] = (

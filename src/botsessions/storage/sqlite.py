@@ -13,9 +13,9 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from botsessions._errors import StorageError
+from botsessions._options import duration
 from botsessions.storage import _json
 from botsessions.storage._lifecycle import CLOSED, OPEN, Closeable
-from botsessions.storage._ttl import ttl_seconds
 
 __all__ = ["SQLiteStorage"]
 
@@ -81,7 +81,7 @@ class SQLiteStorage(Closeable):
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
         self._path = os.fspath(path)
         self._table = table
-        self._ttl = ttl_seconds(ttl)
+        self._ttl = duration(ttl, what="ttl")
         self._timeout = float(timeout)
         self._state = OPEN
         self._conn: sqlite3.Connection | None = None
