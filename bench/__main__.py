@@ -2,7 +2,8 @@
 
 Runs every workload in one invocation (W0 bare dispatch, W1 memory sessions, W2/W2'
 persistent storages, W3 concurrency in one process and across processes, W4 one million
-memory sessions), prints the
+memory sessions, and the startup phase: import cost, process start to first reply, the
+demo's first line), prints the
 comparison as Markdown on stdout, shows progress on stderr, and writes
 ``bench/results/latest.json`` and ``bench/results/latest.md``.
 """
@@ -21,21 +22,23 @@ import sys
 import time
 from pathlib import Path
 
-from bench import concurrency, crossprocess, dispatch, memory
+from bench import concurrency, crossprocess, dispatch, memory, startup
 from bench._common import Json
 from bench._report import render
 from bench._runner import BENCH_DIR, NODE_DIR, Progress, ensure_node_modules, node_child, run_child
 from bench._servers import DEFAULT_POSTGRES_DSN, RedisServer, postgres_rtt_us
 from bench._targets import check
 
-WORKLOADS = ("W0", "W1", "W2", "W3", "W4")
+WORKLOADS = ("W0", "W1", "W2", "W3", "W4", "startup")
 RESULTS_DIR = BENCH_DIR / "results"
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small N and few repetitions (smoke run)")
-    p.add_argument("--only", default=",".join(WORKLOADS), help="comma list of W0,W1,W2,W3,W4")
+    p.add_argument(
+        "--only", default=",".join(WORKLOADS), help="comma list of W0,W1,W2,W3,W4,startup"
+    )
     p.add_argument("--reps", type=int, help="repetitions of W0-W2 (default 5, quick 2)")
     p.add_argument("--reps-io", type=int, help="repetitions of the Redis/SQL phases (default 3)")
     p.add_argument("--n", type=int, help="updates per W0-W2 run (default 20000, quick 2000)")
@@ -50,6 +53,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--w3-runs", type=int, help="W3 across processes: bursts per storage (3)")
     p.add_argument("--w4-n", type=int, help="W4 sessions (default 1000000, quick 50000)")
     p.add_argument("--systems", help="comma list to restrict W0-W3 to some systems")
+    p.add_argument(
+        "--startup-runs", type=int, help="timed runs of each startup measurement (5, quick 2)"
+    )
     p.add_argument(
         "--slow-peers", action="store_true", help="also aiogram RedisEventIsolation (~2 min)"
     )
@@ -69,9 +75,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     a.k = a.k or (200 if a.quick else 1000)
     a.w3_runs = a.w3_runs or (1 if a.quick else 3)
     a.w4_n = a.w4_n or (50_000 if a.quick else 1_000_000)
+    a.startup_runs = a.startup_runs or (2 if a.quick else 5)
     if a.w3_processes < 1 or a.w3_processes > a.k:
         p.error(f"--w3-processes must be between 1 and --k ({a.k})")
-    a.only = {w.strip().upper() for w in a.only.split(",") if w.strip()}
+    spelled = {w.upper(): w for w in WORKLOADS}
+    a.only = {spelled.get(w.strip().upper(), w.strip()) for w in a.only.split(",") if w.strip()}
     unknown = a.only - set(WORKLOADS)
     if unknown:
         p.error(f"unknown workload(s) {sorted(unknown)}; choose from {', '.join(WORKLOADS)}")
@@ -127,6 +135,7 @@ def main(argv: list[str] | None = None) -> Json:
     cross = "W3" in args.only and (systems is None or "botsessions" in systems)
     total += len(w3_systems) if "W3" in args.only else 0
     total += 1 if cross else 0
+    total += startup.STEPS if "startup" in args.only else 0
     progress = Progress(total)
     ensure_node_modules()
     redis = RedisServer(cpu)
@@ -200,6 +209,10 @@ def main(argv: list[str] | None = None) -> Json:
             progress.show("W4")
             results["w4"] = memory.run(args.w4_n, 1, grammy)
             phase_s["W4"] = time.monotonic() - mark
+        if "startup" in args.only:
+            mark = time.monotonic()
+            results["startup"] = startup.run(args.startup_runs, progress)
+            phase_s["startup"] = time.monotonic() - mark
     finally:
         redis.stop()
         progress.finish()
@@ -219,6 +232,7 @@ def main(argv: list[str] | None = None) -> Json:
             "w3_processes": args.w3_processes,
             "w3_runs": args.w3_runs,
             "w4_n": args.w4_n,
+            "startup_runs": args.startup_runs,
         },
     }
     markdown = render(results, check(results))

@@ -184,6 +184,37 @@ def w4_table(w4: Json) -> list[str]:
     return lines
 
 
+def startup_table(startup: Json) -> list[str]:
+    lines = [
+        "| measurement | system | seconds, median [min, max] | × reference "
+        "| modules loaded | peak RSS (MB) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    imports: Json = startup.get("imports") or {}
+    reference = imports.get("python-telegram-bot", {}).get("seconds", {}).get("median")
+    for system, row in imports.items():
+        lines.append(
+            f"| {row['label']} (in the child, interpreter start excluded) | {system} "
+            f"| {_cell(row['seconds'], 3)} | {_ratio(row['seconds']['median'], reference)} "
+            f"vs telegram.ext | {row['modules']:,} | {_f(row['max_rss_mb']['median'], 0)} |"
+        )
+    replies: Json = startup.get("first_reply") or {}
+    reference = replies.get("grammY", {}).get("seconds", {}).get("median")
+    for system, row in replies.items():
+        lines.append(
+            f"| process start → first reply (`{row['label']}`) | {system} "
+            f"| {_cell(row['seconds'], 3)} | {_ratio(row['seconds']['median'], reference)} "
+            "vs grammY | — | — |"
+        )
+    demo: Json = startup.get("demo") or {}
+    if demo:
+        lines.append(
+            f"| demo: process start → first line (“{demo['first_line'][:60]}”) | botsessions "
+            f"| {_cell(demo['first_line_s'], 3)} | — | — | — |"
+        )
+    return lines
+
+
 def render(results: Json, targets: list[str]) -> str:
     meta = results["meta"]
     out: list[str] = ["# botsessions benchmark results", ""]
@@ -254,6 +285,18 @@ def render(results: Json, targets: list[str]) -> str:
                 out.append("")
     if results.get("w4"):
         out += [f"## W4: {results['w4']['n']:,} memory sessions", "", *w4_table(results["w4"]), ""]
+    startup: Any = results.get("startup")
+    if startup:
+        out += [
+            f"## Startup ({startup['runs']} runs each after one warm-up, fresh processes)",
+            "",
+            *startup_table(startup),
+            "",
+        ]
+        for what, msg in startup["failures"].items():
+            out.append(f"- {what}: {NA} ({msg.strip().splitlines()[-1][:200]})")
+        if startup["failures"]:
+            out.append("")
     if results.get("missing"):
         out += ["## Missing pieces", ""]
         out += [f"- {m}" for m in results["missing"]]

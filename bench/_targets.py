@@ -15,6 +15,15 @@ def _median(results: Json, system: str, workload: str, field: str = "overhead_us
     return value
 
 
+def _startup_ratio(startup: Json, section: str, ours: str, peer: str) -> float | None:
+    """``ours`` / ``peer`` of the median seconds in one startup section, if both ran."""
+    rows = startup.get(section) or {}
+    if ours not in rows or peer not in rows:
+        return None
+    theirs: float = rows[peer]["seconds"]["median"]
+    return None if theirs <= 0 else float(rows[ours]["seconds"]["median"]) / theirs
+
+
 def _mark(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "**missed**")
 
@@ -121,4 +130,29 @@ def check(results: Json) -> list[str]:
                 "≤ 1.2×",
                 ratio is not None and ratio <= 1.2,
             )
+    startup = results.get("startup")
+    if startup:
+        r = _startup_ratio(startup, "first_reply", "botsessions", "grammY")
+        add(
+            "startup: process start → first reply, examples/counter.py / grammY's counter bot",
+            r,
+            "≤ 1.5×",
+            r is not None and r <= 1.5,
+        )
+        r = _startup_ratio(startup, "imports", "botsessions", "python-telegram-bot")
+        add(
+            "startup: import botsessions / import telegram.ext",
+            r,
+            "≤ 0.5×",
+            r is not None and r <= 0.5,
+        )
+        r = _startup_ratio(startup, "imports", "botsessions", "aiogram")
+        add("startup: import botsessions / import aiogram", r, "reported", True)
+        demo = (startup.get("demo") or {}).get("first_line_s")
+        add(
+            "startup: the demo's first line, seconds",
+            None if demo is None else float(demo["median"]),
+            "reported",
+            True,
+        )
     return rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from botsessions._types import Middleware, SessionSlot
+from botsessions.engine.protocols import SessionMiddleware, SessionSlot
 
 Handler = Callable[["FakeContext"], Awaitable[None]]
 
@@ -28,7 +28,7 @@ class FakeContext:
         self.session_key: str | None = None
         self._slot: SessionSlot | None = None
 
-    def _bind_session(self, slot: SessionSlot, key: str | None) -> None:
+    def bind_session(self, slot: SessionSlot, key: str | None) -> None:
         self._slot = slot
         self.session_key = key
 
@@ -43,14 +43,14 @@ class FakeContext:
         self._slot.set(value)
 
 
-async def run(mw: Middleware, ctx: FakeContext, handler: Handler | None = None) -> None:
+async def run(mw: SessionMiddleware, ctx: FakeContext, handler: Handler | None = None) -> None:
     """Run ``mw`` for ``ctx`` with ``handler`` as the rest of the chain."""
 
     async def downstream() -> None:
         if handler is not None:
             await handler(ctx)
 
-    await mw(ctx, downstream)  # type: ignore[arg-type]
+    await mw(ctx, downstream)
 
 
 async def nothing(ctx: FakeContext) -> None:

@@ -14,7 +14,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 from typing_extensions import TypedDict
 
-from botsessions._codec import codec_for
+from botsessions.engine.codec import codec_for
 from botsessions._errors import CorruptDataError
 
 

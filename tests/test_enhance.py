@@ -6,10 +6,17 @@ from typing import Any
 
 import pytest
 
-from botsessions import MemorySessionStorage, MigrationError, enhance_storage, session
-from botsessions.storage._protocol import LockingStorage
+from botsessions import (
+    CorruptDataError,
+    MemorySessionStorage,
+    MigrationError,
+    enhance_storage,
+    session,
+)
+from botsessions.storage._locking import LockingStorage
 from botsessions.testing.recording import RecordingStorage
 from tests.session_support import FakeContext, run
+from tests.storage._fakes import FakeLockingStorage
 
 
 class Clock:
@@ -175,3 +182,89 @@ def test_migration_versions_must_be_finite_numbers(versions: Any) -> None:
 def test_duplicate_versions_are_refused() -> None:
     with pytest.raises(ValueError, match="twice"):
         enhance_storage(storage=MemorySessionStorage(), migrations={1: str, "1.0": str})  # type: ignore[dict-item]
+
+
+class TestStoredDataIsNeverLost:
+    """Issue 18, rows 5, 6 and 13: bad migrations and foreign data fail loudly."""
+
+    async def test_a_migration_returning_none_raises_and_leaves_the_data(self) -> None:
+        inner = RecordingStorage()
+        inner.storage.write("k", {"__d": {"count": 7}, "v": 1})
+
+        def forgot_return(data: Any) -> Any:
+            data["history"] = []
+
+        storage = enhance_storage(storage=inner, migrations={1: str, 2: forgot_return})
+        mw = session(initial=lambda: {"count": 0}, storage=storage, get_session_key=lambda c: "k")
+
+        async def handler(ctx: FakeContext) -> None:
+            raise AssertionError("the session must not read as missing")
+
+        with pytest.raises(MigrationError, match="returned None") as error:
+            await run(mw, FakeContext(), handler)
+        assert (error.value.key, error.value.version) == ("k", 2)
+        assert "'k'" in str(error.value)
+        assert inner.calls == [("read", "k")]
+        assert inner.storage.read("k") == {"__d": {"count": 7}, "v": 1}
+
+    async def test_data_newer_than_every_migration_keeps_its_version(self) -> None:
+        inner = MemorySessionStorage[Any]()
+        inner.write("42", {"__d": {"count": 1, "new_field": True}, "v": 3})
+        storage = enhance_storage(storage=inner, migrations={1: lambda d: d, 2: lambda d: d})
+        mw = session(initial=lambda: {"count": 0}, storage=storage)
+
+        async def bump(ctx: FakeContext) -> None:
+            ctx.session["count"] += 1
+
+        await run(mw, FakeContext(), bump)
+        assert inner.read("42") == {"__d": {"count": 2, "new_field": True}, "v": 3}
+        await run(mw, FakeContext(7), bump)  # a new session gets this code's version
+        assert inner.read("7") == {"__d": {"count": 1}, "v": 2}
+
+    async def test_a_version_is_kept_when_there_are_no_migrations(self) -> None:
+        inner = MemorySessionStorage[Any]()
+        inner.write("k", {"__d": 1, "v": 5})
+        storage = enhance_storage(storage=inner, ttl=60)
+        assert await storage.read("k") == 1
+        await storage.write("k", 2)
+        assert inner.read("k")["v"] == 5
+
+    async def test_an_older_version_is_upgraded_as_before(self) -> None:
+        inner = MemorySessionStorage[Any]()
+        storage = enhance_storage(storage=inner, migrations={1: lambda d: d, 2: lambda d: d + 1})
+        inner.write("k", {"__d": 1, "v": 1})
+        assert await storage.read("k") == 2
+        await storage.write("k", 2)
+        assert inner.read("k") == {"__d": 2, "v": 2}
+
+    async def test_a_newer_version_is_kept_under_a_lease_too(self) -> None:
+        inner = FakeLockingStorage()
+        inner.data["k"] = {"__d": {"n": 1}, "v": 9}
+        storage = enhance_storage(storage=inner, migrations={1: lambda d: d})
+        lease = await storage.acquire("k", read=True)
+        assert lease.value == {"n": 1}
+        await lease.write({"n": 2}, keep=True)
+        await lease.write({"n": 3})
+        assert inner.data["k"] == {"__d": {"n": 3}, "v": 9}
+
+    @pytest.mark.parametrize("expiry", ["soon", [1], {"at": 1}, True])
+    async def test_a_non_numeric_expiry_is_corrupt_data_naming_the_key(self, expiry: Any) -> None:
+        inner = MemorySessionStorage[Any]()
+        inner.write("k", {"__d": {"n": 1}, "e": expiry})
+        storage = enhance_storage(storage=inner, ttl=60)
+        with pytest.raises(CorruptDataError, match="'k'") as error:
+            await storage.read("k")
+        assert error.value.key == "k"
+        with pytest.raises(CorruptDataError):
+            await storage.has("k")
+        with pytest.raises(CorruptDataError):
+            [e async for e in storage.read_all_entries()]
+        assert inner.read("k") == {"__d": {"n": 1}, "e": expiry}
+
+    async def test_a_non_numeric_version_is_corrupt_data_naming_the_key(self) -> None:
+        inner = MemorySessionStorage[Any]()
+        inner.write("k", {"__d": 1, "v": "2"})
+        storage = enhance_storage(storage=inner, migrations={1: lambda d: d})
+        with pytest.raises(CorruptDataError, match="'k'"):
+            await storage.read("k")
+        assert inner.read("k") == {"__d": 1, "v": "2"}

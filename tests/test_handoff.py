@@ -13,8 +13,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from botsessions import LeaseLostError, enhance_storage, lazy_session, session
-from botsessions._handoff import HANDOFF_LIMIT
-from botsessions._types import Middleware
+from botsessions.engine.handoff import HANDOFF_LIMIT
+from botsessions.engine.protocols import SessionMiddleware
 from botsessions.storage import PostgresStorage, RedisStorage
 from botsessions.storage._protocol import LockingStorage
 from tests.services import RedisServer
@@ -105,7 +105,7 @@ class KeepingStorage:
 @pytest.fixture
 def no_window(monkeypatch: pytest.MonkeyPatch) -> None:
     """Chains are capped by count only, so the counts below do not depend on speed."""
-    monkeypatch.setattr("botsessions._handoff.HANDOFF_WINDOW", math.inf)
+    monkeypatch.setattr("botsessions.engine.handoff.HANDOFF_WINDOW", math.inf)
 
 
 async def bump(ctx: FakeContext) -> None:
@@ -114,19 +114,19 @@ async def bump(ctx: FakeContext) -> None:
     ctx.session["count"] = count + 1
 
 
-async def burst(mw: Middleware, n: int, handler: Handler = bump) -> list[Any]:
+async def burst(mw: SessionMiddleware, n: int, handler: Handler = bump) -> list[Any]:
     updates = (run(mw, FakeContext(), handler) for _ in range(n))
     return await asyncio.gather(*updates, return_exceptions=True)
 
 
-def counter(storage: Any) -> Middleware:
+def counter(storage: Any) -> SessionMiddleware:
     return session(initial=lambda: {"count": 0}, storage=storage)
 
 
 def assert_all_free(storage: KeepingStorage, mw: Any) -> None:
     assert storage.holders == {}
-    for spec in mw.manager.specs:
-        assert len(spec.locks) == 0
+    for plan in mw.manager.plans:
+        assert len(plan.locks) == 0
 
 
 def test_the_fake_satisfies_the_lock_protocol() -> None:
@@ -161,7 +161,7 @@ async def test_a_thousand_concurrent_updates_count_to_a_thousand_locking_once_pe
 async def test_the_handoff_count_cap_releases_the_lease_for_other_processes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("botsessions._handoff.HANDOFF_LIMIT", 3)
+    monkeypatch.setattr("botsessions.engine.handoff.HANDOFF_LIMIT", 3)
     storage = KeepingStorage()
     mw = counter(storage)
     await burst(mw, 10)
@@ -170,7 +170,7 @@ async def test_the_handoff_count_cap_releases_the_lease_for_other_processes(
 
 
 async def test_the_handoff_time_cap_releases_the_lease(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("botsessions._handoff.HANDOFF_WINDOW", 0.0)
+    monkeypatch.setattr("botsessions.engine.handoff.HANDOFF_WINDOW", 0.0)
     storage = KeepingStorage()
     mw = counter(storage)
     await burst(mw, 10)

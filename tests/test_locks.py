@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from botsessions._errors import LockTimeoutError
-from botsessions._locks import KeyedLock, acquire_all, lock_order
+from botsessions.engine.locks import KeyedLock, acquire_all, lock_order
 
 
 class Token:

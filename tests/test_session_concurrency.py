@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from botsessions import LockError, LockTimeoutError, MemorySessionStorage, lazy_session, session
-from botsessions._locks import KeyedLock
+from botsessions.engine.locks import KeyedLock
 from tests.session_support import FakeContext, run
 
 
@@ -209,7 +209,7 @@ async def test_locking_false_gives_grammys_lost_updates() -> None:
 
 def locks_of(mw: Any) -> KeyedLock:
     """The in-process lock family a session middleware uses."""
-    locks: KeyedLock = mw.manager.specs[0].locks
+    locks: KeyedLock = mw.manager.plans[0].locks
     return locks
 
 

@@ -1,4 +1,27 @@
-"""botsessions: per-chat and per-user sessions for Python Telegram bots."""
+"""botsessions: per-chat and per-user sessions for Python Telegram bots.
+
+The package is layered; each layer imports only the layers below it (a test checks every
+import statement, including those under ``TYPE_CHECKING``)::
+
+    _errors, _options                    exceptions; options and their validation
+      <- storage                         the storage protocols and the built-in storages
+        <- engine                        all per-update code: plan, state machine, locks
+          <- _session, _enhance, keys    session(), lazy_session(), enhance_storage(), keys
+            <- bot, integrations         the grammY-style bot layer; aiogram and PTB glue
+              <- testing                 conformance kits, recording, the Bot API emulator
+                <- _demo, _cli, __main__ the demo bot and the command line
+
+``import botsessions`` loads the engine and the storages only: the bot layer (and its HTTP
+client) is imported on first use of ``Bot``, ``Composer``, ``Context``, ``Middleware`` or
+``NextFn``, and no bot framework, database driver or pydantic is imported until something
+needs it.
+"""
+
+from __future__ import annotations
+
+import importlib as _importlib
+from typing import TYPE_CHECKING
+from typing import Any as _Any
 
 from botsessions._enhance import enhance_storage
 from botsessions._errors import (
@@ -14,11 +37,22 @@ from botsessions._errors import (
 )
 from botsessions._options import SessionOptions
 from botsessions._session import lazy_session, session
-from botsessions._types import Middleware, NextFn
-from botsessions.bot import Bot, Composer, Context
 from botsessions.storage import MemorySessionStorage, StorageAdapter
 
+if TYPE_CHECKING:
+    from botsessions.bot import Bot, Composer, Context, Middleware, NextFn
+
 __version__ = "0.1.0"
+
+# Names served by the bot layer, imported on first access (PEP 562) so that storage-only and
+# integration users never load it.
+_LAZY = {
+    "Bot": "botsessions.bot",
+    "Composer": "botsessions.bot",
+    "Context": "botsessions.bot",
+    "Middleware": "botsessions.bot",
+    "NextFn": "botsessions.bot",
+}
 
 __all__ = [
     "Bot",
@@ -42,3 +76,16 @@ __all__ = [
     "lazy_session",
     "session",
 ]
+
+
+def __getattr__(name: str) -> _Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'botsessions' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
+import os
+import sys
 
-from botsessions._demo import DEFAULT_DB, run_demo, token_from_env
+from botsessions._demo import DEFAULT_DB, DEFAULT_DIRECTORY, open_storage, run_demo
+from botsessions.bot import TelegramError
 
 __all__ = ["main"]
 
@@ -21,7 +25,8 @@ def _parser() -> argparse.ArgumentParser:
         help="chat with a session bot offline, from this terminal",
         description=(
             "Run the complete session example: a message counter with /stats, /theme and "
-            "/reset. Offline by default: a local Bot API server and a chat in this terminal."
+            "/reset. It runs offline on its own local Bot API server, with a chat in this "
+            "terminal, unless you pass --telegram."
         ),
     )
     demo.add_argument(
@@ -33,17 +38,31 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--db",
         metavar="PATH",
-        help=f"SQLite file (default ./{DEMO_DB_HINT}) or, with --storage file, a directory",
+        help=f"the SQLite file (default ./{DEFAULT_DB}) or, with --storage file, "
+        f"the directory (default ./{DEFAULT_DIRECTORY})",
     )
     demo.add_argument(
-        "--token",
-        help="run on Telegram with this bot token instead (default: $BOT_TOKEN); "
-        "no local server, no terminal chat",
+        "--telegram",
+        action="store_true",
+        help="run on Telegram instead, with --token or $BOT_TOKEN ($BOT_API_SERVER for a "
+        "self-hosted Bot API server): no local server, no terminal chat",
     )
+    demo.add_argument("--token", help="the bot token for --telegram (implies --telegram)")
     return parser
 
 
-DEMO_DB_HINT = DEFAULT_DB
+def _telegram_token(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str | None:
+    """The token to run on Telegram with, or ``None`` to run offline."""
+    exported = os.environ.get("BOT_TOKEN") or None
+    if args.token:
+        return str(args.token)
+    if args.telegram:
+        if exported is None:
+            parser.error("--telegram needs a bot token: pass --token TOKEN or set BOT_TOKEN")
+        return exported
+    if exported is not None:
+        print("BOT_TOKEN is set but not used: the demo runs offline unless you pass --telegram.")
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,12 +70,23 @@ def main(argv: list[str] | None = None) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "demo":
-        token = args.token or token_from_env()
+        token = _telegram_token(args, parser)
+        api_server = (os.environ.get("BOT_API_SERVER") or None) if token else None
         try:
-            with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(run_demo(storage_kind=args.storage, db=args.db, token=token))
+            chosen = open_storage(args.storage, args.db)
         except ValueError as exc:
             parser.error(str(exc))
+        except ModuleNotFoundError as exc:  # the storage's driver extra is not installed
+            sys.exit(f"botsessions demo: {exc}")
+        if token is not None:
+            # Show the bot layer's startup line (INFO); offline it would clutter the chat.
+            logging.basicConfig(format="%(message)s")
+            logging.getLogger("botsessions").setLevel(logging.INFO)
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(run_demo(chosen, telegram_token=token, api_server=api_server))
+        except TelegramError as exc:  # a rejected token, another poller: one line, no traceback
+            sys.exit(f"botsessions demo: {exc}")
 
 
 if __name__ == "__main__":

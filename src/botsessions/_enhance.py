@@ -2,27 +2,28 @@
 
 Values are stored in grammY's wrapper ``{"__d": data, "v": version, "e": expiry_ms}``
 (absent fields left out), so sessions written by either library read in the other.
+The wrapper is a ``StorageWrapper``: over a storage with a lock it keeps the lock and
+its lease handoff.
 """
 
 from __future__ import annotations
 
+import enum
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import timedelta
 from inspect import isawaitable
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from botsessions._errors import CorruptDataError, LeaseLostError, MigrationError
-from botsessions._handoff import keeps
 from botsessions._options import duration
-from botsessions.storage._protocol import KeepingLease, SessionLease, StorageView, iterate
+from botsessions.storage._locking import SessionLease
+from botsessions.storage._wrapper import StorageWrapper, WrappedLease
 
 __all__ = ["enhance_storage"]
 
 Migration = Callable[[Any], Any]
-
-_KEEP, _DELETE, _STAMP = 0, 1, 2  # what reading a stored value asks of the storage
 
 
 def enhance_storage(
@@ -36,13 +37,15 @@ def enhance_storage(
     Args:
         storage: any ``StorageAdapter`` (sync or async). Its ``has`` / ``read_all_*`` stay
             available on the wrapper, yielding unwrapped, migrated, unexpired values; its
-            lock capability (``LockingStorage``) is kept as well.
+            lock capability (``LockingStorage``) and lease handoff are kept as well.
         migrations: ``{version: fn}``; versions are numbers, applied in numeric order
             (``1 < 1.5 < 2 < 10 < 10.1``). Stored data older than a version (or without
             a version at all: data written before migrations existed) runs every newer
             function, sync or ``async``, each getting the previous result. New data is
             stored with the latest version. Migrated data is persisted when the session
-            is next written.
+            is next written. Data stored with a version newer than every migration (by a
+            newer release of the bot) is read as it is and written back with its own
+            version, never with an older one.
         ttl: seconds (int, float or ``timedelta``) a session lives after its last write.
             Expired data reads as ``None`` and is deleted. Data stored without an expiry
             gets one on its first read.
@@ -51,12 +54,14 @@ def enhance_storage(
         ValueError: ``migrations`` is empty ("No migrations given!"), a version is not a
             finite number or appears twice, or ``ttl`` is not positive.
         TypeError: ``storage`` lacks read/write/delete, or a migration is not callable.
+
+    Reading raises ``MigrationError`` when a migration raises or returns ``None``, and
+    ``CorruptDataError`` when the stored version or expiry is not a number; in both
+    cases the stored data is left as it was.
     """
-    view = StorageView(storage)
     steps = _steps(migrations)
     ttl_ms = None if (seconds := duration(ttl, what="ttl")) is None else seconds * 1000.0
-    cls = _LockingEnhancedStorage if view.lease is not None else _EnhancedStorage
-    return cls(view, steps, ttl_ms)
+    return _EnhancedStorage(storage, steps, ttl_ms)
 
 
 def _steps(migrations: Mapping[Any, Migration] | None) -> list[tuple[float, Migration]] | None:
@@ -89,94 +94,119 @@ def _version(version: Any) -> float:
     return number
 
 
-class _EnhancedStorage:
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class _Then(enum.Enum):
+    """What reading a stored value asks of the storage."""
+
+    KEEP = "keep"  # nothing: the stored copy is fine
+    DELETE = "delete"  # it expired
+    STAMP = "stamp"  # it has no expiry yet: store it again with one
+
+
+class _Opened(NamedTuple):
+    """One stored value, unwrapped."""
+
+    value: Any
+    then: _Then = _Then.KEEP
+    stamped: Any = None  # the value to store for STAMP
+    kept_version: Any = None  # a stored version newer than every migration, to write back
+
+
+class _EnhancedStorage(StorageWrapper):
     """The wrapper returned by ``enhance_storage`` (async methods)."""
 
-    __slots__ = ("_inner", "_latest", "_steps", "_ttl_ms")
+    __slots__ = ("_latest", "_newer", "_steps", "_ttl_ms")
 
     def __init__(
-        self, inner: StorageView, steps: list[tuple[float, Migration]] | None, ttl_ms: float | None
+        self, storage: Any, steps: list[tuple[float, Migration]] | None, ttl_ms: float | None
     ) -> None:
-        self._inner = inner
+        super().__init__(storage)
         self._steps = steps
         self._latest = steps[-1][0] if steps else None
         self._ttl_ms = ttl_ms
+        # Keys read with a version newer than every migration, and that version: their next
+        # write must keep it (a bot rolled back must not relabel newer data as older). Only
+        # such keys are remembered, and each only until it is written or deleted.
+        self._newer: dict[str, Any] = {}
 
     def __repr__(self) -> str:
-        return f"enhance_storage(storage={self._inner.storage!r})"
+        return f"enhance_storage(storage={self.storage!r})"
 
     async def read(self, key: str) -> Any:
         """The unwrapped, migrated value; ``None`` when missing or expired (then deleted)."""
-        value, action, stamped = await self._open(key, await self._inner.read(key))
-        if action == _DELETE:
-            await self._inner.delete(key)
-        elif action == _STAMP:
-            await self._inner.write(key, stamped)
-        return value
+        opened = await self._open(key, await self._read(key))
+        if opened.kept_version is None:
+            self._newer.pop(key, None)
+        else:
+            self._newer[key] = opened.kept_version
+        if opened.then is _Then.DELETE:
+            await self._delete(key)
+        elif opened.then is _Then.STAMP:
+            await self._write(key, opened.stamped)
+        return opened.value
 
     async def write(self, key: str, value: Any) -> None:
-        """Store ``value`` wrapped with the latest version and a fresh expiry."""
-        await self._inner.write(key, self._wrap(value))
+        """Store ``value`` wrapped with the latest version (or the newer one it was read
+        with) and a fresh expiry."""
+        await self._write(key, self._wrap(value, self._newer.pop(key, None)))
 
     async def delete(self, key: str) -> None:
-        await self._inner.delete(key)
+        """Delete the session."""
+        self._newer.pop(key, None)
+        await self._delete(key)
 
     async def has(self, key: str) -> bool:
         """Whether an unexpired session is stored under ``key``."""
-        raw = await self._inner.read(key)
-        return raw is not None and not self._expired(raw)
+        raw = await self._read(key)
+        return raw is not None and not self._expired(key, raw)
 
     async def read_all_entries(self) -> AsyncIterator[tuple[str, Any]]:
         """``(key, value)`` for every unexpired session, unwrapped and migrated."""
-        storage = self._inner.storage
-        if hasattr(storage, "read_all_entries"):
-            entries = await iterate(await _maybe(storage.read_all_entries()))
-        elif hasattr(storage, "read_all_keys"):
-            keys = await iterate(await _maybe(storage.read_all_keys()))
-            entries = [(key, await self._inner.read(key)) for key in keys]
-        else:
-            raise TypeError(f"{storage!r} has neither read_all_entries() nor read_all_keys()")
-        for key, raw in entries:
-            value, action, _ = await self._open(key, raw)
-            if action != _DELETE and value is not None:
-                yield key, value
+        for key, raw in await self._stored_entries():
+            opened = await self._open(key, raw)
+            if opened.then is not _Then.DELETE and opened.value is not None:
+                yield key, opened.value
 
     async def read_all_keys(self) -> AsyncIterator[str]:
         """Every key with an unexpired session."""
         async for key, _ in self.read_all_entries():
             yield key
 
-    async def read_all_values(self) -> AsyncIterator[Any]:
-        """Every unexpired session, unwrapped and migrated."""
-        async for _, value in self.read_all_entries():
-            yield value
+    async def wrap_lease(self, key: str, lease: SessionLease) -> SessionLease:
+        return _EnhancedLease(self, key, lease, await self._open(key, lease.value))
 
     # -- the wrapper format ----------------------------------------------------------
 
-    def _wrap(self, value: Any) -> dict[str, Any]:
+    def _wrap(self, value: Any, version: Any = None) -> dict[str, Any]:
         wrapper: dict[str, Any] = {"__d": value}
-        if self._latest is not None:
-            wrapper["v"] = self._latest
+        if version is None:
+            version = self._latest
+        if version is not None:
+            wrapper["v"] = version
         if self._ttl_ms is not None:
             wrapper["e"] = int(time.time() * 1000.0 + self._ttl_ms)
         return wrapper
 
-    def _expired(self, raw: Any) -> bool:
+    def _expired(self, key: str, raw: Any) -> bool:
         if isinstance(raw, dict) and "__d" in raw:
-            expiry = raw.get("e")
+            expiry = _expiry(key, raw.get("e"))
             return expiry is not None and expiry < time.time() * 1000.0
         return False
 
-    async def _open(self, key: str, raw: Any) -> tuple[Any, int, Any]:
-        """Unwrap one stored value: ``(value, what to do with the stored copy, stamp)``."""
+    async def _open(self, key: str, raw: Any) -> _Opened:
+        """Unwrap one stored value and say what to do with the stored copy."""
         if raw is None:
-            return None, _KEEP, None
+            return _Opened(None)
         if isinstance(raw, dict) and "__d" in raw:
-            data, version, expiry = raw["__d"], raw.get("v"), raw.get("e")
+            data, version, expiry = raw["__d"], raw.get("v"), _expiry(key, raw.get("e"))
         else:
             data, version, expiry = raw, None, None  # written before enhance_storage
         if expiry is not None and expiry < time.time() * 1000.0:
-            return None, _DELETE, None
+            return _Opened(None, _Then.DELETE)
+        kept = self._kept_version(key, version)
         stamped = None
         if expiry is None and self._ttl_ms is not None:
             stamped = {"__d": data, "e": int(time.time() * 1000.0 + self._ttl_ms)}
@@ -184,17 +214,30 @@ class _EnhancedStorage:
                 stamped["v"] = version
         if self._steps is not None:
             data = await self._migrate(key, data, version)
-        return data, (_KEEP if stamped is None else _STAMP), stamped
+        return _Opened(data, _Then.KEEP if stamped is None else _Then.STAMP, stamped, kept)
+
+    def _kept_version(self, key: str, version: Any) -> Any:
+        """``version`` when it is newer than every migration (to write back), else ``None``.
+
+        Raises:
+            CorruptDataError: with migrations, the stored version is not a number.
+        """
+        if version is None:
+            return None
+        if not _is_number(version):
+            if self._steps is None:
+                return None  # without migrations the version is never looked at
+            raise CorruptDataError(
+                f"session {key!r} has version {version!r}, which is not a number; "
+                "the data was left in place",
+                key=key,
+            )
+        if self._latest is None or float(version) > float(self._latest):
+            return version
+        return None
 
     async def _migrate(self, key: str, data: Any, version: Any) -> Any:
-        if version is None:
-            current = -math.inf  # before the first migration
-        elif isinstance(version, (int, float)) and not isinstance(version, bool):
-            current = float(version)
-        else:
-            raise CorruptDataError(
-                f"session {key!r} has version {version!r}, which is not a number", key=key
-            )
+        current = -math.inf if version is None else float(version)  # None: before the first
         for number, fn in self._steps or ():
             if number <= current:
                 continue
@@ -209,77 +252,70 @@ class _EnhancedStorage:
                     key=key,
                     version=number,
                 ) from exc
+            if data is None:
+                # Read as "no session", the update would start from initial() and then
+                # overwrite the real data: refuse instead.
+                raise MigrationError(
+                    f"migration {number!r} returned None for session key {key!r}; a "
+                    "migration must return the migrated data (is `return data` missing?). "
+                    "Nothing was stored",
+                    key=key,
+                    version=number,
+                )
         return data
 
 
-class _LockingEnhancedStorage(_EnhancedStorage):
-    """``enhance_storage`` over a ``LockingStorage``: the lock capability is kept."""
-
-    __slots__ = ()
-
-    async def acquire(self, key: str, *, read: bool) -> SessionLease:
-        inner: SessionLease = await self._inner.lease(key, read=read)  # type: ignore[misc]
-        # The wrapper can keep the lock exactly when the wrapped lease can.
-        cls = _KeepingEnhancedLease if keeps(inner) else _EnhancedLease
-        if not read:
-            return cls(self, inner, None, _KEEP, None)
-        try:
-            value, action, stamped = await self._open(key, inner.value)
-        except BaseException:
-            await inner.release()
-            raise
-        return cls(self, inner, value, action, stamped)
+def _expiry(key: str, expiry: Any) -> float | None:
+    """The stored expiry (epoch ms), or ``None``; ``CorruptDataError`` if not a number."""
+    if expiry is None:
+        return None
+    if _is_number(expiry):
+        return float(expiry)
+    raise CorruptDataError(
+        f"session {key!r} has expiry {expiry!r} ('e'), which is not a number of epoch "
+        "milliseconds; the data was left in place",
+        key=key,
+    )
 
 
-class _EnhancedLease:
+class _EnhancedLease(WrappedLease):
     """A lease of the wrapped storage that wraps on write and unwraps on read."""
 
-    __slots__ = ("_action", "_inner", "_owner", "_stamped", "value")
+    __slots__ = ("_opened",)
 
     def __init__(
-        self, owner: _EnhancedStorage, inner: SessionLease, value: Any, action: int, stamped: Any
+        self, owner: _EnhancedStorage, key: str, inner: SessionLease, opened: _Opened
     ) -> None:
-        self._owner = owner
-        self._inner = inner
+        super().__init__(owner, key, inner, opened.value)
+        self._opened = opened
+
+    async def write(self, value: Any, *, keep: bool = False) -> None:
+        owner = cast(_EnhancedStorage, self.owner)  # only _EnhancedStorage builds this lease
+        stored = owner._wrap(value, self._opened.kept_version)
+        if keep:
+            await self.inner.write(stored, keep=True)
+        else:
+            await self.inner.write(stored)
         self.value = value
-        self._action = action
-        self._stamped = stamped
+        # The stored value is fresh: nothing left to delete or stamp.
+        self._opened = _Opened(value, kept_version=self._opened.kept_version)
 
-    async def write(self, value: Any) -> None:
-        await self._inner.write(self._owner._wrap(value))
-
-    async def delete(self) -> None:
-        await self._inner.delete()
+    async def delete(self, *, keep: bool = False) -> None:
+        if keep:
+            await self.inner.delete(keep=True)
+        else:
+            await self.inner.delete()
+        self.value = None
+        self._opened = _Opened(None)
 
     async def release(self) -> None:
         # Expired data is deleted (and legacy data stamped) as the lock is released.
         try:
-            if self._action == _DELETE:
-                await self._inner.delete()
-            elif self._action == _STAMP:
-                await self._inner.write(self._stamped)
+            if self._opened.then is _Then.DELETE:
+                await self.inner.delete()
+            elif self._opened.then is _Then.STAMP:
+                await self.inner.write(self._opened.stamped)
             else:
-                await self._inner.release()
+                await self.inner.release()
         except LeaseLostError:
             pass  # release is silent when the lease is already gone
-
-
-class _KeepingEnhancedLease(_EnhancedLease):
-    """``_EnhancedLease`` over a lease that can keep the lock: forwards ``keep``."""
-
-    __slots__ = ()
-
-    async def write(self, value: Any, *, keep: bool = False) -> None:
-        inner = cast(KeepingLease, self._inner)  # keeps(inner) chose this class
-        await inner.write(self._owner._wrap(value), keep=keep)
-        self.value = value
-        self._action = _KEEP  # the stored value is fresh: nothing left to delete or stamp
-
-    async def delete(self, *, keep: bool = False) -> None:
-        await cast(KeepingLease, self._inner).delete(keep=keep)
-        self.value = None
-        self._action = _KEEP
-
-
-async def _maybe(result: Any) -> Any:
-    return await result if isawaitable(result) else result

@@ -17,10 +17,7 @@ Bad arguments raise the builtin ``ValueError`` / ``TypeError`` when an object is
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from botsessions.bot._context import Context
+from typing import Any
 
 __all__ = [
     "BotError",
@@ -43,10 +40,11 @@ class BotError(BotSessionsError):
     """A middleware raised while the bot handled an update.
 
     ``error`` is the original exception (also chained as ``__cause__``) and ``ctx``
-    is the context of the update that failed.
+    is the context of the update that failed (a ``botsessions.Context``, typed ``Any``
+    here because this module sits below the bot layer).
     """
 
-    def __init__(self, error: BaseException, ctx: Context) -> None:
+    def __init__(self, error: BaseException, ctx: Any) -> None:
         super().__init__(f"Error while handling update {_update_id(ctx)}: {error!r}")
         self.error = error
         self.ctx = ctx

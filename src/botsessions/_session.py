@@ -1,17 +1,42 @@
-"""session() and lazy_session(): options -> engine -> a bot-layer middleware."""
+"""session() and lazy_session(): options -> engine -> a middleware."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
-from botsessions._manager import build_manager
-from botsessions._types import Middleware, NextFn
+from botsessions.engine.manager import SessionManager, build_manager, run_update
+from botsessions.engine.protocols import NextCall
+from botsessions.keys import per_chat
 
-# build_manager is what framework integrations use: the engine without a bot-layer middleware.
-__all__ = ["build_manager", "lazy_session", "session"]
+__all__ = ["SessionMiddleware", "lazy_session", "session"]
 
 
-def session(**options: Any) -> Middleware:
+class SessionMiddleware:
+    """The middleware ``session()`` and ``lazy_session()`` return: ``await mw(ctx, next)``.
+
+    ``ctx`` is a host context (``botsessions.Context``, or anything with the
+    ``KeyContext`` attributes and ``bind_session``).
+
+    Attributes:
+        manager: the built session (``engine.SessionManager``), for code that works on
+            sessions outside an update.
+    """
+
+    __slots__ = ("manager",)
+
+    def __init__(self, manager: SessionManager) -> None:
+        self.manager = manager
+
+    def __call__(self, ctx: Any, next: NextCall) -> Awaitable[None]:
+        # Returns run_update's coroutine instead of awaiting it: no frame of its own.
+        return run_update(self.manager, ctx, ctx, next)
+
+    def __repr__(self) -> str:
+        return f"<SessionMiddleware {self.manager!r}>"
+
+
+def session(**options: Any) -> SessionMiddleware:
     """Middleware that gives every update a session in ``ctx.session``.
 
     The session is read (once) before the handler and written after it, only if it
@@ -29,10 +54,10 @@ def session(**options: Any) -> Middleware:
     Raises:
         TypeError, ValueError: an option is unknown or invalid (checked here, once).
     """
-    return _middleware(build_manager(lazy=False, **options))
+    return SessionMiddleware(build_manager(lazy=False, default_key=per_chat, **options))
 
 
-def lazy_session(**options: Any) -> Middleware:
+def lazy_session(**options: Any) -> SessionMiddleware:
     """Like ``session()``, but nothing is read until the handler asks for it.
 
     ``ctx.session`` is always an awaitable: ``data = await ctx.session``. The first access
@@ -44,27 +69,4 @@ def lazy_session(**options: Any) -> Middleware:
         ValueError: ``type="multi"`` (lazy multi sessions are not supported).
         TypeError, ValueError: an option is unknown or invalid.
     """
-    return _middleware(build_manager(lazy=True, **options))
-
-
-def _middleware(manager: Any) -> Middleware:
-    update = manager.update_factory()
-
-    async def session_middleware(ctx: Any, next: NextFn) -> None:
-        # ``async with update(ctx)``, spelled out: no coroutine when nothing has to wait.
-        handle = update(ctx)
-        pending = handle.enter()
-        if pending is not None:
-            await pending
-        try:
-            ctx._bind_session(handle.slot, handle.key)
-            await next()
-        except BaseException:
-            await handle.fail()
-            raise
-        pending = handle.leave()
-        if pending is not None:
-            await pending
-
-    session_middleware.manager = manager  # type: ignore[attr-defined]
-    return session_middleware
+    return SessionMiddleware(build_manager(lazy=True, default_key=per_chat, **options))

@@ -8,7 +8,8 @@ for updates it cannot key; touching ``ctx.session`` on such an update raises
 
 Which one is safe depends on who must see the same data:
 
-* ``per_chat`` (the default): one session per chat, shared by everyone in a group.
+* ``per_chat`` (the default of ``session()`` and of the integrations): one session per
+  chat, shared by everyone in a group.
 * ``per_user``: one session per user, following them across chats (private data).
 * ``per_user_in_chat``: one session per user in each chat (per-member state in groups).
 * ``per_topic``: one session per forum topic (messages outside topics use the chat's).
@@ -22,7 +23,7 @@ topics): give each session that shares a storage its own ``prefix``.
 
 from __future__ import annotations
 
-from botsessions._types import KeyContext
+from botsessions.engine.protocols import KeyContext
 
 __all__ = [
     "per_business_chat",

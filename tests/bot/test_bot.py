@@ -5,11 +5,9 @@ from __future__ import annotations
 import socket
 
 import pytest
-from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
-from aiogram.types import Update
 
 from botsessions import Bot, BotError, Context
-from botsessions._types import NextFn
+from botsessions.bot import NetworkError, NextFn, Unauthorized, User
 from botsessions.testing.bot_api import LocalBotAPI
 from tests.bot._updates import BOT_INFO, make_bot, text
 
@@ -34,27 +32,41 @@ class TestInit:
             assert not bot.is_initialized
             await bot.init()
             await bot.init()
-            await bot.api.session.close()
+            await bot.api.close()
             calls = [method for method, _ in api.calls(token)]
         assert bot.me.username == "demo_bot"
         assert calls == ["getMe"]
 
     async def test_rejected_token_gives_one_clear_error(self) -> None:
         async with LocalBotAPI() as api:
-            bot = Bot("999:not-registered", api_server=api.url)
-            with pytest.raises(TelegramUnauthorizedError, match="token was rejected") as info:
+            url = api.url
+            bot = Bot("999:not-registered", api_server=url)
+            with pytest.raises(Unauthorized, match="token was rejected") as info:
                 await bot.init()
-            await bot.api.session.close()
-        assert "@BotFather" in str(info.value)
-        assert isinstance(info.value.__cause__, TelegramUnauthorizedError)
+            await bot.api.close()
+        message = str(info.value)
+        assert "@BotFather" in message
+        assert url in message
+        assert message.count("rejected") == 1  # explained once, not wrapped again
+        assert info.value.error_code == 401
+        assert info.value.method == "getMe"
 
     async def test_unreachable_server_gives_one_clear_error(self) -> None:
         url = closed_port_url()
         bot = Bot("4242:token", api_server=url)
-        with pytest.raises(TelegramNetworkError, match="cannot reach the Bot API server") as info:
+        with pytest.raises(NetworkError, match="cannot reach the Bot API server") as info:
             await bot.init()
-        await bot.api.session.close()
+        await bot.api.close()
         assert url in str(info.value)
+        assert str(info.value).count("cannot reach") == 1
+
+    def test_bot_info_may_be_a_user_object(self) -> None:
+        bot = Bot("4242:token", bot_info=User(BOT_INFO))
+        assert bot.me.id == BOT_INFO["id"]
+
+    def test_bot_info_that_is_not_a_get_me_result_is_rejected(self) -> None:
+        with pytest.raises(TypeError, match="getMe result"):
+            Bot("4242:token", bot_info={"username": "no_id"})
 
     def test_malformed_token_is_rejected_when_built(self) -> None:
         with pytest.raises(ValueError, match="token is malformed"):
@@ -68,6 +80,7 @@ class TestInit:
 
 class TestHandleUpdate:
     async def test_accepts_an_aiogram_update(self) -> None:
+        types = pytest.importorskip("aiogram.types")
         bot = make_bot()
         seen: list[object] = []
 
@@ -76,7 +89,7 @@ class TestHandleUpdate:
             seen.append(ctx.update)
 
         raw = text("hi")
-        await bot.handle_update(Update.model_validate(raw))
+        await bot.handle_update(types.Update.model_validate(raw))
         assert seen == [raw]
 
     async def test_a_raising_middleware_becomes_bot_error(self) -> None:

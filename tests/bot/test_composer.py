@@ -7,7 +7,7 @@ import re
 import pytest
 
 from botsessions import BotError, Composer, Context
-from botsessions._types import NextFn
+from botsessions.bot import NextFn
 from tests.bot._updates import CHANNEL, callback, make_bot, message, text, update
 
 
@@ -114,6 +114,36 @@ class TestMiddlewareOrder:
         bot.use(feature)
         await bot.handle_update(text("/help"))
         assert log == ["help"]
+
+    async def test_a_handler_added_to_a_mounted_composer_later_is_used(self) -> None:
+        feature = Composer()
+        bot = make_bot()
+        bot.use(feature)
+        log: list[str] = []
+        await bot.handle_update(text("first"))
+        feature.on("message:text", lambda ctx, next: _append(log, ctx.update["message"]["text"]))
+        await bot.handle_update(text("second"))
+        assert log == ["second"]
+
+    async def test_a_composer_mounted_in_two_bots_updates_both(self) -> None:
+        feature = Composer()
+        first, second = make_bot(), make_bot()
+        first.use(feature)
+        second.use(feature)
+        await first.handle_update(text("x"))
+        await second.handle_update(text("x"))
+        log: list[str] = []
+        feature.use(lambda ctx, next: _append(log, "seen"))
+        await first.handle_update(text("y"))
+        await second.handle_update(text("y"))
+        assert log == ["seen", "seen"]
+
+    async def test_a_change_elsewhere_does_not_recompile_a_bot(self) -> None:
+        bot = make_bot()
+        bot.use(lambda ctx, next: next())
+        compiled = bot.middleware()
+        Composer().use(lambda ctx, next: next())  # unrelated to this bot
+        assert bot.middleware() is compiled
 
     async def test_composer_middleware_runs_the_whole_tree(self) -> None:
         composer = Composer()

@@ -1,21 +1,13 @@
-"""Context: raw-derived facts, typed objects on demand, reply helpers, session glue."""
+"""Context: raw-derived facts, Telegram objects on demand, reply helpers, session glue."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from aiogram.types import (
-    CallbackQuery,
-    Chat,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    User,
-)
 
 from botsessions import Bot, Context
-from botsessions._types import NextFn
+from botsessions.bot import CallbackQuery, Chat, Message, NextFn, User
 from botsessions.testing.bot_api import LocalBotAPI
 from tests.bot._updates import (
     BOT_INFO,
@@ -236,11 +228,16 @@ class TestSessionGlue:
     def test_session_forwards_to_the_bound_slot(self) -> None:
         ctx = ctx_for(text("x"))
         slot = _Slot()
-        ctx._bind_session(slot, "7")
+        ctx.bind_session(slot, "7")
         assert ctx.session_key == "7"
         assert ctx.session == {"count": 0}
         ctx.session = {"count": 1}
         assert slot.value == {"count": 1}
+
+    def test_the_former_private_name_still_binds(self) -> None:
+        ctx = ctx_for(text("x"))
+        ctx._bind_session(_Slot(), "8")
+        assert (ctx.session_key, ctx.session) == ("8", {"count": 0})
 
     def test_session_key_defaults_to_none(self) -> None:
         assert ctx_for(text("x")).session_key is None
@@ -262,7 +259,7 @@ class TestBotApiShortcuts:
             sent = await user.send("hi")
             await bot.handle_update({"update_id": 1, "message": sent})
             reply = await user.reply()
-            await bot.api.session.close()
+            await bot.api.close()
         assert reply["text"] == "echo: hi"
         assert reply["message_thread_id"] == topic
 
@@ -274,10 +271,8 @@ class TestBotApiShortcuts:
 
             @bot.command("start")
             async def start(ctx: Context, next: NextFn) -> None:
-                button = InlineKeyboardButton(text="Go", callback_data="go")
-                await ctx.reply(
-                    "pick", reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]])
-                )
+                button = {"text": "Go", "callback_data": "go"}
+                await ctx.reply("pick", reply_markup={"inline_keyboard": [[button]]})
 
             @bot.callback_query("go")
             async def go(ctx: Context, next: NextFn) -> None:
@@ -287,7 +282,7 @@ class TestBotApiShortcuts:
             query = await user.press("go", message=await user.reply())
             await bot.handle_update({"update_id": 2, "callback_query": query})
             answer = await user.callback_answer(query)
-            await bot.api.session.close()
+            await bot.api.close()
         assert answer["text"] == "done"
 
     async def test_reply_without_a_chat_explains(self) -> None:

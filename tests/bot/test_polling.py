@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiogram.exceptions import TelegramUnauthorizedError
 from aiohttp import web
 
 from botsessions import Bot, BotError, Context
-from botsessions._types import NextFn
+from botsessions.bot import Conflict, NextFn, Unauthorized
 from botsessions.testing.bot_api import LocalBotAPI
 from tests.bot._updates import BOT_INFO, text
 
@@ -174,8 +173,16 @@ class TestPolling:
         self, api: LocalBotAPI
     ) -> None:
         bot = Bot("999:not-registered", api_server=api.url, bot_info=BOT_INFO)
-        with pytest.raises(TelegramUnauthorizedError, match="token was rejected"):
+        with pytest.raises(Unauthorized, match="token was rejected") as info:
             await finish(asyncio.create_task(bot.run_polling(timeout=5)))
+        assert str(info.value).count("token was rejected") == 1
+
+    async def test_a_rejected_token_at_init_is_explained_once(self, api: LocalBotAPI) -> None:
+        bot = Bot("999:not-registered", api_server=api.url)
+        with pytest.raises(Unauthorized) as info:
+            await finish(asyncio.create_task(bot.run_polling(timeout=5)))
+        assert str(info.value).count("token was rejected") == 1
+        assert info.value.__cause__ is None  # not wrapped in a second explanation
 
     async def test_start_inside_an_event_loop_points_to_run_polling(self) -> None:
         bot = Bot("4242:token", bot_info=BOT_INFO)
@@ -232,7 +239,7 @@ class FaultyServer:
         method = request.match_info["method"]
         if method != "getUpdates":
             return web.json_response({"ok": True, "result": True})
-        params = dict(await request.post())
+        params = {key: str(value) for key, value in (await request.json()).items()}
         self.calls.append((time.monotonic(), params))
         if self.faults:
             result = self.faults.pop(0)(request)
@@ -251,6 +258,19 @@ def _too_many_requests(request: web.Request) -> web.Response:
         "parameters": {"retry_after": 1},
     }
     return web.json_response(body, status=429)
+
+
+def _conflict(request: web.Request) -> web.Response:
+    body = {
+        "ok": False,
+        "error_code": 409,
+        "description": "Conflict: terminated by other getUpdates request",
+    }
+    return web.json_response(body, status=409)
+
+
+def _bad_gateway(request: web.Request) -> web.Response:
+    return web.Response(status=502, text="<html>Bad Gateway</html>")
 
 
 def _disconnect(request: web.Request) -> web.Response:
@@ -275,6 +295,29 @@ class TestRetries:
             await finish(asyncio.create_task(bot.run_polling(timeout=5)))
         (first, _), (second, _) = server.calls[:2]
         assert second - first >= 0.9  # retry_after is 1 s
+
+    async def test_a_conflict_stops_polling_with_the_error(self) -> None:
+        async with FaultyServer([_conflict]) as server:
+            bot = Bot("4242:token", api_server=server.url, bot_info=BOT_INFO)
+            with pytest.raises(Conflict, match="terminated by other getUpdates") as info:
+                await finish(asyncio.create_task(bot.run_polling(timeout=5)))
+        assert info.value.error_code == 409
+        assert info.value.method == "getUpdates"
+
+    async def test_server_errors_are_retried_with_backoff(self) -> None:
+        async with FaultyServer([_bad_gateway, _one_update]) as server:
+            bot = Bot("4242:token", api_server=server.url, bot_info=BOT_INFO)
+            handled: list[str] = []
+
+            @bot.on("message:text")
+            async def got(ctx: Context, next: NextFn) -> None:
+                handled.append(ctx.update["message"]["text"])
+                bot.stop()
+
+            await finish(
+                asyncio.create_task(bot.run_polling(timeout=5, retry_initial=0.01, retry_max=0.05))
+            )
+        assert handled == ["hi"]
 
     async def test_network_errors_are_retried_with_backoff(self) -> None:
         faults = [_disconnect, _disconnect, _one_update]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, MutableMapping
@@ -12,8 +14,15 @@ import pytest
 from aiohttp import web
 
 from botsessions import Bot, BotError, Context
-from botsessions._types import NextFn
-from botsessions.bot.webhook import SECRET_HEADER, ASGIApp, asgi_app, webhook_app, webhook_handler
+from botsessions.bot import NextFn
+from botsessions.bot.webhook import (
+    MAX_BODY,
+    SECRET_HEADER,
+    ASGIApp,
+    asgi_app,
+    webhook_app,
+    webhook_handler,
+)
 from botsessions.testing.bot_api import LocalBotAPI
 from tests.bot._updates import make_bot, text
 
@@ -102,7 +111,7 @@ async def aiohttp_hook() -> AsyncIterator[tuple[str, list[int]]]:
     runner, url = await serve(app)
     yield f"{url}/hook", handled
     await runner.cleanup()
-    await bot.api.session.close()
+    await bot.api.close()
 
 
 async def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
@@ -140,6 +149,39 @@ class TestAiohttpSecret:
             status, _ = await post(url, body, {SECRET_HEADER: SECRET})
             assert status == 400
         assert handled == []
+
+    async def test_a_secret_header_that_is_not_utf8_is_403_not_500(
+        self, aiohttp_hook: tuple[str, list[int]]
+    ) -> None:
+        url, handled = aiohttp_hook
+        status = await raw_post(url, [(SECRET_HEADER.encode(), b"\xff\xfe\x80")], b"{}")
+        assert status == 403
+        assert handled == []
+
+    async def test_a_body_over_one_mib_is_413(self, aiohttp_hook: tuple[str, list[int]]) -> None:
+        url, handled = aiohttp_hook
+        status = await raw_post(
+            url, [(SECRET_HEADER.encode(), SECRET.encode())], b" " * (MAX_BODY + 1)
+        )
+        assert status == 413
+        assert handled == []
+
+
+async def raw_post(url: str, headers: list[tuple[bytes, bytes]], body: bytes) -> int:
+    """POST with header bytes exactly as given (aiohttp's client would re-encode them)."""
+    host_port, _, path = url.removeprefix("http://").partition("/")
+    host, _, port = host_port.partition(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    head = [f"POST /{path} HTTP/1.1".encode(), f"Host: {host_port}".encode()]
+    head += [name + b": " + value for name, value in headers]
+    head += [f"Content-Length: {len(body)}".encode(), b"Connection: close"]
+    writer.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+    with contextlib.suppress(ConnectionError):  # the server may answer before reading it all
+        await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    await writer.wait_closed()
+    return int(status_line.split()[1])
 
 
 class TestAsgiSecret:
@@ -191,6 +233,56 @@ class TestAsgiSecret:
             "lifespan.shutdown.complete",
         ]
         assert bot.me.username == "life_bot"
+
+    async def test_a_declared_body_over_one_mib_is_413_before_reading_it(self) -> None:
+        bot, handled = recording_bot()
+        app = asgi_app(bot)
+        read = 0
+        sent: list[MutableMapping[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            nonlocal read
+            read += 1
+            return {"type": "http.request", "body": b" ", "more_body": True}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(message)
+
+        headers = [(b"content-length", str(MAX_BODY + 1).encode())]
+        await app(
+            {"type": "http", "method": "POST", "path": "/", "headers": headers}, receive, send
+        )
+        assert sent[0]["status"] == 413
+        assert read == 0
+        assert handled == []
+
+    async def test_a_streamed_body_over_one_mib_is_413_without_buffering_it(self) -> None:
+        bot, handled = recording_bot()
+        app = asgi_app(bot)
+        chunk = b" " * 65536
+        read = 0
+        sent: list[MutableMapping[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:  # an endless body without Content-Length
+            nonlocal read
+            read += 1
+            return {"type": "http.request", "body": chunk, "more_body": True}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(message)
+
+        await app({"type": "http", "method": "POST", "path": "/", "headers": []}, receive, send)
+        assert sent[0]["status"] == 413
+        assert read == MAX_BODY // len(chunk) + 1  # stopped at the chunk crossing the limit
+        assert handled == []
+
+    async def test_a_body_of_exactly_one_mib_is_read(self) -> None:
+        bot, handled = recording_bot()
+        update = json.dumps(text("hi")).encode()
+        body = update + b" " * (MAX_BODY - len(update))
+        status, _ = await call_asgi(asgi_app(bot), body)
+        assert status == 200
+        assert len(handled) == 1
 
     def test_a_secret_telegram_would_refuse_is_rejected(self) -> None:
         with pytest.raises(ValueError, match="secret_token"):
@@ -261,5 +353,5 @@ class TestEndToEnd:
                 reply = await user.reply(timeout=10)
             finally:
                 await runner.cleanup()
-                await bot.api.session.close()
+                await bot.api.close()
         assert reply["text"] == "Welcome!"

@@ -13,6 +13,7 @@ import pytest
 from botsessions._errors import CorruptDataError, StorageError
 from botsessions.storage import FileStorage
 from botsessions.storage.files import file_name
+from tests.storage._hostile import NOT_FINITE, assert_unencodable_keys_refused, nested
 from tests.storage._killed_writer import LEAN_IMPORT, kill_writer_after
 
 HOSTILE_KEYS = [
@@ -159,6 +160,69 @@ class TestFileStorage:
             with pytest.raises(TypeError, match="Cannot store session 'k'"):
                 await storage.write("k", {"s": {1, 2}})
         assert listing(tmp_path) == []
+
+    async def test_a_record_is_the_key_the_value_and_the_expiry_in_that_order(
+        self, tmp_path: Path
+    ) -> None:
+        async with FileStorage(tmp_path, ttl=60) as storage:
+            await storage.write("k", {"a": [1, 2**70]})
+        text = (tmp_path / file_name("k")).read_text()
+        assert text.startswith('{"key":"k","value":{"a":[1,1180591620717411303424]},"expires_at":')
+
+    async def test_a_record_whose_expiry_is_not_a_number_is_corrupt_data(
+        self, tmp_path: Path
+    ) -> None:
+        (tmp_path / file_name("k")).write_text('{"key": "k", "value": 1, "expires_at": "soon"}')
+        async with FileStorage(tmp_path) as storage:
+            with pytest.raises(CorruptDataError, match="expires_at") as caught:
+                await storage.read("k")
+        assert caught.value.key == "k"
+
+    @pytest.mark.parametrize("extra", ["", ', "big": 123456789012345678901234'])
+    async def test_nan_and_infinity_tokens_are_corrupt_data(
+        self, tmp_path: Path, extra: str
+    ) -> None:
+        (tmp_path / file_name("k")).write_text(
+            '{"key": "k", "value": -Infinity, "expires_at": null' + extra + "}"
+        )
+        async with FileStorage(tmp_path) as storage:
+            with pytest.raises(CorruptDataError, match="'k'"):
+                await storage.read("k")
+
+    async def test_keys_that_are_not_valid_unicode_are_refused_naming_the_key(
+        self, tmp_path: Path
+    ) -> None:
+        async with FileStorage(tmp_path) as storage:
+            await assert_unencodable_keys_refused(storage)
+        assert listing(tmp_path) == []
+
+    @pytest.mark.parametrize("value", NOT_FINITE)
+    async def test_nan_and_infinity_are_refused_naming_the_key(
+        self, tmp_path: Path, value: object
+    ) -> None:
+        async with FileStorage(tmp_path) as storage:
+            with pytest.raises(TypeError, match=r"'k'.*(nan|inf)"):
+                await storage.write("k", value)
+        assert listing(tmp_path) == []
+
+    async def test_nesting_up_to_254_containers_is_stored_and_deeper_is_refused(
+        self, tmp_path: Path
+    ) -> None:
+        async with FileStorage(tmp_path, fsync=False) as storage:
+            await storage.write("k", nested(254))
+            assert await storage.read("k") == nested(254)
+            for value in (nested(255), nested(999), {"big": 2**70, "deep": nested(300)}):
+                with pytest.raises(TypeError, match=r"'k'.*nests more than 254"):
+                    await storage.write("k", value)
+
+    @pytest.mark.parametrize("ttl", [None, float("inf")])
+    async def test_no_ttl_and_an_infinite_one_both_keep_files_forever(
+        self, tmp_path: Path, ttl: float | None
+    ) -> None:
+        async with FileStorage(tmp_path, ttl=ttl) as storage:
+            await storage.write("k", 1)
+        content = json.loads((tmp_path / file_name("k")).read_text())
+        assert content["expires_at"] is None
 
     @pytest.mark.slow
     @pytest.mark.parametrize("rounds", [2, 3])

@@ -8,13 +8,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import asyncpg
 import pytest
 
-from botsessions._errors import StorageError
+from botsessions._errors import CorruptDataError, StorageError
 from botsessions.storage import PostgresStorage
 from tests.services import free_port
+from tests.storage._hostile import NOT_FINITE, assert_unencodable_keys_refused, nested
 
 
 @pytest.fixture
@@ -107,7 +109,7 @@ class TestPostgresStorage:
         storage = PostgresStorage(postgres_dsn, table=unique_name)
         assert await storage.read("k") == 1
         await storage.close()
-        with pytest.raises(RuntimeError, match="after close"):
+        with pytest.raises(RuntimeError, match=r"^Cannot use PostgresStorage after close\(\)$"):
             await storage.read("k")
 
     @pytest.mark.slow
@@ -140,3 +142,110 @@ class TestPostgresStorage:
             assert await storage.read("chat") == {"count": 1}
             await storage.write("chat", {"count": 2})
             assert await storage.read("chat") == {"count": 2}
+
+
+class TestPostgresHostileInput:
+    """Issue 18: hostile keys and values JSON cannot hold, as on every other storage."""
+
+    async def test_keys_that_are_not_valid_unicode_are_refused_naming_the_key(
+        self, storage: PostgresStorage
+    ) -> None:
+        await assert_unencodable_keys_refused(storage, locking=True)
+        lease = await storage.acquire("k", read=True)  # no connection was left behind
+        await lease.release()
+
+    @pytest.mark.parametrize("value", NOT_FINITE)
+    async def test_nan_and_infinity_are_refused_naming_the_key(
+        self, storage: PostgresStorage, value: object
+    ) -> None:
+        with pytest.raises(TypeError, match=r"'k'.*(nan|inf)"):
+            await storage.write("k", value)
+        lease = await storage.acquire("k", read=True)
+        with pytest.raises(TypeError, match=r"'k'.*(nan|inf)"):
+            await lease.write(value)
+        await lease.write({"ok": True})  # a refused value left the lease held
+        assert await storage.read("k") == {"ok": True}
+
+    async def test_nesting_up_to_254_containers_is_stored_and_deeper_is_refused(
+        self, storage: PostgresStorage
+    ) -> None:
+        await storage.write("k", nested(254))
+        assert await storage.read("k") == nested(254)
+        for value in (nested(255), nested(999), {"f": 1e20, "deep": nested(300)}):
+            with pytest.raises(TypeError, match=r"'k'.*nests more than 254"):
+                await storage.write("k", value)
+        assert await storage.read("k") == nested(254)
+
+    async def test_a_value_edited_to_hold_a_non_json_number_is_corrupt_data(
+        self, storage: PostgresStorage, pg_admin: asyncpg.Connection, unique_name: str
+    ) -> None:
+        await storage.write("k", {"n": 1})
+        # jsonb cannot hold NaN; a text copy of the value made by another tool can.
+        await pg_admin.execute(f'ALTER TABLE "{unique_name}" ALTER COLUMN value TYPE text')
+        await pg_admin.execute(f"""UPDATE "{unique_name}" SET value = '{{"n": NaN}}'""")
+        with pytest.raises(CorruptDataError, match="'k'"):
+            await storage.read("k")
+
+
+class TestPostgresDurations:
+    """Issue 18 row 11: inf means no limit; what PostgreSQL cannot hold is refused when built."""
+
+    @pytest.mark.parametrize(
+        ("option", "value"),
+        [
+            ("ttl", 1e13),
+            ("lock_wait", timedelta(days=25)),
+            ("lock_lease", timedelta(days=25)),
+            ("lock_wait", 2**31),
+        ],
+    )
+    def test_durations_beyond_postgres_ranges_are_refused_when_built(
+        self, option: str, value: object
+    ) -> None:
+        with pytest.raises(ValueError, match=option):
+            PostgresStorage(**{option: value})  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("lease", [None, float("inf")])
+    def test_an_endless_lease_is_refused_when_built(self, lease: float | None) -> None:
+        with pytest.raises(ValueError, match=r"lock_lease must be a finite number.*crashed"):
+            PostgresStorage(lock_lease=lease)  # type: ignore[arg-type]
+
+    async def test_the_largest_settings_work(
+        self, postgres_dsn: str, unique_name: str, pg_admin: asyncpg.Connection
+    ) -> None:
+        async with PostgresStorage(
+            postgres_dsn,
+            table=unique_name,
+            ttl=9.2e12,
+            lock_wait=timedelta(days=24),
+            lock_lease=timedelta(days=24),
+        ) as storage:
+            await storage.write("k", 1)
+            lease = await storage.acquire("k", read=True)
+            await lease.write(2)
+            assert await storage.read("k") == 2
+
+    @pytest.mark.parametrize("ttl", [None, float("inf")])
+    async def test_no_ttl_and_an_infinite_one_both_keep_rows_forever(
+        self, postgres_dsn: str, unique_name: str, pg_admin: asyncpg.Connection, ttl: float | None
+    ) -> None:
+        async with PostgresStorage(postgres_dsn, table=unique_name, ttl=ttl) as storage:
+            await storage.write("k", 1)
+        assert await pg_admin.fetchval(f'SELECT expires_at FROM "{unique_name}"') is None
+
+    @pytest.mark.parametrize("wait", [None, float("inf")])
+    async def test_an_unbounded_lock_wait_waits_for_the_holder(
+        self, postgres_dsn: str, unique_name: str, pg_admin: asyncpg.Connection, wait: float | None
+    ) -> None:
+        async with (
+            PostgresStorage(postgres_dsn, table=unique_name) as storage,
+            PostgresStorage(postgres_dsn, table=unique_name, lock_wait=wait) as patient,
+        ):
+            holder = await storage.acquire("k", read=True)
+            waiter = asyncio.create_task(patient.acquire("k", read=True))
+            done, _ = await asyncio.wait({waiter}, timeout=0.1)
+            assert not done
+            await holder.write(1)
+            lease = await waiter
+            assert lease.value == 1
+            await lease.release()

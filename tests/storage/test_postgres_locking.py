@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from botsessions._errors import LeaseLostError, LockTimeoutError
+from botsessions._errors import BotSessionsError, LeaseLostError, LockTimeoutError
 from botsessions.storage import PostgresStorage
-from botsessions.storage._postgres_sql import advisory_key
+from botsessions.storage.postgres._sql import advisory_key
 from tests.storage._locking_cases import SharedLockingCases
 from tests.storage._workers import start_holder
 
@@ -123,6 +123,42 @@ class TestPostgresLocking(SharedLockingCases):
             await lease.write({"count": 100}, keep=True)
         await lease.release()  # silent: the lease ended with the refusal
         assert await storage.read("chat") == {"count": 1}
+
+    async def test_a_backend_terminated_around_the_save_raises_only_botsessions_errors(
+        self, storage: PostgresStorage, pg_admin: asyncpg.Connection, unique_name: str
+    ) -> None:
+        # pg_terminate_backend racing the lease's save: depending on when the server's
+        # goodbye arrives, asyncpg reports a closed connection, a dropped one, or a protocol
+        # in the middle of consuming the error (InternalClientError). Each is ours to name.
+        await storage.write("chat", {"count": 0})
+        outcomes: set[str] = set()
+        for attempt in range(24):
+            # A pooled connection terminated after its last save is replaced, not reused.
+            lease = await storage.acquire("chat", read=True)
+            pid = await _holder_pid(pg_admin, unique_name, "chat")
+            keep = attempt % 2 == 1
+            if attempt % 3 == 0:
+                save = asyncio.create_task(lease.write({"count": attempt}, keep=keep))
+                await pg_admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+            else:
+                await pg_admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+                for _ in range(attempt % 3 * (attempt % 4)):
+                    await asyncio.sleep(0)
+                save = asyncio.create_task(lease.write({"count": attempt}, keep=keep))
+            try:
+                await save
+            except BotSessionsError as exc:
+                outcomes.add(type(exc).__name__)
+            else:
+                outcomes.add("saved")
+            await lease.release()  # silent, whatever happened
+        assert outcomes <= {"saved", "LeaseLostError", "StorageError"}
+        stored = await storage.read("chat")
+        assert stored is not None
+        assert 0 <= stored["count"] < 24
+        lease = await storage.acquire("chat", read=True)  # the pool recovered
+        await lease.write({"count": 100})
+        assert await storage.read("chat") == {"count": 100}
 
     @pytest.mark.slow
     async def test_a_killed_holder_frees_the_session_at_once(

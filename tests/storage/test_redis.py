@@ -5,15 +5,17 @@ The behaviour every storage shares is covered by the conformance suite.
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+from datetime import datetime, timedelta
 
 import pytest
 import redis.asyncio as aioredis
 
-from botsessions._errors import CorruptDataError, StorageError
+from botsessions._errors import CorruptDataError, LockTimeoutError, StorageError
 from botsessions.storage import RedisStorage
 from tests.services import RedisServer, free_port
-from tests.storage._redis_util import untyped
+from tests.storage._hostile import NOT_FINITE, assert_unencodable_keys_refused, nested
+from tests.storage._redis_util import lock_key, queue_key, untyped
 
 
 async def _commands(server: aioredis.Redis) -> dict[str, int]:
@@ -91,7 +93,7 @@ class TestRedisStorage:
             await lease.release()
         assert await redis_client.get(f"{unique_name}bad") == b"{not json"
 
-    async def test_enumeration_skips_lock_keys_and_escapes_glob_characters(
+    async def test_enumeration_skips_the_lock_and_escapes_glob_characters(
         self, redis_url: str, unique_name: str, redis_client: aioredis.Redis
     ) -> None:
         prefix = f"{unique_name}[*]:"
@@ -121,7 +123,7 @@ class TestRedisStorage:
         await storage.read("k")
         await storage.close()
         await storage.close()
-        with pytest.raises(RuntimeError, match="after close"):
+        with pytest.raises(RuntimeError, match=r"^Cannot use RedisStorage after close\(\)$"):
             await storage.read("k")
 
     def test_bad_arguments_are_refused_when_built(self) -> None:
@@ -136,6 +138,12 @@ class TestRedisStorage:
         async with RedisStorage(f"redis://127.0.0.1:{free_port()}/0") as storage:
             with pytest.raises(TypeError, match=r"'k'.*datetime"):
                 await storage.write("k", {"when": datetime.now()})
+
+    async def test_a_client_that_decodes_responses_is_refused(self, redis_url: str) -> None:
+        client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        with pytest.raises(ValueError, match="decode_responses"):
+            RedisStorage(client)
+        await client.aclose()
 
     @pytest.mark.slow
     async def test_a_stopped_server_fails_updates_and_keeps_the_data(
@@ -159,3 +167,156 @@ class TestRedisStorage:
             assert lease.value == {"count": 1}
             await lease.write({"count": 2})
             assert await storage.read("chat") == {"count": 2}
+
+
+class TestRedisHostileInput:
+    """Issue 18: hostile keys, foreign keys under the prefix, values JSON cannot hold."""
+
+    @pytest.mark.parametrize("kind", ["lock", "wait"])
+    async def test_a_session_named_like_lock_bookkeeping_cannot_block_another_session(
+        self, redis_url: str, unique_name: str, redis_client: aioredis.Redis, kind: str
+    ) -> None:
+        async with (
+            RedisStorage(redis_url, prefix=unique_name, lock_wait=2) as storage,
+            RedisStorage(redis_url, prefix=unique_name, lock_wait=2) as other,
+        ):
+            # Keys that user text can produce, named as the lock's keys were before.
+            await storage.write(f"botsessions.{kind}:42", {"from": "user"})
+            await storage.write("42", {"count": 1})
+            holder = await storage.acquire("42", read=True)
+            waiter = asyncio.create_task(other.acquire("42", read=True))
+            for _ in range(1000):
+                if await untyped(redis_client).llen(queue_key(unique_name, "42")):
+                    break
+                await asyncio.sleep(0.002)
+            await holder.write({"count": 2})
+            second = await waiter
+            assert second.value == {"count": 2}
+            await second.write({"count": 3})
+            assert await storage.read(f"botsessions.{kind}:42") == {"from": "user"}
+            assert await storage.read("42") == {"count": 3}
+            assert sorted([k async for k in storage.read_all_keys()]) == [
+                "42",
+                f"botsessions.{kind}:42",
+            ]
+
+    async def test_the_lock_keys_sit_outside_every_session_key(
+        self, redis_url: str, unique_name: str, redis_client: aioredis.Redis
+    ) -> None:
+        async with RedisStorage(redis_url, prefix=unique_name) as storage:
+            lease = await storage.acquire("42", read=False)
+            assert await redis_client.exists(lock_key(unique_name, "42"))
+            with pytest.raises(UnicodeDecodeError):
+                lock_key(unique_name, "42").decode()  # no str key can name it
+            assert [k async for k in storage.read_all_keys()] == []
+            await lease.write(1)
+        assert await redis_client.get(f"{unique_name}42") == b"1"  # the value stays put
+
+    async def test_names_that_are_not_text_or_not_strings_are_skipped_by_every_listing(
+        self, redis_url: str, unique_name: str, redis_client: aioredis.Redis
+    ) -> None:
+        await redis_client.set(unique_name.encode() + b"\xfe\xfebinary", b"1")
+        await untyped(redis_client).hset(f"{unique_name}hash", "field", "1")
+        await untyped(redis_client).rpush(f"{unique_name}list", "1")
+        async with RedisStorage(redis_url, prefix=unique_name) as storage:
+            await storage.write("a", 1)
+            assert [k async for k in storage.read_all_keys()] == ["a"]
+            assert [v async for v in storage.read_all_values()] == [1]
+            assert [e async for e in storage.read_all_entries()] == [("a", 1)]
+
+    async def test_keys_that_are_not_valid_unicode_are_refused_naming_the_key(
+        self, redis_url: str, unique_name: str
+    ) -> None:
+        async with RedisStorage(redis_url, prefix=unique_name) as storage:
+            await assert_unencodable_keys_refused(storage, locking=True)
+            assert [k async for k in storage.read_all_keys()] == []
+
+    @pytest.mark.parametrize("value", NOT_FINITE)
+    async def test_nan_and_infinity_are_refused_naming_the_key(
+        self, redis_url: str, unique_name: str, redis_client: aioredis.Redis, value: object
+    ) -> None:
+        async with RedisStorage(redis_url, prefix=unique_name) as storage:
+            with pytest.raises(TypeError, match=r"'k'.*(nan|inf)"):
+                await storage.write("k", value)
+            lease = await storage.acquire("k", read=True)
+            with pytest.raises(TypeError, match=r"'k'.*(nan|inf)"):
+                await lease.write(value)
+            await lease.write({"ok": True})  # a refused value left the lease held
+        assert await redis_client.get(f"{unique_name}k") == b'{"ok":true}'
+
+    @pytest.mark.parametrize("extra", ["", ', "big": 123456789012345678901234'])
+    async def test_nan_and_infinity_tokens_in_stored_json_are_corrupt_data(
+        self, redis_url: str, unique_name: str, redis_client: aioredis.Redis, extra: str
+    ) -> None:
+        await redis_client.set(f"{unique_name}k", '{"x": NaN' + extra + "}")
+        async with RedisStorage(redis_url, prefix=unique_name) as storage:
+            with pytest.raises(CorruptDataError, match="'k'"):
+                await storage.read("k")
+
+    async def test_nesting_up_to_254_containers_is_stored_and_deeper_is_refused(
+        self, redis_url: str, unique_name: str
+    ) -> None:
+        cyclic: dict[str, object] = {}
+        cyclic["self"] = cyclic
+        async with RedisStorage(redis_url, prefix=unique_name) as storage:
+            await storage.write("k", nested(254))
+            assert await storage.read("k") == nested(254)
+            for value in (nested(255), nested(999), cyclic, {"big": 2**70, "deep": nested(300)}):
+                with pytest.raises(TypeError, match=r"'k'.*nests more than 254"):
+                    await storage.write("k", value)
+            assert await storage.read("k") == nested(254)
+
+
+class TestRedisDurations:
+    """Issue 18 row 11: every duration option takes inf; the lease must stay finite."""
+
+    async def test_inf_ttl_keeps_sessions_forever(
+        self, redis_url: str, unique_name: str, redis_client: aioredis.Redis
+    ) -> None:
+        async with RedisStorage(redis_url, prefix=unique_name, ttl=float("inf")) as storage:
+            await storage.write("k", 1)
+            lease = await storage.acquire("k", read=True)
+            await lease.write(2)
+        assert await redis_client.pttl(f"{unique_name}k") == -1  # no expiry
+
+    @pytest.mark.parametrize("wait", [None, float("inf"), timedelta(days=10**5)])
+    async def test_an_unbounded_lock_wait_waits_for_the_holder(
+        self, redis_url: str, unique_name: str, wait: float | timedelta | None
+    ) -> None:
+        async with (
+            RedisStorage(redis_url, prefix=unique_name) as storage,
+            RedisStorage(redis_url, prefix=unique_name, lock_wait=wait) as patient,
+        ):
+            holder = await storage.acquire("k", read=True)
+            waiter = asyncio.create_task(patient.acquire("k", read=True))
+            done, _ = await asyncio.wait({waiter}, timeout=0.05)
+            assert not done
+            await holder.write(1)
+            lease = await waiter
+            assert lease.value == 1
+            await lease.release()
+
+    @pytest.mark.parametrize("lease", [None, float("inf"), 10**400])
+    def test_an_endless_lease_is_refused_when_built(self, lease: float | None) -> None:
+        with pytest.raises(ValueError, match=r"lock_lease must be a finite number.*crashed"):
+            RedisStorage(lock_lease=lease)  # type: ignore[arg-type]
+
+    def test_durations_redis_cannot_hold_are_refused_when_built(self) -> None:
+        with pytest.raises(ValueError, match="ttl"):
+            RedisStorage(ttl=1e17)
+        with pytest.raises(ValueError, match="lock_lease"):
+            RedisStorage(lock_lease=1e16)
+        with pytest.raises(TypeError, match="lock_wait"):
+            RedisStorage(lock_wait="10")  # type: ignore[arg-type]
+
+    async def test_a_short_lock_wait_still_times_out(
+        self, redis_url: str, unique_name: str
+    ) -> None:
+        async with (
+            RedisStorage(redis_url, prefix=unique_name) as storage,
+            RedisStorage(redis_url, prefix=unique_name, lock_wait=timedelta(seconds=0.1)) as quick,
+        ):
+            holder = await storage.acquire("k", read=False)
+            with pytest.raises(LockTimeoutError):
+                await quick.acquire("k", read=False)
+            await holder.release()

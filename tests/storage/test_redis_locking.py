@@ -13,7 +13,7 @@ from botsessions._errors import LeaseLostError, LockTimeoutError
 from botsessions.storage import RedisStorage
 from tests.services import RedisServer
 from tests.storage._locking_cases import SharedLockingCases
-from tests.storage._redis_util import untyped
+from tests.storage._redis_util import lock_key, queue_key, untyped
 from tests.storage._workers import start_holder
 
 
@@ -27,7 +27,7 @@ async def storage(
 
 async def _queued(redis_client: aioredis.Redis, prefix: str, waiters: int) -> None:
     """Return once ``waiters`` updates wait in line for the lock of "chat"."""
-    queue = f"{prefix}botsessions.wait:chat"
+    queue = queue_key(prefix, "chat")
     for _ in range(1000):
         if await untyped(redis_client).llen(queue) >= waiters:
             return
@@ -89,7 +89,7 @@ class TestRedisLocking(SharedLockingCases):
     ) -> None:
         await storage.write("chat", {"count": 1})
         stale = await storage.acquire("chat", read=True)
-        await redis_client.delete(f"{unique_name}botsessions.lock:chat")  # as if the lease expired
+        await redis_client.delete(lock_key(unique_name, "chat"))  # as if the lease expired
         current = await storage.acquire("chat", read=True)
         with pytest.raises(LeaseLostError, match="'chat'"):
             await stale.write({"count": 100})
@@ -103,7 +103,7 @@ class TestRedisLocking(SharedLockingCases):
     ) -> None:
         await storage.write("chat", {"count": 1})
         lease = await storage.acquire("chat", read=True)
-        await redis_client.delete(f"{unique_name}botsessions.lock:chat")
+        await redis_client.delete(lock_key(unique_name, "chat"))
         with pytest.raises(LeaseLostError):
             await lease.delete()
         assert await storage.read("chat") == {"count": 1}
@@ -115,7 +115,7 @@ class TestRedisLocking(SharedLockingCases):
         storage: RedisStorage,
         redis_client: aioredis.Redis,
     ) -> None:
-        lock = f"{unique_name}botsessions.lock:chat"
+        lock = lock_key(unique_name, "chat")
         lease = await storage.acquire("chat", read=True)
         await redis_client.pexpire(lock, 500)
         await lease.write({"count": 1}, keep=True)
@@ -138,7 +138,7 @@ class TestRedisLocking(SharedLockingCases):
         self, storage: RedisStorage, redis_client: aioredis.Redis, unique_name: str
     ) -> None:
         lease = await storage.acquire("chat", read=True)
-        await redis_client.delete(f"{unique_name}botsessions.lock:chat")
+        await redis_client.delete(lock_key(unique_name, "chat"))
         with pytest.raises(LeaseLostError):
             await lease.write({"count": 1}, keep=True)
         await lease.release()  # silent: the lease ended with the refusal
@@ -185,7 +185,7 @@ class TestRedisLocking(SharedLockingCases):
         async with RedisStorage(redis_url, prefix=unique_name, lock_wait=0.1) as impatient:
             with pytest.raises(LockTimeoutError):
                 await impatient.acquire("chat", read=True)
-        assert await untyped(redis_client).llen(f"{unique_name}botsessions.wait:chat") == 0
+        assert await untyped(redis_client).llen(queue_key(unique_name, "chat")) == 0
         await holder.release()
         lease = await storage.acquire("chat", read=False)  # free at once: nobody in line
         await lease.release()
@@ -200,7 +200,7 @@ class TestRedisLocking(SharedLockingCases):
             waiter.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await waiter
-        assert await untyped(redis_client).llen(f"{unique_name}botsessions.wait:chat") == 0
+        assert await untyped(redis_client).llen(queue_key(unique_name, "chat")) == 0
         await holder.write({"count": 1})
         lease = await storage.acquire("chat", read=True)  # not handed to the cancelled waiter
         assert lease.value == {"count": 1}
@@ -212,9 +212,9 @@ class TestRedisLocking(SharedLockingCases):
         async with RedisStorage(redis_url, prefix=unique_name, lock_lease=0.3) as storage:
             holder = await storage.acquire("chat", read=True)
             # A waiter of a process that died while queued: nobody will ever take its wake-up.
-            await untyped(redis_client).rpush(f"{unique_name}botsessions.wait:chat", "dead")
+            await untyped(redis_client).rpush(queue_key(unique_name, "chat"), "dead")
             await holder.write({"count": 1})
-            assert await redis_client.get(f"{unique_name}botsessions.lock:chat") == b"dead"
+            assert await redis_client.get(lock_key(unique_name, "chat")) == b"dead"
             lease = await storage.acquire("chat", read=True)  # waits out the 0.3 s lease
             assert lease.value == {"count": 1}
             await lease.write({"count": 2})

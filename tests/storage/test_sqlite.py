@@ -7,12 +7,14 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from botsessions._errors import CorruptDataError, StorageError
 from botsessions.storage import SQLiteStorage
+from tests.storage._hostile import NOT_FINITE, assert_unencodable_keys_refused, nested
 from tests.storage._killed_writer import LEAN_IMPORT, kill_writer_after
 
 WRITER = (
@@ -58,6 +60,19 @@ class TestSQLiteStorage:
     def test_bad_ttls_are_refused(self, ttl: object, error: type[Exception]) -> None:
         with pytest.raises(error):
             SQLiteStorage(ttl=ttl)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("timeout", [0, -1, "5", 10**9])
+    def test_bad_timeouts_are_refused(self, timeout: object) -> None:
+        with pytest.raises((TypeError, ValueError), match="timeout"):
+            SQLiteStorage(timeout=timeout)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("busy", [None, float("inf"), timedelta(seconds=2), 10**6])
+    async def test_every_kind_of_timeout_is_accepted(
+        self, tmp_path: Path, busy: float | timedelta | None
+    ) -> None:
+        async with SQLiteStorage(tmp_path / "s.db", timeout=busy) as storage:
+            await storage.write("k", 1)
+            assert await storage.read("k") == 1
 
     async def test_sessions_are_json_text_in_a_wal_database(self, tmp_path: Path) -> None:
         path = tmp_path / "s.db"
@@ -133,6 +148,63 @@ class TestSQLiteStorage:
             assert await asyncio.gather(*(storage.read(str(i)) for i in range(200))) == list(
                 range(200)
             )
+
+    async def test_a_foreign_table_with_integer_values_is_corrupt_data_naming_the_key(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "s.db"
+        connection = sqlite3.connect(path)
+        connection.execute("CREATE TABLE sessions (key TEXT PRIMARY KEY, value INTEGER)")
+        connection.execute("INSERT INTO sessions VALUES ('7', 42)")
+        connection.commit()
+        connection.close()
+        async with SQLiteStorage(path) as storage:
+            with pytest.raises(CorruptDataError, match=r"'7'.*int") as caught:
+                await storage.read("7")
+            assert caught.value.key == "7"
+            with pytest.raises(CorruptDataError, match="'7'"):
+                _ = [entry async for entry in storage.read_all_entries()]
+
+    @pytest.mark.parametrize("extra", ["", ', "big": 123456789012345678901234'])
+    async def test_nan_and_infinity_tokens_are_corrupt_data(
+        self, tmp_path: Path, extra: str
+    ) -> None:
+        path = tmp_path / "s.db"
+        async with SQLiteStorage(path) as storage:
+            await storage.write("k", 1)
+            connection = sqlite3.connect(path)
+            connection.execute(
+                "UPDATE sessions SET value = ? WHERE key = 'k'", ('{"x": Infinity' + extra + "}",)
+            )
+            connection.commit()
+            connection.close()
+            with pytest.raises(CorruptDataError, match="'k'"):
+                await storage.read("k")
+
+    async def test_keys_that_are_not_valid_unicode_are_refused_naming_the_key(
+        self, tmp_path: Path
+    ) -> None:
+        async with SQLiteStorage(tmp_path / "s.db") as storage:
+            await assert_unencodable_keys_refused(storage)
+
+    @pytest.mark.parametrize("value", NOT_FINITE)
+    async def test_nan_and_infinity_are_refused_naming_the_key(
+        self, tmp_path: Path, value: object
+    ) -> None:
+        async with SQLiteStorage(tmp_path / "s.db") as storage:
+            with pytest.raises(TypeError, match=r"'k'.*(nan|inf)"):
+                await storage.write("k", value)
+            assert await storage.read("k") is None
+
+    async def test_nesting_up_to_254_containers_is_stored_and_deeper_is_refused(
+        self, tmp_path: Path
+    ) -> None:
+        async with SQLiteStorage(tmp_path / "s.db") as storage:
+            await storage.write("k", nested(254))
+            assert await storage.read("k") == nested(254)
+            for value in (nested(255), nested(999), {"big": 2**70, "deep": nested(300)}):
+                with pytest.raises(TypeError, match=r"'k'.*nests more than 254"):
+                    await storage.write("k", value)
 
     @pytest.mark.slow
     def test_two_processes_can_write_the_same_file_at_once(self, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from aiogram.types import (
 from aiohttp import web
 
 from botsessions.testing.bot_api import LocalBotAPI
+from botsessions.testing.bot_api.__main__ import main
 
 KEYBOARD = InlineKeyboardMarkup(
     inline_keyboard=[
@@ -502,3 +504,54 @@ class TestRunModes:
             bot_process.wait(timeout=60)
             child.close()
         assert child.exitstatus == 0
+
+
+class TestCommandLine:
+    def test_help_names_the_module_and_runs_without_a_runpy_warning(self) -> None:
+        result = subprocess.run(
+            [sys.executable, "-W", "default", "-m", "botsessions.testing.bot_api", "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert result.stdout.startswith("usage: python -m botsessions.testing.bot_api ")
+        assert "--token" in result.stdout
+        assert result.stderr == ""
+
+    def test_given_token_is_served_and_the_printed_command_points_a_client_at_it(self) -> None:
+        token = "4242:a-fixed-secret"
+        child = pexpect.spawn(
+            sys.executable,
+            ["-W", "default", "-m", "botsessions.testing.bot_api", "--token", token],
+            encoding="utf-8",
+            timeout=60,
+        )
+        try:
+            child.expect(r"Run a bot:\s+(.*) python your_bot\.py")
+            env = dict(item.split("=", 1) for item in shlex.split(child.match.group(1)))
+            child.expect("Ctrl\\+C to stop")
+            assert "RuntimeWarning" not in child.before
+            assert env["BOT_TOKEN"] == token
+            assert env["BOT_API_SERVER"].startswith("http://127.0.0.1:")
+            me = asyncio.run(_get_me(env["BOT_API_SERVER"], env["BOT_TOKEN"]))
+            assert (me["id"], me["username"]) == (4242, "test_bot")
+        finally:
+            child.sendintr()
+            child.expect(pexpect.EOF)
+            child.close()
+        assert child.exitstatus == 0
+
+    def test_malformed_token_is_a_usage_error(self, capsys: pytest.CaptureFixture[str]) -> None:
+        with pytest.raises(SystemExit) as exited:
+            main(["--token", "no-colon"])
+        assert exited.value.code == 2
+        assert "--token: malformed token 'no-colon'" in capsys.readouterr().err
+
+
+async def _get_me(url: str, token: str) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/bot{token}/getMe") as response:
+        body: dict[str, Any] = await response.json()
+    assert body["ok"] is True
+    result: dict[str, Any] = body["result"]
+    return result

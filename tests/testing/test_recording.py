@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 
 from botsessions import MemorySessionStorage, session
 from botsessions.storage import RedisStorage
-from botsessions.storage._protocol import LockingStorage
+from botsessions.storage._locking import LockingStorage
 from botsessions.testing.recording import RecordingStorage, SyncRecordingStorage
 from tests.session_support import FakeContext, nothing, run
+from tests.storage._fakes import FakeLockingStorage
 
 
 async def test_calls_are_recorded_in_order_and_counted() -> None:
@@ -85,3 +87,37 @@ class TestLockingStorage:
         await run(session(storage=storage), FakeContext(), forget)
         assert storage.calls == [("acquire", "42", True), ("lease.delete", "42")]
         assert await redis.read("42") is None
+
+    async def test_handoff_stays_on_and_keep_is_recorded(self, redis: RedisStorage) -> None:
+        storage = RecordingStorage(redis)
+        mw = session(initial=lambda: {"n": 0}, storage=storage)
+
+        async def bump(ctx: FakeContext) -> None:
+            await asyncio.sleep(0)  # the handler awaits: the other updates queue up
+            ctx.session["n"] += 1
+
+        await asyncio.gather(*(run(mw, FakeContext(), bump) for _ in range(5)))
+        assert await redis.read("42") == {"n": 5}
+        kept = [call for call in storage.calls if call[-1] == {"keep": True}]
+        assert kept, storage.calls  # the lease went from update to update
+        assert [call[0] for call in storage.calls].count("acquire") < 5
+
+
+async def test_a_lease_records_keep_and_forwards_it() -> None:
+    inner = FakeLockingStorage()
+    storage = RecordingStorage(inner)
+    lease = await storage.acquire("k", read=False)
+    await lease.write({"n": 1}, keep=True)
+    await lease.delete(keep=True)
+    await lease.write({"n": 2})
+    assert storage.calls == [
+        ("acquire", "k", False),
+        ("lease.write", "k", {"n": 1}, {"keep": True}),
+        ("lease.delete", "k", {"keep": True}),
+        ("lease.write", "k", {"n": 2}),
+    ]
+    assert inner.calls[1:] == [
+        ("write", "k", {"n": 1}, True),
+        ("delete", "k", True),
+        ("write", "k", {"n": 2}, False),
+    ]

@@ -7,11 +7,12 @@ counts, then calls ``await next()``, and the commands registered after it still 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from botsessions import Bot, StorageAdapter, session
 
-from botsessions import Bot, Context, NextFn, StorageAdapter, session
+if TYPE_CHECKING:
+    from botsessions import Context, NextFn
 
 __all__ = ["HELP", "build_demo_bot"]
 
@@ -26,15 +27,10 @@ def initial() -> dict[str, Any]:
     return {"messages": 0, "theme": "light"}
 
 
-def _theme_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(text=name.capitalize(), callback_data=f"theme:{name}")
-                for name in THEMES
-            ]
-        ]
-    )
+def _theme_keyboard() -> dict[str, Any]:
+    # Telegram's InlineKeyboardMarkup as plain JSON: the bot layer sends it as it is.
+    row = [{"text": name.capitalize(), "callback_data": f"theme:{name}"} for name in THEMES]
+    return {"inline_keyboard": [row]}
 
 
 def build_demo_bot(
@@ -69,7 +65,7 @@ def build_demo_bot(
             ctx.session["theme"] = chosen
             if query is not None and query.message is not None:
                 await ctx.api.edit_message_text(
-                    f"Theme: {chosen}",
+                    text=f"Theme: {chosen}",
                     chat_id=query.message.chat.id,
                     message_id=query.message.message_id,
                     reply_markup=_theme_keyboard(),

@@ -1,8 +1,64 @@
-"""The grammY-style bot layer: Bot, Composer, Context."""
+"""The grammY-style bot layer: Bot, Composer, Context, on a small Bot API client.
+
+Nothing here needs a bot framework: updates are raw dicts, Telegram objects are
+read by attribute (``ctx.message.text``), and Bot API calls go through ``Api``
+(aiohttp, imported on the first call). ``botsessions.bot.webhook`` serves webhooks;
+``botsessions.bot.aiogram_types`` converts to aiogram's models where aiogram is
+installed.
+"""
 
 from botsessions._errors import BotError
-from botsessions.bot._bot import Bot
+from botsessions.bot._api import Api
+from botsessions.bot._bot import Bot, ErrorHandler
 from botsessions.bot._composer import Composer
 from botsessions.bot._context import Context
+from botsessions.bot._errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    ServerError,
+    TelegramError,
+    Unauthorized,
+)
+from botsessions.bot._objects import (
+    CallbackQuery,
+    Chat,
+    InlineQuery,
+    Message,
+    MessageEntity,
+    TelegramObject,
+    Update,
+    User,
+)
+from botsessions.bot._request import InputFile
+from botsessions.bot._types import Middleware, NextFn
 
-__all__ = ["Bot", "BotError", "Composer", "Context"]
+__all__ = [
+    "Api",
+    "BadRequest",
+    "Bot",
+    "BotError",
+    "CallbackQuery",
+    "Chat",
+    "Composer",
+    "Conflict",
+    "Context",
+    "ErrorHandler",
+    "Forbidden",
+    "InlineQuery",
+    "InputFile",
+    "Message",
+    "MessageEntity",
+    "Middleware",
+    "NetworkError",
+    "NextFn",
+    "RetryAfter",
+    "ServerError",
+    "TelegramError",
+    "TelegramObject",
+    "Unauthorized",
+    "Update",
+    "User",
+]

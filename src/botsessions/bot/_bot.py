@@ -6,22 +6,15 @@ import asyncio
 import inspect
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
-
-from aiogram.exceptions import TelegramUnauthorizedError
-from aiogram.types import Update, User
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from botsessions._errors import BotError
-from botsessions.bot._client import explain_startup_error, make_client
-from botsessions.bot._composer import Composer, _generation
+from botsessions.bot._api import Api
+from botsessions.bot._composer import Composer
 from botsessions.bot._context import Context
+from botsessions.bot._objects import TelegramObject, User
 from botsessions.bot._polling import Poller
-
-if TYPE_CHECKING:
-    from aiogram import Bot as AiogramBot
-
-    from botsessions._types import Middleware
 
 __all__ = ["Bot", "ErrorHandler"]
 
@@ -31,15 +24,23 @@ ErrorHandler = Callable[[BotError], Awaitable[None] | None]
 """``bot.catch`` handler: ``(err: BotError) -> None``, sync or async."""
 
 
+class PydanticModel(Protocol):
+    """A pydantic model, such as aiogram's ``Update`` or ``User`` (told apart without
+    importing pydantic or aiogram)."""
+
+    def model_dump(self, *args: Any, **kwargs: Any) -> dict[str, Any]: ...
+
+
 async def _log_error(err: BotError) -> None:
     logger.error("%s", err, exc_info=err.error)
 
 
 def _coerce_update(update: Any) -> dict[str, Any]:
     if type(update) is not dict:
-        if isinstance(update, Update):
-            update = update.model_dump(mode="json", exclude_none=True, by_alias=True)
-        elif not isinstance(update, dict):
+        dump = getattr(update, "model_dump", None)
+        if callable(dump):  # an aiogram Update (a pydantic model), told apart without aiogram
+            update = dump(mode="json", exclude_none=True, by_alias=True)
+        if not isinstance(update, dict):
             raise TypeError(
                 f"Malformed update: expected a dict or an aiogram Update, "
                 f"got {type(update).__name__}"
@@ -49,19 +50,21 @@ def _coerce_update(update: Any) -> dict[str, Any]:
             f"Malformed update: no 'update_id' (keys: {sorted(update)[:5]}); "
             "pass the update exactly as the Bot API sent it"
         )
-    return update  # type: ignore[no-any-return]
+    return update
 
 
 class Bot(Composer):
     """A grammY-style bot: register middleware, then handle updates or start polling.
 
-    Bot API calls go through aiogram's ``Bot`` client (``bot.api``), so every
-    method and type of aiogram is available in handlers as ``ctx.api``.
+    Bot API calls go through ``bot.api`` (also ``ctx.api`` in handlers), a small
+    client for every Bot API method; the network is used only from ``init()`` /
+    polling / the first call on.
 
     Args:
         token: the bot token from @BotFather.
-        bot_info: the bot's ``getMe`` result (a dict or an aiogram ``User``); with
-            it the bot needs no ``init()`` call and no network to handle updates.
+        bot_info: the bot's ``getMe`` result (a dict, a ``User``, or an aiogram
+            ``User``); with it the bot needs no ``init()`` call and no network to
+            handle updates.
         api_server: base URL of a Bot API server other than api.telegram.org
             (a self-hosted or local test server).
         context_type: the class instantiated per update; a subclass of ``Context``
@@ -75,19 +78,15 @@ class Bot(Composer):
         self,
         token: str,
         *,
-        bot_info: dict[str, Any] | User | None = None,
+        bot_info: Mapping[str, Any] | TelegramObject | PydanticModel | None = None,
         api_server: str | None = None,
         context_type: type[Context] = Context,
     ) -> None:
         super().__init__()
-        self.api: AiogramBot = make_client(token, api_server)
-        """The aiogram ``Bot`` client."""
-        self._me: User | None = None
-        if bot_info is not None:
-            self._me = bot_info if isinstance(bot_info, User) else User.model_validate(bot_info)
+        self.api: Api = Api(token, server=api_server)
+        """The Bot API client (``await bot.api.send_message(chat_id, text)``)."""
+        self._me: User | None = None if bot_info is None else _user(bot_info)
         self._context_type = context_type
-        self._handler: Middleware | None = None
-        self._compiled_at = -1
         self._error_handler: Callable[[BotError], Awaitable[None]] = _log_error
         self._poller: Poller | None = None
 
@@ -118,18 +117,11 @@ class Bot(Composer):
         """Fetch the bot's own user with ``getMe`` (skipped when already known).
 
         Raises:
-            aiogram.exceptions.TelegramUnauthorizedError: the token was rejected.
-            aiogram.exceptions.TelegramNetworkError: the Bot API server is unreachable.
+            Unauthorized: the token was rejected.
+            NetworkError: the Bot API server is unreachable.
         """
-        if self._me is not None:
-            return
-        try:
+        if self._me is None:
             self._me = await self.api.get_me()
-        except Exception as exc:
-            clearer = explain_startup_error(exc, self.api)
-            if clearer is None:
-                raise
-            raise clearer from exc
 
     def catch(self, handler: ErrorHandler) -> ErrorHandler:
         """Set the handler for errors raised by middleware while polling or on webhooks.
@@ -156,7 +148,7 @@ class Bot(Composer):
         """Pass ``err`` to the handler set with ``catch`` (by default: log it)."""
         await self._error_handler(err)
 
-    async def handle_update(self, update: dict[str, Any] | Update) -> None:
+    async def handle_update(self, update: dict[str, Any] | PydanticModel) -> None:
         """Run the middleware tree once for ``update``.
 
         Args:
@@ -169,14 +161,14 @@ class Bot(Composer):
             TypeError, ValueError: the update is malformed (not a dict, no update_id).
             RuntimeError: the bot is not initialized (no ``init()`` and no ``bot_info``).
         """
-        raw = _coerce_update(update)
+        raw = update if type(update) is dict and "update_id" in update else _coerce_update(update)
         me = self._me
         if me is None:
-            _ = self.me  # raises the explanatory RuntimeError
-        if self._compiled_at != _generation[0]:
-            self._compiled_at = _generation[0]
-            self._handler = self.middleware()
-        ctx = self._context_type(raw, self.api, me)  # type: ignore[arg-type]
+            me = self.me  # raises the explanatory RuntimeError
+        handler = self._compiled
+        if handler is None:
+            handler = self.middleware()
+        ctx = self._context_type(raw, self.api, me)
         done = False
 
         async def end() -> None:
@@ -186,7 +178,7 @@ class Bot(Composer):
             done = True
 
         try:
-            await self._handler(ctx, end)  # type: ignore[misc]
+            await handler(ctx, end)
         except Exception as exc:
             raise BotError(exc, ctx) from exc
 
@@ -219,7 +211,8 @@ class Bot(Composer):
 
         Raises:
             RuntimeError: polling is already running.
-            aiogram.exceptions.TelegramUnauthorizedError: the token was rejected.
+            Unauthorized: the token was rejected.
+            Conflict: another process polls with this token.
             Exception: what the ``catch`` handler raised.
         """
         if self._poller is not None:
@@ -237,19 +230,17 @@ class Bot(Composer):
         try:
             await self.init()
             await self.api.delete_webhook(drop_pending_updates=drop_pending_updates)
+            logger.info("Bot @%s is polling %s", self.me.username, self.api.server)
             await poller.run()
-        except TelegramUnauthorizedError as exc:  # also with bot_info, where getMe is skipped
-            clearer = explain_startup_error(exc, self.api)
-            raise (clearer or exc) from exc
         finally:
             self._poller = None
-            await self.api.session.close()
+            await self.api.close()
 
     def stop(self) -> None:
         """Ask polling to stop gracefully; safe to call from a handler or a signal.
 
         The update being handled finishes, its offset is confirmed with the server,
-        the HTTP session is closed, then ``run_polling()``/``start()`` return.
+        the HTTP connections are closed, then ``run_polling()``/``start()`` return.
         Does nothing when the bot is not polling.
         """
         poller = self._poller
@@ -296,3 +287,18 @@ class Bot(Composer):
                     loop.remove_signal_handler(sig)
 
         asyncio.run(main())
+
+
+def _user(bot_info: Any) -> User:
+    """``bot_info`` (a dict, a ``User`` or an aiogram ``User``) as a ``User``."""
+    if isinstance(bot_info, TelegramObject):
+        return User(bot_info.raw)
+    dump = getattr(bot_info, "model_dump", None)
+    if callable(dump):
+        bot_info = dump(mode="json", exclude_none=True, by_alias=True)
+    if not isinstance(bot_info, Mapping) or not isinstance(bot_info.get("id"), int):
+        raise TypeError(
+            "bot_info must be the getMe result: a dict like "
+            "{'id': 123, 'is_bot': True, 'first_name': ..., 'username': ...}"
+        )
+    return User(dict(bot_info))

@@ -15,8 +15,8 @@ from botsessions.bot._triggers import (
 )
 
 if TYPE_CHECKING:
-    from botsessions._types import Middleware, NextFn
     from botsessions.bot._context import Context
+    from botsessions.bot._types import Middleware, NextFn
 
 __all__ = ["Composer"]
 
@@ -29,10 +29,6 @@ M = TypeVar("M", bound=Handler)
 
 Predicate = Callable[["Context"], bool | Awaitable[bool]]
 """A ``filter()`` predicate: ``(ctx) -> bool``, sync or async."""
-
-# Bumped by every registration anywhere; a Bot recompiles its tree when it changed,
-# so handlers added after the first update (or to a nested composer) are picked up.
-_generation = [0]
 
 
 class _Branch:
@@ -146,6 +142,11 @@ class Composer:
 
     def __init__(self, *middleware: Handler | Composer) -> None:
         self._entries: list[Handler | Composer | _Branch] = []
+        # The compiled tree, rebuilt after a change here or in any composer below; each
+        # composer knows the composers it was mounted in, so a change (even after the
+        # first update) reaches every tree that contains it.
+        self._compiled: Middleware | None = None
+        self._owners: list[Composer] = []
         if middleware:
             self._add(middleware)
 
@@ -154,10 +155,24 @@ class Composer:
         self._add((middleware,))
         return middleware
 
+    def _invalidate(self) -> None:
+        # A compiled composer has only compiled composers below it, so an owner that is
+        # already invalid needs no visit (this also ends the walk on a cycle).
+        stack = [self]
+        while stack:
+            composer = stack.pop()
+            if composer._compiled is not None or composer is self:
+                composer._compiled = None
+                stack.extend(composer._owners)
+
+    def _mount(self, child: Composer) -> None:
+        self._entries.append(child)
+        child._owners.append(self)
+
     def _add(self, middleware: Sequence[Handler | Composer]) -> None:
         for item in middleware:
             if isinstance(item, Composer):
-                self._entries.append(item)
+                self._mount(item)
             elif callable(item):
                 self._entries.append(_two_arguments(item))
             else:
@@ -165,12 +180,13 @@ class Composer:
                     f"Middleware must be an async function (ctx, next) or a Composer, "
                     f"got {type(item).__name__}"
                 )
-        _generation[0] += 1
+        self._invalidate()
 
     def _branch(self, kind: str, predicate: Any, middleware: Sequence[Any]) -> Composer:
         composer = Composer(*middleware)
         self._entries.append(_Branch(kind, predicate, composer))
-        _generation[0] += 1
+        composer._owners.append(self)
+        self._invalidate()
         return composer
 
     @overload
@@ -250,7 +266,17 @@ class Composer:
         return self._branch(kind, predicate, middleware)
 
     def middleware(self) -> Middleware:
-        """This composer's whole tree as one middleware ``(ctx, next)``."""
+        """This composer's whole tree as one middleware ``(ctx, next)``.
+
+        The result is a snapshot: middleware registered later is not in it (a ``Bot``
+        picks such changes up by itself).
+        """
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = self._compile()
+        return compiled
+
+    def _compile(self) -> Middleware:
         compiled: list[Middleware] = []
         for entry in self._entries:
             if isinstance(entry, Composer):

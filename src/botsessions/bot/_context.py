@@ -1,24 +1,17 @@
-"""Context: one update, its raw dict, and typed aiogram objects built on demand."""
+"""Context: one update, its raw dict, and Telegram objects read by attribute."""
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
 
-from aiogram.types import (
-    CallbackQuery,
-    Chat,
-    InlineQuery,
-    Message,
-    User,
-)
-
 from botsessions.bot import _raw
+from botsessions.bot._objects import CallbackQuery, Chat, InlineQuery, Message, User
 
 if TYPE_CHECKING:
-    from aiogram import Bot as AiogramBot
-
-    from botsessions._types import SessionSlot
+    from botsessions.bot._api import Api
+    from botsessions.bot.aiogram_types import AiogramUpdate
+    from botsessions.engine.protocols import SessionSlot
 
 __all__ = ["Context"]
 
@@ -32,15 +25,14 @@ class Context:
     """Everything a middleware needs to handle one update.
 
     A context is created per update by :class:`~botsessions.Bot`. It keeps the raw
-    update dict (``ctx.update``) and builds aiogram objects (``ctx.message``,
-    ``ctx.chat``, ...) only when a handler asks for them, once per update, because
-    parsing is the expensive part of handling an update. ``ctx.chat_id``,
-    ``ctx.user_id``, ``ctx.thread_id`` and ``ctx.business_connection_id`` read the
-    raw dict directly and cost next to nothing.
+    update dict (``ctx.update``); ``ctx.message``, ``ctx.chat``, ... are read-only
+    views of parts of it (``ctx.message.text``, ``ctx.from_user.id``), made on first
+    access and kept for the update. ``ctx.chat_id``, ``ctx.user_id``,
+    ``ctx.thread_id`` and ``ctx.business_connection_id`` read the raw dict directly.
 
     Args:
         update: the raw update, as the Bot API sends it (``{"update_id": ..., ...}``).
-        api: the aiogram ``Bot`` used for Bot API calls (``ctx.api``).
+        api: the Bot API client (``ctx.api``).
         me: the bot's own user (``ctx.me``).
     """
 
@@ -57,8 +49,8 @@ class Context:
 
     update: dict[str, Any]
     """The raw update dict."""
-    api: AiogramBot
-    """The aiogram ``Bot``: every Bot API method (``await ctx.api.send_message(...)``)."""
+    api: Api
+    """The Bot API client: every method (``await ctx.api.send_photo(chat_id, photo)``)."""
     me: User
     """The bot's own user, as returned by ``getMe``."""
     match: str | re.Match[str] | None
@@ -73,7 +65,7 @@ class Context:
     _cache: dict[str, Any]
     _session_slot: SessionSlot
 
-    def __init__(self, update: dict[str, Any], api: AiogramBot, me: User) -> None:
+    def __init__(self, update: dict[str, Any], api: Api, me: User) -> None:
         self.update = update
         self.api = api
         self.me = me
@@ -118,7 +110,7 @@ class Context:
         kind = self.kind
         return _raw.business_connection_id_of(kind, self.update.get(kind))  # type: ignore[arg-type]
 
-    # -- typed aiogram objects, built on first access -------------------------------------
+    # -- Telegram objects, made on first access ------------------------------------------
 
     def _parsed(self, name: str, build: Any) -> Any:
         try:
@@ -131,10 +123,9 @@ class Context:
             value = cache[name] = build()
             return value
 
-    def _model(self, model: Any, raw: Any) -> Any:
-        if raw is None:
-            return None
-        return model.model_validate(raw, context={"bot": self.api})
+    @staticmethod
+    def _model(model: Any, raw: Any) -> Any:
+        return None if raw is None else model(raw)
 
     @property
     def message(self) -> Message | None:
@@ -147,8 +138,8 @@ class Context:
         or the message a callback query's button was attached to.
 
         None when there is no message, or when a callback query's message is no
-        longer accessible (``ctx.callback_query.message`` then holds the
-        ``InaccessibleMessage``).
+        longer accessible (``ctx.callback_query.message`` then has only ``chat``,
+        ``message_id`` and ``date == 0``).
         """
 
         def build() -> Message | None:
@@ -218,10 +209,13 @@ class Context:
 
         Replies land in the same forum topic and business connection as the update,
         unless ``message_thread_id`` / ``business_connection_id`` are given.
-        Other keyword arguments go to aiogram's ``Bot.send_message``.
+        Other keyword arguments are parameters of ``sendMessage`` (``reply_markup``,
+        ``parse_mode``, ...). Returns the sent message.
 
         Raises:
             RuntimeError: the update has no chat (an inline query, for example).
+            TelegramError: the Bot API refused the message (``Forbidden`` when the user
+                blocked the bot, ...).
         """
         chat_id = self.chat_id
         if chat_id is None:
@@ -241,10 +235,12 @@ class Context:
     async def answer_callback_query(self, text: str | None = None, **kwargs: Any) -> bool:
         """Answer this update's callback query (``answerCallbackQuery``).
 
-        Keyword arguments go to aiogram's ``Bot.answer_callback_query``.
+        Keyword arguments are parameters of ``answerCallbackQuery`` (``show_alert``,
+        ``url``, ``cache_time``).
 
         Raises:
             RuntimeError: the update is not a callback query.
+            TelegramError: the Bot API refused the answer.
         """
         query = self.update.get("callback_query")
         if query is None:
@@ -252,9 +248,19 @@ class Context:
                 f"ctx.answer_callback_query() needs a callback query, "
                 f"but this is a {self.kind} update"
             )
-        return await self.api.answer_callback_query(
-            callback_query_id=query["id"], text=text, **kwargs
-        )
+        return await self.api.answer_callback_query(query["id"], text, **kwargs)
+
+    def aiogram_update(self) -> AiogramUpdate:
+        """This update as aiogram's typed ``Update`` (needs aiogram installed).
+
+        aiogram is imported on the first call; nothing else in the bot layer uses it.
+
+        Raises:
+            ModuleNotFoundError: aiogram is not installed (``pip install "botsessions[aiogram]"``).
+        """
+        from botsessions.bot.aiogram_types import aiogram_update
+
+        return aiogram_update(self)
 
     # -- session glue ------------------------------------------------------------------
 
@@ -279,7 +285,13 @@ class Context:
             raise RuntimeError(_NO_SESSION) from None
         slot.set(value)
 
-    def _bind_session(self, slot: SessionSlot, key: str | None) -> None:
-        """Attach the session engine's slot; called by the session middleware."""
+    def bind_session(self, slot: SessionSlot, key: str | None) -> None:
+        """Make ``ctx.session`` read and assign through ``slot``, and set ``session_key``.
+
+        The session middleware calls this before the handler runs; a host context of
+        another framework implements the same method to receive its session.
+        """
         self._session_slot = slot
         self.session_key = key
+
+    _bind_session = bind_session  # the former name, kept for callers not yet updated

@@ -11,23 +11,18 @@ nested object (``message:from:is_bot``). Shortcuts expand as in grammY:
   ``"file"`` = any file (photo, animation, audio, document, video, video note,
   voice, sticker).
 
-Valid names come from aiogram's types, so every field of the Bot API version
-aiogram supports is accepted, and a typo fails when the handler is registered.
+Valid names come from the Bot API's update shapes (``_schema``), so a typo fails
+when the handler is registered, with a suggestion.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-import types
-import typing
 from collections.abc import Callable, Sequence
-from functools import cache
 from typing import Any
 
-from aiogram.enums import MessageEntityType
-from aiogram.types import Update
-from pydantic import BaseModel
+from botsessions.bot._schema import ENTITY_TYPES, UPDATE_FIELDS
 
 __all__ = ["RawPredicate", "compile_query"]
 
@@ -54,37 +49,7 @@ _L2_SHORTCUTS: dict[str, tuple[str, ...]] = {
     ),
 }
 _ENTITY_FIELDS = frozenset({"entities", "caption_entities"})
-_ENTITY_TYPES = frozenset(item.value for item in MessageEntityType)
 _NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    """The pydantic models an annotation refers to (unions and lists unwrapped)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    found: list[type[BaseModel]] = []
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is not None:
-        for arg in typing.get_args(annotation):
-            found.extend(_models_in(arg))
-    return found
-
-
-def _field_names(models: list[type[BaseModel]]) -> dict[str, list[type[BaseModel]]]:
-    names: dict[str, list[type[BaseModel]]] = {}
-    for model in models:
-        for name, field in model.model_fields.items():
-            names.setdefault(field.alias or name, []).extend(_models_in(field.annotation))
-    return names
-
-
-@cache
-def _schema() -> dict[str, dict[str, list[type[BaseModel]]]]:
-    """Update kind -> payload field -> models of that field, read from aiogram once."""
-    schema: dict[str, dict[str, list[type[BaseModel]]]] = {}
-    for name, field in Update.model_fields.items():
-        if name != "update_id":
-            schema[field.alias or name] = _field_names(_models_in(field.annotation))
-    return schema
 
 
 def _unknown(level: str, name: str, query: str, choices: Sequence[str]) -> ValueError:
@@ -103,7 +68,7 @@ def _parse(query: str) -> list[tuple[str, str | None, str | None]]:
             f"Invalid filter query {query!r}: expected 'kind', 'kind:field' or "
             "'kind:field:detail', e.g. 'message', 'message:text', 'message:entities:url'"
         )
-    schema = _schema()
+    schema = UPDATE_FIELDS
     parts += [None] * (3 - len(parts))  # type: ignore[list-item]
     l1, l2, l3 = parts
     kinds = _L1_SHORTCUTS.get(l1, (l1,))
@@ -126,16 +91,18 @@ def _parse(query: str) -> list[tuple[str, str | None, str | None]]:
 
 def _check_detail(query: str, kind: str, field: str, detail: str) -> None:
     if field in _ENTITY_FIELDS:
-        if detail not in _ENTITY_TYPES:
-            raise _unknown("entity type", detail, query, sorted(_ENTITY_TYPES))
+        if detail not in ENTITY_TYPES:
+            raise _unknown("entity type", detail, query, sorted(ENTITY_TYPES))
         return
-    nested = _field_names(_schema()[kind][field])
-    if not nested:
+    if not UPDATE_FIELDS[kind][field]:
         raise ValueError(
             f"Invalid filter query {query!r}: {kind}.{field} has no fields to filter on"
         )
-    if detail not in nested and not _NAME.match(detail):
-        raise _unknown(f"field of {kind}.{field}", detail, query, list(nested))
+    if not _NAME.match(detail):
+        raise ValueError(
+            f"Invalid filter query {query!r}: {detail!r} is not a field name "
+            "(lowercase letters, digits and '_')"
+        )
 
 
 def _detail_matches(value: Any, detail: str) -> bool:

@@ -13,15 +13,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from aiogram.exceptions import (
-    RestartingTelegram,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
-
 from botsessions._errors import BotError
-from botsessions.bot._client import RawGetUpdates
+from botsessions.bot._errors import NetworkError, RetryAfter, ServerError
 
 if TYPE_CHECKING:
     from botsessions.bot._bot import Bot
@@ -30,7 +23,7 @@ __all__ = ["Poller"]
 
 logger = logging.getLogger("botsessions.bot")
 
-_TRANSIENT = (TelegramNetworkError, TelegramServerError, RestartingTelegram)
+_TRANSIENT = (NetworkError, ServerError)
 
 
 class Poller:
@@ -83,7 +76,7 @@ class Poller:
             while not self._stopping.is_set():
                 try:
                     updates = await self._fetch()
-                except TelegramRetryAfter as exc:
+                except RetryAfter as exc:
                     logger.warning("getUpdates: flood control, retrying in %s s", exc.retry_after)
                     await self._pause(exc.retry_after)
                     continue
@@ -104,13 +97,14 @@ class Poller:
             await self._confirm()
 
     async def _fetch(self) -> list[Any] | None:
-        request = RawGetUpdates(
-            offset=self._offset,
-            limit=self._limit,
-            timeout=self._timeout,
-            allowed_updates=self._allowed_updates,
+        fetch = asyncio.ensure_future(
+            self._bot.api.get_updates(
+                offset=self._offset,
+                limit=self._limit,
+                timeout=self._timeout,
+                allowed_updates=self._allowed_updates,
+            )
         )
-        fetch = asyncio.ensure_future(self._bot.api(request, request_timeout=self._timeout + 10))
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
             await asyncio.wait((fetch, stopping), return_when=asyncio.FIRST_COMPLETED)
@@ -185,9 +179,8 @@ class Poller:
         """Tell the server which updates were handled, so a restart starts after them."""
         if self._offset is None or self._offset == self._confirmed:
             return
-        request = RawGetUpdates(offset=self._offset, limit=1, timeout=0)
         try:
-            await self._bot.api(request)
+            await self._bot.api.get_updates(offset=self._offset, limit=1, timeout=0)
         except Exception as exc:  # the updates will be delivered again; say so
             logger.warning(
                 "Could not confirm handled updates (offset %s): %s; "

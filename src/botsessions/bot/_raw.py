@@ -1,4 +1,4 @@
-"""Facts read straight from a raw update dict, without building aiogram objects.
+"""Facts read straight from a raw update dict, without building any object.
 
 Each table maps an update kind (the update's only key besides ``update_id``) to a
 small function of that kind's payload. The Context looks the function up once per

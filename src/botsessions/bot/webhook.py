@@ -7,9 +7,10 @@ and give the same secret here: requests without the matching
 
 Responses: 200 once the update was handled (also when a middleware raised and the
 ``bot.catch`` handler dealt with it); 400 for a body that is not an update; 403
-for a wrong or missing secret; 500 with a generic body when the error handler
-itself raised or the bot could not start. Error details only go to the log and to
-``bot.catch``, never into the response.
+for a wrong or missing secret; 413 for a body over 1 MiB (Telegram's updates are
+far smaller; the body is not buffered); 500 with a generic body when the error
+handler itself raised or the bot could not start. Error details only go to the log
+and to ``bot.catch``, never into the response.
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ __all__ = ["asgi_app", "webhook_app", "webhook_handler"]
 logger = logging.getLogger("botsessions.bot")
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_BODY = 1024 * 1024
+"""The largest request body accepted (bytes); larger ones get 413."""
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}\Z")
+_SECRET_HEADER_BYTES = SECRET_HEADER.lower().encode()
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -44,7 +48,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class _Receiver:
-    """What both servers share: check the secret, parse, dispatch, pick the status."""
+    """What both servers share: check the secret, parse, dispatch, pick the status.
+
+    The server checks ``authorized()`` before it reads the body, then calls ``receive()``.
+    """
 
     def __init__(self, bot: Bot, secret_token: str | None) -> None:
         if secret_token is not None and not _SECRET.match(secret_token):
@@ -67,12 +74,10 @@ class _Receiver:
                 await self._bot.init()
 
     async def shutdown(self) -> None:
-        await self._bot.api.session.close()
+        await self._bot.api.close()
 
-    async def receive(self, header: bytes | None, body: bytes) -> tuple[int, bytes]:
+    async def receive(self, body: bytes) -> tuple[int, bytes]:
         """Handle one POSTed update; returns the HTTP status and body to answer with."""
-        if not self.authorized(header):
-            return 403, b"Forbidden"
         try:
             update = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -94,40 +99,54 @@ class _Receiver:
         return 200, b""
 
 
+def _raw_secret(request: web.Request) -> bytes | None:
+    """The secret header's bytes as received (no decoding, so any bytes compare safely)."""
+    for name, value in request.raw_headers:
+        if name.lower() == _SECRET_HEADER_BYTES:
+            return value
+    return None
+
+
+def _aiohttp_handler(receiver: _Receiver) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(request: web.Request) -> web.Response:
+        header = _raw_secret(request)
+        if not receiver.authorized(header):
+            return web.Response(status=403, text="Forbidden")
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return web.Response(status=413, text="Payload Too Large")
+        status, body = await receiver.receive(await request.read())
+        return web.Response(status=status, body=body)
+
+    return handle
+
+
 def webhook_handler(
     bot: Bot, *, secret_token: str | None = None
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """An aiohttp request handler that feeds POSTed updates to ``bot``.
 
     Mount it on your own ``web.Application`` (``app.router.add_post(path, handler)``).
-    The bot is initialized on the first request if it was not already.
+    The bot is initialized on the first request if it was not already. Bodies over
+    1 MiB are refused by aiohttp's own request size limit (``client_max_size``).
 
     Raises:
         ValueError: ``secret_token`` has characters Telegram does not allow.
     """
-    receiver = _Receiver(bot, secret_token)
-
-    async def handle(request: web.Request) -> web.Response:
-        header = request.headers.get(SECRET_HEADER)
-        if not receiver.authorized(None if header is None else header.encode()):
-            return web.Response(status=403, text="Forbidden")
-        status, body = await receiver.receive(
-            None if header is None else header.encode(), await request.read()
-        )
-        return web.Response(status=status, body=body)
-
-    return handle
+    return _aiohttp_handler(_Receiver(bot, secret_token))
 
 
 def webhook_app(bot: Bot, *, path: str = "/", secret_token: str | None = None) -> web.Application:
     """An aiohttp ``web.Application`` that receives updates on ``POST path``.
 
-    It calls ``bot.init()`` on startup and closes the bot's HTTP session on cleanup.
+    It calls ``bot.init()`` on startup and closes the bot's HTTP connections on cleanup.
     Run it with ``web.run_app(webhook_app(bot, secret_token=...), port=8080)``.
+
+    Raises:
+        ValueError: ``secret_token`` has characters Telegram does not allow.
     """
     receiver = _Receiver(bot, secret_token)
-    app = web.Application()
-    app.router.add_post(path, webhook_handler(bot, secret_token=secret_token))
+    app = web.Application(client_max_size=MAX_BODY)
+    app.router.add_post(path, _aiohttp_handler(receiver))
 
     async def on_startup(_: web.Application) -> None:
         await receiver.startup()
@@ -144,11 +163,15 @@ def asgi_app(bot: Bot, *, path: str | None = None, secret_token: str | None = No
     """A plain ASGI application that receives updates (for uvicorn, hypercorn, ...).
 
     Accepts ``POST`` on ``path`` (any path when None); other methods get 405, other
-    paths 404. Handles the lifespan protocol: ``bot.init()`` on startup, the HTTP
-    session closed on shutdown.
+    paths 404, bodies over 1 MiB 413 (checked on ``Content-Length`` first, then while
+    the body streams in, so a large body is never held in memory). Handles the
+    lifespan protocol: ``bot.init()`` on startup, the HTTP connections closed on
+    shutdown.
+
+    Raises:
+        ValueError: ``secret_token`` has characters Telegram does not allow.
     """
     receiver = _Receiver(bot, secret_token)
-    header_name = SECRET_HEADER.lower().encode()
 
     async def respond(send: Send, status: int, body: bytes) -> None:
         await send(
@@ -188,18 +211,52 @@ def asgi_app(bot: Bot, *, path: str | None = None, secret_token: str | None = No
             return await respond(send, 404, b"Not Found")
         if scope["method"] != "POST":
             return await respond(send, 405, b"Method Not Allowed")
-        header = next((value for name, value in scope["headers"] if name == header_name), None)
+        header = None
+        declared = None
+        for name, value in scope["headers"]:
+            if name == _SECRET_HEADER_BYTES:
+                header = value
+            elif name == b"content-length":
+                declared = value
         if not receiver.authorized(header):
             return await respond(send, 403, b"Forbidden")
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        status, body = await receiver.receive(header, b"".join(chunks))
-        return await respond(send, status, body)
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+            return await respond(send, 413 if declared.isdigit() else 400, _TOO_LARGE)
+        try:
+            body = await _read_body(receive)
+        except _TooLarge:
+            return await respond(send, 413, _TOO_LARGE)
+        if body is None:  # the client went away
+            return None
+        status, answer = await receiver.receive(body)
+        return await respond(send, status, answer)
 
     return app
+
+
+_TOO_LARGE = b"Payload Too Large"
+
+
+class _TooLarge(Exception):
+    """The body grew past ``MAX_BODY`` while it was read."""
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The request body, or None when the client disconnected.
+
+    Reading stops at the first chunk that crosses ``MAX_BODY`` (raising ``_TooLarge``),
+    so no more than the limit plus one chunk is ever held.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _TooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)

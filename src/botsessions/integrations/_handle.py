@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from botsessions._types import SessionSlot
+from botsessions.engine.protocols import SessionSlot
 
 T = TypeVar("T")
 

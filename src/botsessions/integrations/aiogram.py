@@ -41,8 +41,10 @@ except ModuleNotFoundError as exc:  # pragma: no cover - aiogram is a core depen
     ) from exc
 
 from botsessions._errors import SessionKeyError
-from botsessions._session import build_manager
+from botsessions.engine.manager import build_manager, run_update
+from botsessions.engine.protocols import SessionSlot
 from botsessions.integrations._handle import SessionHandle
+from botsessions.keys import per_chat
 
 __all__ = ["EventKeyContext", "SessionHandle", "SessionMiddleware", "setup_sessions"]
 
@@ -157,6 +159,9 @@ class SessionMiddleware(BaseMiddleware):
             ``get_session_key``, ``prefix``, ``type="multi"`` with fragments, ...).
             Custom ``get_session_key`` functions receive an :class:`EventKeyContext`.
 
+    Attributes:
+        manager: The built session (``botsessions.engine.SessionManager``).
+
     Raises:
         ValueError: A multi-session fragment is named like a key aiogram puts in handler
             data (``state``, ``bot``, ...), or an option is invalid.
@@ -164,8 +169,7 @@ class SessionMiddleware(BaseMiddleware):
     """
 
     def __init__(self, *, lazy: bool = False, **options: Any) -> None:
-        self._manager = build_manager(lazy=lazy, **options)
-        self._update = self._manager.update_factory()
+        self.manager = build_manager(lazy=lazy, default_key=per_chat, **options)
         self.lazy = lazy
         self.fragments: tuple[str, ...] = _fragment_names(options)
         clash = sorted(_RESERVED.intersection(self.fragments))
@@ -201,24 +205,32 @@ class SessionMiddleware(BaseMiddleware):
                 "SessionMiddleware belongs on dp.update (it got a "
                 f"{type(event).__name__}); install it with setup_sessions(dp, ...)"
             )
-        # ``async with self._update(...)``, spelled out: no coroutine when nothing waits.
-        update = self._update(EventKeyContext(event, data))
-        pending = update.enter()
-        if pending is not None:
-            await pending
-        handle: SessionHandle[Any] = SessionHandle(update.slot, update.key)
-        data["session_handle"] = handle
+        run = _HandlerRun(handler, event, data)
+        return await run_update(self.manager, EventKeyContext(event, data), run, run.call)
+
+
+class _HandlerRun:
+    """One update's handler chain as the engine's host: the session goes into handler
+    data as ``session_handle``, which closes when the handlers are done."""
+
+    __slots__ = ("data", "event", "handle", "handler")
+
+    def __init__(self, handler: AiogramHandler, event: TelegramObject, data: dict[str, Any]):
+        self.handler = handler
+        self.event = event
+        self.data = data
+        self.handle: SessionHandle[Any] | None = None
+
+    def bind_session(self, slot: SessionSlot, key: str | None) -> None:
+        handle = self.handle = SessionHandle(slot, key)
+        self.data["session_handle"] = handle
+
+    async def call(self) -> Any:
         try:
-            result = await handler(event, data)
-        except BaseException:
-            handle.close()
-            await update.fail()
-            raise
-        handle.close()
-        pending = update.leave()
-        if pending is not None:
-            await pending
-        return result
+            return await self.handler(self.event, self.data)
+        finally:
+            if self.handle is not None:
+                self.handle.close()
 
 
 class _SessionInjector(BaseMiddleware):

@@ -26,6 +26,7 @@ the application notices it and then writes nothing for that update.
 
 from __future__ import annotations
 
+import functools
 from contextvars import ContextVar
 from typing import Any
 
@@ -37,10 +38,10 @@ except ModuleNotFoundError as exc:
         "botsessions.integrations.ptb needs python-telegram-bot: pip install botsessions[ptb]"
     ) from exc
 
-from botsessions._manager import SessionManager
-from botsessions._session import build_manager
-from botsessions._types import SessionSlot
+from botsessions.engine.manager import SessionManager, build_manager, run_update
+from botsessions.engine.protocols import SessionSlot
 from botsessions.integrations._handle import CLOSED_SLOT, unbound_slot
+from botsessions.keys import per_chat
 
 __all__ = ["SessionApplication", "SessionContext", "UpdateKeyContext", "setup_sessions"]
 
@@ -193,11 +194,19 @@ class SessionContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any
         self._session_slot.set(value)
 
 
+class _HandlerFailed(Exception):
+    """A blocking handler raised and PTB reported it: the update ends as failed."""
+
+
 class _UpdateBinding(UpdateKeyContext):
-    """The key context that is also the contexts' slot: it follows the engine's slot
-    while the update runs and closes when the update is saved."""
+    """The key context that is also the engine's host and the contexts' slot: it
+    follows the engine's slot while the update runs and closes when it is saved."""
 
     __slots__ = ()
+
+    def bind_session(self, slot: SessionSlot, key: str | None) -> None:
+        self._slot = slot
+        self._key = key
 
     def get(self) -> Any:
         return self._slot.get()
@@ -216,11 +225,14 @@ class SessionApplication(Application[Any, Any, Any, Any, Any, Any]):
         session_manager: The session engine, from ``setup_sessions``.
         **kwargs: Passed to ``Application`` by ``ApplicationBuilder``.
 
+    Attributes:
+        session_manager: The built session (``botsessions.engine.SessionManager``).
+
     Raises:
         TypeError: The context class is not a :class:`SessionContext`.
     """
 
-    __slots__ = ("_session_manager", "_session_update")
+    __slots__ = ("session_manager",)
 
     def __init__(self, *, session_manager: SessionManager, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -229,8 +241,7 @@ class SessionApplication(Application[Any, Any, Any, Any, Any, Any]):
                 "SessionApplication needs ContextTypes(context=SessionContext or a subclass), "
                 f"got {self.context_types.context.__name__}"
             )
-        self._session_manager = session_manager
-        self._session_update = session_manager.update_factory()
+        self.session_manager = session_manager
 
     async def process_update(self, update: object) -> None:
         """Process ``update`` inside its session: load, run every handler group, save.
@@ -242,28 +253,18 @@ class SessionApplication(Application[Any, Any, Any, Any, Any, Any]):
         binding = _UpdateBinding(update, self)
         token = _current.set(binding)
         try:
-            # ``async with self._session_update(...)``, spelled out: no coroutine when
-            # nothing has to wait, and a failed handler needs no exception to discard.
-            handle = self._session_update(binding)
-            pending = handle.enter()
-            if pending is not None:
-                await pending
-            binding._slot = handle.slot
-            binding._key = handle.key
-            try:
-                await super().process_update(update)
-            except BaseException:
-                await handle.fail()
-                raise
-            if binding._failed:
-                await handle.fail()
-            else:
-                pending = handle.leave()
-                if pending is not None:
-                    await pending
+            process = functools.partial(self._process_in_session, binding)
+            await run_update(self.session_manager, binding, binding, process)
+        except _HandlerFailed:
+            pass  # PTB already handed the error to process_error; nothing was saved
         finally:
             binding._slot = CLOSED_SLOT
             _current.reset(token)
+
+    async def _process_in_session(self, binding: _UpdateBinding) -> None:
+        await super().process_update(binding.update)
+        if binding._failed:
+            raise _HandlerFailed  # so run_update discards the session instead of saving it
 
     async def process_error(
         self,
@@ -315,6 +316,6 @@ def setup_sessions(
             "context_types.context must be SessionContext or a subclass, "
             f"got {context_types.context.__name__}"
         )
-    manager = build_manager(lazy=lazy, **options)
+    manager = build_manager(lazy=lazy, default_key=per_chat, **options)
     builder.application_class(application_class, kwargs={"session_manager": manager})
     return builder.context_types(context_types)

@@ -1,10 +1,15 @@
 """Storage adapters. Importing this package loads no database driver.
 
-``RedisStorage`` and ``PostgresStorage`` import their drivers on first use; a missing
-driver names the extra to install (``pip install botsessions[redis]`` / ``[postgres]``).
+``RedisStorage`` and ``PostgresStorage`` import their drivers when built; a missing
+driver names the extra to install (``pip install "botsessions[redis]"`` / ``[postgres]``).
+
+``LockingStorage`` and ``SessionLease`` are the protocol a storage implements to lock a
+session across processes, as ``RedisStorage`` and ``PostgresStorage`` do.
 """
 
-from botsessions.storage._protocol import StorageAdapter
+from botsessions.storage._locking import LockingStorage, SessionLease
+from botsessions.storage._protocol import JSONBytesStorage, StorageAdapter
+from botsessions.storage._wrapper import StorageWrapper
 from botsessions.storage.files import FileStorage
 from botsessions.storage.memory import MemorySessionStorage
 from botsessions.storage.postgres import PostgresStorage
@@ -13,9 +18,13 @@ from botsessions.storage.sqlite import SQLiteStorage
 
 __all__ = [
     "FileStorage",
+    "JSONBytesStorage",
+    "LockingStorage",
     "MemorySessionStorage",
     "PostgresStorage",
     "RedisStorage",
     "SQLiteStorage",
+    "SessionLease",
     "StorageAdapter",
+    "StorageWrapper",
 ]

@@ -1,4 +1,4 @@
-"""The one place a database driver's errors become ``StorageError`` (Redis, PostgreSQL)."""
+"""The one place a database driver's errors become botsessions errors (Redis, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from typing import ClassVar
 
 from botsessions._errors import StorageError
 
-__all__ = ["DriverErrors"]
+__all__ = ["DriverErrors", "unencodable_key"]
+
+
+def unencodable_key(key: str | None, exc: UnicodeEncodeError) -> ValueError:
+    """The error for a key no backend can store: it is not valid Unicode (lone surrogates)."""
+    return ValueError(
+        f"session key {key!r} cannot be stored: it is not valid Unicode text "
+        f"({exc.reason} at position {exc.start}); session keys must encode as UTF-8"
+    )
 
 
 class DriverErrors:
@@ -15,7 +23,8 @@ class DriverErrors:
 
     Subclasses name the ``backend`` and list the driver's exception classes in
     ``errors`` once the driver is imported. A failed operation always raises: it is never
-    reported as a missing session.
+    reported as a missing session. A key that cannot be encoded as UTF-8 (a lone
+    surrogate) raises ``ValueError`` naming it.
     """
 
     __slots__ = ("key", "operation")
@@ -36,7 +45,11 @@ class DriverErrors:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if exc is None or not isinstance(exc, self.errors):
+        if exc is None:
+            return
+        if isinstance(exc, UnicodeEncodeError):
+            raise unencodable_key(self.key, exc) from exc
+        if not isinstance(exc, self.errors):
             return
         self.translate(exc)
         target = "" if self.key is None else f" of session {self.key!r}"

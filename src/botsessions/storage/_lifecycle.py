@@ -6,48 +6,49 @@ import enum
 from types import TracebackType
 from typing import Self
 
-__all__ = ["CLOSED", "OPEN", "Closeable", "State"]
+__all__ = ["Closeable", "State"]
 
 
 class State(enum.Enum):
+    """Where a storage is in its life: usable until the first ``close()``."""
+
     OPEN = "open"
     CLOSED = "closed"
 
 
-# Module-level aliases: looking a member up on the enum class costs several times more
-# than a global, and every storage operation checks its state.
-OPEN = State.OPEN
-CLOSED = State.CLOSED
-
-
 class Closeable:
-    """Mixin: an idempotent ``close()``, ``async with`` and "Cannot use X after close()".
+    """Mixin: an idempotent ``close()``, ``async with`` and one use-after-close check.
 
-    A storage sets ``self._state = OPEN`` in ``__init__``, frees what it holds in
-    ``_release()`` (run once, by the first ``close()``), and starts each operation with
-    ``if self._state is CLOSED: raise self._closed_error()``.
+    A storage calls ``Closeable.__init__`` (or sets ``self._state = State.OPEN``), frees
+    what it holds in ``_release()`` (run once, by the first ``close()``), and starts every
+    operation with ``self._check_open()``, which raises
+    ``RuntimeError("Cannot use RedisStorage after close()")`` (with its own class name).
     """
 
     __slots__ = ("_state",)
 
     _state: State
 
+    def __init__(self) -> None:
+        self._state = State.OPEN
+
+    def _check_open(self) -> None:
+        """Raise the use-after-close error once ``close()`` was called."""
+        if self._state is State.CLOSED:
+            raise RuntimeError(f"Cannot use {type(self).__name__} after close()")
+
     async def close(self) -> None:
         """Release what the storage holds. Idempotent; using the storage later raises."""
-        if self._state is CLOSED:
+        if self._state is State.CLOSED:
             return
-        self._state = CLOSED
+        self._state = State.CLOSED
         await self._release()
 
     async def _release(self) -> None:
         """Free the storage's connections, threads or clients (nothing by default)."""
 
-    def _closed_error(self) -> RuntimeError:
-        return RuntimeError(f"Cannot use {type(self).__name__} after close()")
-
     async def __aenter__(self) -> Self:
-        if self._state is CLOSED:
-            raise self._closed_error()
+        self._check_open()
         return self
 
     async def __aexit__(

@@ -1,26 +1,24 @@
-"""The storage interface, the optional lock capability, and the view the engine uses.
+"""The storage interface and its optional capabilities.
 
 * ``StorageAdapter``: what users implement. ``read``/``write``/``delete`` may be plain
   methods or coroutines; ``has`` and ``read_all_*`` are optional.
-* ``LockingStorage`` / ``SessionLease``: the optional capability of storages that can lock
-  one key across processes (Redis, PostgreSQL). The engine uses it automatically.
-  ``KeepingLease``: a lease that can also write and keep the lock, so the next update of
-  the session in this process goes on under it (see ``botsessions._handoff``).
-* ``StorageView``: built once per storage when a session is built. It records which
-  methods are coroutines, so the per-update path never has to ask again.
+* ``LockingStorage`` / ``SessionLease`` (``storage._locking``): the optional capability of
+  storages that can lock one key across processes (Redis, PostgreSQL). The engine uses it
+  automatically.
+* ``JSONBytesStorage``: the optional fast path of storages that keep sessions as JSON
+  bytes in this process (``MemorySessionStorage``).
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from botsessions.storage._locking import LockingStorage, SessionLease
 
 T = TypeVar("T")
 
-__all__ = ["KeepingLease", "LockingStorage", "SessionLease", "StorageAdapter", "StorageView"]
+__all__ = ["JSONBytesStorage", "LockingStorage", "SessionLease", "StorageAdapter"]
 
 
 class StorageAdapter(Protocol[T]):
@@ -46,105 +44,44 @@ class StorageAdapter(Protocol[T]):
     def delete(self, key: str) -> Awaitable[None] | None: ...
 
 
-# Transitional alias: every lease of the locking protocol accepts ``keep``.
-KeepingLease = SessionLease
+@runtime_checkable
+class JSONBytesStorage(Protocol):
+    """A storage that keeps each session as JSON bytes in this process: a fast path.
 
+    Implement it next to ``StorageAdapter`` when your storage holds sessions as encoded
+    JSON in memory (an in-process cache, a memory-mapped table). The session engine
+    checks for it once, with ``isinstance``, when a session is built, and then per update:
 
-_PLAIN = frozenset({dict, list, str, int, float, bool, bytes})
+    * reads with ``read_json_bytes(key)`` and keeps the bytes as they are: a handler that
+      never touches its session costs no JSON decoding, and one that does decodes once;
+    * at the end of the update encodes the value once and compares *bytes* with what it
+      read (no decode-and-compare of nested objects), writing with
+      ``write_json_bytes(key, data)`` only when they differ.
 
+    So an update costs one JSON encode and at most one decode, and the storage does no
+    JSON work of its own. ``MemorySessionStorage`` implements it.
 
-def _is_pending(result: Any) -> bool:
-    """Whether a sync-looking method handed back something to await (rare, checked cheaply)."""
-    return result is not None and type(result) not in _PLAIN and inspect.isawaitable(result)
+    Rules for implementers:
 
-
-class StorageView:
-    """The engine's view of one storage: async methods, sync ones kept callable directly.
-
-    ``sync_read`` / ``sync_write`` / ``sync_delete`` are the storage's own bound methods
-    when they are plain functions (the engine calls them without an ``await``), else
-    ``None``. ``read`` / ``write`` / ``delete`` always work with ``await``.
-    ``lease`` is the storage's ``acquire`` when it offers the lock capability.
-    ``read_blob`` / ``write_blob`` are the storage's private JSON-bytes methods when it
-    keeps sessions as JSON bytes in this process (``MemorySessionStorage``), else ``None``.
+    * Both methods are plain (not ``async``) and must not block on I/O.
+    * ``read_json_bytes`` returns the exact bytes last stored, or ``None`` when there is
+      no session *or* the session is kept in another form; the engine then calls
+      ``read(key)``, so a value written through ``write`` in a non-JSON form still reads.
+    * ``write_json_bytes`` receives valid JSON (UTF-8, produced by the session codec) and
+      stores it so that ``read`` returns the decoded value; TTLs apply as for ``write``.
+      Deleting uses ``delete``.
+    * The fast path applies only when ``read``, ``write`` and ``delete`` come from the
+      same class as these two methods: a subclass that overrides ``write`` (say, to log
+      or to replicate) without overriding the JSON-bytes methods is driven through its
+      ``read``/``write``/``delete`` like any other storage, so its overrides are never
+      bypassed.
+    * A storage that also implements ``LockingStorage`` is driven through its leases.
     """
 
-    __slots__ = (
-        "delete",
-        "lease",
-        "read",
-        "read_blob",
-        "storage",
-        "sync_delete",
-        "sync_read",
-        "sync_write",
-        "write",
-        "write_blob",
-    )
+    def read_json_bytes(self, key: str) -> bytes | None:
+        """The session stored under ``key`` as JSON bytes, or ``None`` (see above)."""
+        ...
 
-    def __init__(self, storage: Any, *, locking: bool = True) -> None:
-        for name in ("read", "write", "delete"):
-            if not callable(getattr(storage, name, None)):
-                raise TypeError(
-                    f"storage {storage!r} has no {name}() method; a storage needs "
-                    "read(key), write(key, value) and delete(key)"
-                )
-        self.storage = storage
-        self.sync_read = _sync_or_none(storage.read)
-        # A storage may offer a faster write for values the session codec already proved to
-        # be fresh, exact JSON (MemorySessionStorage skips its own verification then).
-        trusted = _private(storage, "_write_json")
-        self.sync_write = trusted if trusted is not None else _sync_or_none(storage.write)
-        self.sync_delete = _sync_or_none(storage.delete)
-        self.read = _as_async(storage.read)
-        self.write = _as_async(storage.write)
-        self.delete = _as_async(storage.delete)
-        self.lease: Callable[..., Awaitable[SessionLease]] | None = (
-            storage.acquire if locking and isinstance(storage, LockingStorage) else None
-        )
-        read_blob = _private(storage, "_read_blob")
-        write_blob = _private(storage, "_write_blob")
-        blobs = self.lease is None and read_blob is not None and write_blob is not None
-        self.read_blob: Callable[[str], Any] | None = read_blob if blobs else None
-        self.write_blob: Callable[[str, bytes], None] | None = write_blob if blobs else None
-
-
-def _private(storage: Any, name: str) -> Callable[..., Any] | None:
-    """``storage.<name>``, a shortcut of the class that defines it, unless a subclass
-    overrides ``read``/``write``/``delete`` (the shortcut would bypass the override)."""
-    cls = type(storage)
-    owner = next((c for c in cls.__mro__ if name in c.__dict__), None)
-    if owner is None:
-        return None
-    for method in ("read", "write", "delete"):
-        if getattr(cls, method, None) is not getattr(owner, method, None):
-            return None
-    found: Callable[..., Any] = getattr(storage, name)
-    return found
-
-
-def _sync_or_none(method: Callable[..., Any]) -> Callable[..., Any] | None:
-    return None if inspect.iscoroutinefunction(method) else method
-
-
-def _as_async(method: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-    if inspect.iscoroutinefunction(method):
-        return method
-
-    async def call(*args: Any) -> Any:
-        result = method(*args)
-        if _is_pending(result):
-            result = await result
-        return result
-
-    return call
-
-
-async def iterate(items: Iterable[T] | AsyncIterable[T]) -> list[T]:
-    """Collect a sync or async iterable (the two shapes ``read_all_*`` may return)."""
-    if isinstance(items, AsyncIterable):
-        return [item async for item in items]
-    return list(items)
-
-
-is_pending = _is_pending
+    def write_json_bytes(self, key: str, data: bytes) -> None:
+        """Store ``data`` (valid JSON bytes) under ``key``."""
+        ...

@@ -14,10 +14,13 @@ from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import orjson
+
 from botsessions._errors import CorruptDataError, StorageError
 from botsessions._options import duration
-from botsessions.storage import _json
-from botsessions.storage._lifecycle import CLOSED, OPEN, Closeable
+from botsessions.storage._errors_map import unencodable_key
+from botsessions.storage._jsontext import dumps, loads
+from botsessions.storage._lifecycle import Closeable
 
 __all__ = ["FileStorage"]
 
@@ -54,6 +57,15 @@ def _key_from_name(name: str) -> str | None:
         return raw.decode("utf-8", "surrogatepass")
     except ValueError:
         return None
+
+
+def _checked_name(key: str) -> str:
+    """``file_name(key)``, or ``ValueError`` for a key that is not valid Unicode text."""
+    try:
+        key.encode()
+    except UnicodeEncodeError as exc:
+        raise unencodable_key(key, exc) from None
+    return file_name(key)
 
 
 def _is_session_file(name: str) -> bool:
@@ -96,7 +108,7 @@ class FileStorage(Closeable):
         self._dir = os.fspath(directory)
         self._ttl = duration(ttl, what="ttl")
         self._fsync = fsync
-        self._state = OPEN
+        super().__init__()
         self._made_dir = False
         self._next_purge = 0.0
 
@@ -107,18 +119,32 @@ class FileStorage(Closeable):
 
     async def read(self, key: str) -> Any:
         """The session stored under ``key``, or ``None`` if there is none (or it expired)."""
-        data = await self._run("read", key, self._read_file, file_name(key))
-        return None if data is None else self._unpack(data, key, file_name(key))[1]
+        name = _checked_name(key)
+        data = await self._run("read", key, self._read_file, name)
+        return None if data is None else self._unpack(data, key, name)[1]
 
     async def write(self, key: str, value: Any) -> None:
         """Store ``value`` (JSON data) under ``key``, atomically replacing its file."""
+        name = _checked_name(key)
         expires_at = None if self._ttl is None else time.time() + self._ttl
-        text = _json.dumps({"key": key, "value": value, "expires_at": expires_at}, key)
-        await self._run("write", key, self._write_file, file_name(key), text.encode())
+        # The record is {"key": ..., "value": ..., "expires_at": ...}; the value is encoded
+        # on its own so that its errors name the place inside the session value.
+        record = b"".join(
+            (
+                b'{"key":',
+                orjson.dumps(key),
+                b',"value":',
+                dumps(key, value),
+                b',"expires_at":',
+                orjson.dumps(expires_at),
+                b"}",
+            )
+        )
+        await self._run("write", key, self._write_file, name, record)
 
     async def delete(self, key: str) -> None:
         """Remove the session stored under ``key``; nothing happens if there is none."""
-        await self._run("delete", key, self._delete_file, file_name(key))
+        await self._run("delete", key, self._delete_file, _checked_name(key))
 
     async def has(self, key: str) -> bool:
         """Whether an unexpired session is stored under ``key``."""
@@ -144,7 +170,7 @@ class FileStorage(Closeable):
     def _unpack(self, data: bytes, key: str | None, name: str) -> tuple[str, Any]:
         """``(key, value)`` of a file's content; ``value`` is ``None`` once expired."""
         where = key if key is not None else _key_from_name(name)
-        parsed = _json.loads(data, where if where is not None else name)
+        parsed = loads(where if where is not None else name, data)
         if not (isinstance(parsed, dict) and isinstance(parsed.get("key"), str)):
             raise CorruptDataError(
                 f"Session file {os.path.join(self._dir, name)!r} is not a FileStorage "
@@ -159,6 +185,14 @@ class FileStorage(Closeable):
                 key=where,
             )
         expires_at = parsed.get("expires_at")
+        if expires_at is not None and (
+            isinstance(expires_at, bool) or not isinstance(expires_at, int | float)
+        ):
+            raise CorruptDataError(
+                f"Session file {os.path.join(self._dir, name)!r} has expires_at="
+                f"{expires_at!r}, not a number; it was left in place",
+                key=where,
+            )
         if expires_at is not None and expires_at <= time.time():
             return stored_key, None
         return stored_key, parsed.get("value")
@@ -176,8 +210,7 @@ class FileStorage(Closeable):
                     yield key, value
 
     async def _run(self, op: str, key: str | None, fn: Callable[..., _T], *args: Any) -> _T:
-        if self._state is CLOSED:
-            raise self._closed_error()
+        self._check_open()
         try:
             return await asyncio.to_thread(fn, *args)
         except OSError as exc:

@@ -26,10 +26,6 @@ _loads = orjson.loads
 _SWEEP = 2  # expired entries reclaimed per operation: more than one keeps up with writes
 
 
-NOT_JSON = object()
-"""``_read_blob``'s answer for a value that is stored as a deep copy, not as JSON bytes."""
-
-
 def _freeze(value: Any) -> tuple[bool, Any]:
     """An isolated copy of ``value``: JSON bytes when they round-trip exactly, else a deep copy."""
     try:
@@ -54,7 +50,8 @@ class MemorySessionStorage(Generic[T]):
 
     Values are isolated copies: mutating an object after ``write`` or after ``read`` never
     changes what is stored. JSON-compatible values are stored as JSON bytes; other values
-    are deep-copied.
+    are deep-copied. It implements ``JSONBytesStorage``, so the session engine hands it the
+    bytes it encoded and compares bytes, with no JSON conversion of its own per update.
 
     Args:
         ttl: seconds (int, float or ``timedelta``) a session lives after its last write;
@@ -86,14 +83,15 @@ class MemorySessionStorage(Generic[T]):
             return None
         return _thaw(entry[1], entry[2])  # type: ignore[no-any-return]
 
-    def _read_blob(self, key: str) -> Any:
-        """The session engine's read: the stored JSON bytes themselves (immutable, so
-        nothing is copied), ``None`` when missing, or ``NOT_JSON`` for a value kept as a
-        deep copy (then ``read`` gives it)."""
+    def read_json_bytes(self, key: str) -> bytes | None:
+        """The stored session as JSON bytes (``JSONBytesStorage``): the stored bytes
+        themselves, which are immutable, so nothing is copied or decoded. ``None`` when
+        missing, expired, or kept as a deep copy (a value that is not JSON; ``read`` has it).
+        """
         entry = self._data.get(key)
-        if entry is None or (self._ttl is not None and self._gone(key, entry)):
+        if entry is None or not entry[1] or (self._ttl is not None and self._gone(key, entry)):
             return None
-        return entry[2] if entry[1] else NOT_JSON
+        return entry[2]  # type: ignore[no-any-return]  # is_json: the payload is bytes
 
     def _gone(self, key: str, entry: tuple[float | None, bool, Any]) -> bool:
         now = time.time()
@@ -107,16 +105,10 @@ class MemorySessionStorage(Generic[T]):
         """Store a copy of ``value``; with a TTL, the session expires ``ttl`` seconds from now."""
         self._put(key, *_freeze(value))
 
-    def _write_json(self, key: str, value: Any) -> None:
-        """``write`` for values the session codec produced: fresh, exact JSON, not shared."""
-        try:
-            self._put(key, True, _dumps(value))
-        except TypeError:  # an int beyond 64 bits
-            self._put(key, False, copy.deepcopy(value))
-
-    def _write_blob(self, key: str, blob: bytes) -> None:
-        """``write`` of JSON bytes the session codec produced and checked."""
-        self._put(key, True, blob)
+    def write_json_bytes(self, key: str, data: bytes) -> None:
+        """Store ``data``, JSON bytes the caller produced and checked (``JSONBytesStorage``),
+        as they are; the TTL applies as for ``write``."""
+        self._put(key, True, data)
 
     def _put(self, key: str, is_json: bool, payload: Any) -> None:
         data = self._data

@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 
 from botsessions._errors import StorageError
 from botsessions._options import duration
-from botsessions.storage import _json
-from botsessions.storage._lifecycle import CLOSED, OPEN, Closeable
+from botsessions.storage._errors_map import unencodable_key
+from botsessions.storage._jsontext import dumps, loads
+from botsessions.storage._lifecycle import Closeable
 
 __all__ = ["SQLiteStorage"]
 
@@ -24,6 +25,8 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _PAGE = 500
 # Expired rows are invisible at once; deleting them is batched, at most this often.
 _MAX_PURGE_INTERVAL = 300.0
+# sqlite3 hands the busy timeout to SQLite as a 32-bit count of milliseconds.
+_MAX_TIMEOUT = (2**31 - 1) / 1000
 
 
 class SQLiteStorage(Closeable):
@@ -42,11 +45,14 @@ class SQLiteStorage(Closeable):
         path: database file, created on first use (``":memory:"`` for a private database).
         table: table name, a plain identifier (letters, digits, ``_``); created if missing.
         ttl: seconds (or a ``timedelta``) a session lives after its last write; expired rows
-            are invisible to every method and deleted in batches. ``None``: no expiry.
-        timeout: seconds to wait for another process's write before failing.
+            are invisible to every method and deleted in batches. ``None`` (or ``inf``): no
+            expiry.
+        timeout: seconds (or a ``timedelta``) to wait for another process's write before
+            failing; ``None`` (or ``inf``) waits as long as SQLite can (24.8 days).
 
     Raises:
         ValueError: ``table`` is not a plain identifier, or ``ttl``/``timeout`` is not positive.
+        TypeError: ``ttl`` or ``timeout`` is not a number of seconds or a ``timedelta``.
 
     Backend failures raise ``StorageError`` (``CorruptDataError`` for a value that is not JSON),
     never "missing". The constructor does no I/O: the first operation connects and creates
@@ -70,20 +76,19 @@ class SQLiteStorage(Closeable):
         *,
         table: str = "sessions",
         ttl: float | timedelta | None = None,
-        timeout: float = 5.0,
+        timeout: float | timedelta | None = 5.0,
     ) -> None:
         if not isinstance(table, str) or not _IDENTIFIER.fullmatch(table):
             raise ValueError(
                 f"table must be a plain identifier (letters, digits and _, at most 63 "
                 f"characters, not starting with a digit), not {table!r}"
             )
-        if not timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
         self._path = os.fspath(path)
         self._table = table
         self._ttl = duration(ttl, what="ttl")
-        self._timeout = float(timeout)
-        self._state = OPEN
+        busy = duration(timeout, what="timeout", maximum=_MAX_TIMEOUT)
+        self._timeout = _MAX_TIMEOUT if busy is None else busy
+        super().__init__()
         self._conn: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._next_purge = 0.0
@@ -110,11 +115,11 @@ class SQLiteStorage(Closeable):
     async def read(self, key: str) -> Any:
         """The session stored under ``key``, or ``None`` if there is none (or it expired)."""
         row = await self._run("read", key, self._fetch_one, self._sql["read"], key)
-        return None if row is None else _json.loads(row[0], key)
+        return None if row is None else loads(key, row[0])
 
     async def write(self, key: str, value: Any) -> None:
         """Store ``value`` (JSON data) under ``key``, replacing what was there."""
-        text = _json.dumps(value, key)
+        text = dumps(key, value).decode()
         await self._run("write", key, self._upsert, key, text)
 
     async def delete(self, key: str) -> None:
@@ -133,12 +138,12 @@ class SQLiteStorage(Closeable):
     async def read_all_values(self) -> AsyncIterator[Any]:
         """Every stored value, in key order."""
         async for key, text in self._rows():
-            yield _json.loads(text, key)
+            yield loads(key, text)
 
     async def read_all_entries(self) -> AsyncIterator[tuple[str, Any]]:
         """Every stored ``(key, value)`` pair, in key order."""
         async for key, text in self._rows():
-            yield key, _json.loads(text, key)
+            yield key, loads(key, text)
 
     # -- internals (the _-prefixed sync methods run on the storage thread) -------------------
 
@@ -153,12 +158,13 @@ class SQLiteStorage(Closeable):
             last = page[-1][0]
 
     async def _run(self, op: str, key: str | None, fn: Callable[..., _T], *args: Any) -> _T:
-        if self._state is CLOSED:
-            raise self._closed_error()
+        self._check_open()
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="botsessions-sqlite")
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        except UnicodeEncodeError as exc:  # sqlite3 binds text as UTF-8
+            raise unencodable_key(key, exc) from exc
         except sqlite3.Error as exc:
             what = f"session {key!r}" if key is not None else "sessions"
             raise StorageError(

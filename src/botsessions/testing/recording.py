@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
-from botsessions.storage._protocol import LockingStorage, SessionLease, StorageView, iterate
+from botsessions.storage._locking import SessionLease
+from botsessions.storage._wrapper import StorageWrapper, WrappedLease, collect, maybe_await
 from botsessions.storage.memory import MemorySessionStorage
 
 __all__ = ["RecordingStorage", "SyncRecordingStorage"]
 
+Call = tuple[Any, ...]
 
-class RecordingStorage:
+
+class RecordingStorage(StorageWrapper):
     """Wraps a storage and records each call, to assert exactly which I/O an update did.
 
     ``calls`` lists ``("read", key)``, ``("write", key, value)``, ``("delete", key)``,
@@ -22,9 +26,11 @@ class RecordingStorage:
 
     When the wrapped storage has the lock capability (``acquire``, as Redis and PostgreSQL
     storages do), the wrapper has it too, so the session engine locks through it as it
-    would through the storage itself. Those calls are recorded as ``("acquire", key,
-    read)`` and, for the lease it returns, ``("lease.write", key, value)``,
-    ``("lease.delete", key)`` and ``("lease.release", key)``.
+    would through the storage itself, lease handoff included. Those calls are recorded as
+    ``("acquire", key, read)`` and, for the lease it returns, ``("lease.write", key,
+    value)``, ``("lease.delete", key)`` and ``("lease.release", key)``; a write or delete
+    that keeps the lock (``keep=True``, a handoff to the next update of the key) ends with
+    ``{"keep": True}``: ``("lease.write", key, value, {"keep": True})``.
 
     Example::
 
@@ -38,20 +44,14 @@ class RecordingStorage:
             ``MemorySessionStorage``.
     """
 
-    __slots__ = ("_view", "calls", "storage")
-
-    def __new__(cls, storage: Any = None) -> RecordingStorage:
-        if isinstance(storage, LockingStorage) and not issubclass(cls, _RecordsLeases):
-            cls = _with_leases(cls)
-        return super().__new__(cls)
+    __slots__ = ("calls",)
 
     def __init__(self, storage: Any = None) -> None:
-        self.storage = storage if storage is not None else MemorySessionStorage()
-        self._view = StorageView(self.storage, locking=False)
-        self.calls: list[tuple[Any, ...]] = []
+        super().__init__(storage if storage is not None else MemorySessionStorage())
+        self.calls: list[Call] = []
 
     def __repr__(self) -> str:
-        return f"RecordingStorage({self.storage!r}, calls={len(self.calls)})"
+        return f"{type(self).__name__}({self.storage!r}, calls={len(self.calls)})"
 
     @property
     def reads(self) -> int:
@@ -77,35 +77,41 @@ class RecordingStorage:
 
     async def read(self, key: str) -> Any:
         self.calls.append(("read", key))
-        return await self._view.read(key)
+        return await super().read(key)
 
     async def write(self, key: str, value: Any) -> None:
         self.calls.append(("write", key, copy.deepcopy(value)))
-        await self._view.write(key, value)
+        await super().write(key, value)
 
     async def delete(self, key: str) -> None:
         self.calls.append(("delete", key))
-        await self._view.delete(key)
+        await super().delete(key)
 
     async def has(self, key: str) -> bool:
         self.calls.append(("has", key))
-        result = self.storage.has(key)
-        return bool(await result if hasattr(result, "__await__") else result)
+        return await super().has(key)
 
     async def read_all_keys(self) -> AsyncIterator[str]:
         self.calls.append(("read_all_keys",))
-        for key in await iterate(self.storage.read_all_keys()):
+        for key in await collect(await maybe_await(self.storage.read_all_keys())):
             yield key
 
     async def read_all_values(self) -> AsyncIterator[Any]:
         self.calls.append(("read_all_values",))
-        for value in await iterate(self.storage.read_all_values()):
+        for value in await collect(await maybe_await(self.storage.read_all_values())):
             yield value
 
     async def read_all_entries(self) -> AsyncIterator[tuple[str, Any]]:
         self.calls.append(("read_all_entries",))
-        for entry in await iterate(self.storage.read_all_entries()):
+        for entry in await collect(await maybe_await(self.storage.read_all_entries())):
             yield entry
+
+    async def open_lease(self, key: str, *, read: bool) -> SessionLease:
+        self.calls.append(("acquire", key, read))
+        return await super().open_lease(key, read=read)
+
+    async def wrap_lease(self, key: str, lease: SessionLease) -> SessionLease:
+        return _RecordingLease(self, key, lease, lease.value)
 
 
 class SyncRecordingStorage(RecordingStorage):
@@ -119,8 +125,9 @@ class SyncRecordingStorage(RecordingStorage):
 
     def __init__(self, storage: Any = None) -> None:
         super().__init__(storage)
-        if self._view.sync_read is None or self._view.sync_write is None:
-            raise TypeError(f"{self.storage!r} is not synchronous; use RecordingStorage")
+        for name in ("read", "write"):
+            if inspect.iscoroutinefunction(getattr(self.storage, name)):
+                raise TypeError(f"{self.storage!r} is not synchronous; use RecordingStorage")
 
     def read(self, key: str) -> Any:
         self.calls.append(("read", key))
@@ -135,50 +142,23 @@ class SyncRecordingStorage(RecordingStorage):
         self.storage.delete(key)
 
 
-class _RecordsLeases:
-    """Adds ``acquire`` to a recording storage whose storage has the lock capability."""
+class _RecordingLease(WrappedLease):
+    """A lease that records how it ends, then forwards (``keep`` included)."""
 
     __slots__ = ()
-    calls: list[tuple[Any, ...]]
-    storage: Any
 
-    async def acquire(self, key: str, *, read: bool) -> SessionLease:
-        self.calls.append(("acquire", key, read))
-        lease: SessionLease = await self.storage.acquire(key, read=read)
-        return _RecordingLease(lease, key, self.calls)
+    def _record(self, *call: Any, keep: bool) -> None:
+        owner = cast(RecordingStorage, self.owner)  # only RecordingStorage builds this lease
+        owner.calls.append((*call, {"keep": True}) if keep else call)
 
+    async def write(self, value: Any, *, keep: bool = False) -> None:
+        self._record("lease.write", self.key, copy.deepcopy(value), keep=keep)
+        await super().write(value, keep=keep)
 
-_variants: dict[type[RecordingStorage], type[RecordingStorage]] = {}
-
-
-def _with_leases(cls: type[RecordingStorage]) -> type[RecordingStorage]:
-    variant = _variants.get(cls)
-    if variant is None:
-        variant = type(cls.__name__, (_RecordsLeases, cls), {"__slots__": ()})
-        variant.__doc__ = cls.__doc__
-        _variants[cls] = variant
-    return variant
-
-
-class _RecordingLease:
-    """A lease that records how it ends."""
-
-    __slots__ = ("_calls", "_key", "_lease", "value")
-
-    def __init__(self, lease: SessionLease, key: str, calls: list[tuple[Any, ...]]) -> None:
-        self._lease = lease
-        self._key = key
-        self._calls = calls
-        self.value: Any = lease.value
-
-    async def write(self, value: Any) -> None:
-        self._calls.append(("lease.write", self._key, copy.deepcopy(value)))
-        await self._lease.write(value)
-
-    async def delete(self) -> None:
-        self._calls.append(("lease.delete", self._key))
-        await self._lease.delete()
+    async def delete(self, *, keep: bool = False) -> None:
+        self._record("lease.delete", self.key, keep=keep)
+        await super().delete(keep=keep)
 
     async def release(self) -> None:
-        self._calls.append(("lease.release", self._key))
-        await self._lease.release()
+        self._record("lease.release", self.key, keep=False)
+        await super().release()

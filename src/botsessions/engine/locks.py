@@ -1,0 +1,238 @@
+"""KeyedLock: one FIFO mutex per session key, costing nothing for keys nobody holds.
+
+Bookkeeping lives only while a key is held: an uncontended acquire is one dict insert
+and its release one dict delete (no ``asyncio.Lock``, no future). A waiter queue is
+created only when a second update asks for a held key, and disappears with the last
+waiter, so a bot that has seen a million chats holds no million locks.
+
+Ownership is handed from the releasing holder straight to the oldest waiter, so a late
+arrival can never overtake queued updates (no barging, no starvation). A holder may hand
+a payload along with the key (``hand_over``): the storage lease it still holds, so the
+next update of the session needs no round trip to lock and read. A payload is never
+lost: a waiter cancelled as one reaches it passes it to the next waiter, or, when none
+is left, frees the key and ends the payload (``Payload.drop``).
+
+Deadlock rules:
+
+* Keys are taken in a fixed global order (``acquire_all`` sorts them), so updates that
+  need several keys (multi sessions) cannot wait on each other in a cycle.
+* If the task that holds a key asks for it again (a handler awaited another update of
+  the same session), waiting would never end: ``LockError`` is raised at once.
+* ``wait`` bounds any other wait and raises ``LockTimeoutError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections import deque
+from collections.abc import Sequence
+from typing import Protocol
+
+from botsessions._errors import LockError, LockTimeoutError
+
+__all__ = [
+    "KeyedLock",
+    "Payload",
+    "acquire_all",
+    "give_back",
+    "release_all",
+    "take_free",
+]
+
+_serials = itertools.count()
+
+
+class Payload(Protocol):
+    """What a holder can hand to the next holder along with a key (a held storage lease)."""
+
+    async def drop(self) -> None:
+        """End it: nobody is left to take it over. Must not raise ``Exception``."""
+
+
+_Entry = tuple["asyncio.Future[Payload | None]", "asyncio.Task[object] | None"]
+
+
+class KeyedLock:
+    """A family of mutexes, one per string key."""
+
+    __slots__ = ("__weakref__", "_owners", "_queues", "serial")
+
+    def __init__(self) -> None:
+        self._owners: dict[str, asyncio.Task[object] | None] = {}
+        self._queues: dict[str, deque[_Entry]] = {}
+        self.serial = next(_serials)  # its place in the global lock order
+
+    def __len__(self) -> int:
+        """How many keys are held right now (the size of the bookkeeping)."""
+        return len(self._owners)
+
+    def locked(self, key: str) -> bool:
+        """Whether ``key`` is held."""
+        return key in self._owners
+
+    def waiting(self, key: str) -> int:
+        """How many acquirers are queued for ``key``."""
+        queue = self._queues.get(key)
+        return len(queue) if queue else 0
+
+    def try_acquire(self, key: str, owner: asyncio.Task[object] | None) -> bool:
+        """Take ``key`` if free, without waiting."""
+        if key in self._owners:
+            return False
+        self._owners[key] = owner
+        return True
+
+    async def acquire(
+        self, key: str, owner: asyncio.Task[object] | None, wait: float | None = None
+    ) -> Payload | None:
+        """Take ``key``, waiting in FIFO order while another task holds it.
+
+        Returns the payload the previous holder handed over with the key (``hand_over``),
+        else ``None``. The new holder owns it: it must use it, or pass it on or drop it.
+
+        Raises:
+            LockError: ``owner`` already holds ``key`` (waiting would deadlock).
+            LockTimeoutError: ``wait`` seconds passed first; nothing is held then.
+            asyncio.CancelledError: cancelled while waiting; nothing is held then.
+        """
+        owners = self._owners
+        if key not in owners:
+            owners[key] = owner
+            return None
+        if owner is not None and owners[key] is owner:
+            raise LockError(
+                f"session key {key!r} is already held by this task: a handler awaited "
+                "another update of the same session, which would wait for itself forever; "
+                "run it in its own task (asyncio.create_task) instead",
+                key=key,
+            )
+        queue = self._queues.get(key)
+        if queue is None:
+            queue = self._queues[key] = deque()
+        waiter: asyncio.Future[Payload | None] = asyncio.get_running_loop().create_future()
+        entry = (waiter, owner)
+        queue.append(entry)
+        try:
+            if wait is None:
+                payload = await waiter
+            else:
+                async with asyncio.timeout(wait):
+                    payload = await waiter
+        except BaseException as exc:
+            if waiter.done() and not waiter.cancelled():
+                # Ownership arrived together with the cancellation: pass it on.
+                await give_back(self, key, waiter.result())
+            else:
+                self._forget(key, entry)
+            if isinstance(exc, TimeoutError):
+                raise LockTimeoutError(
+                    f"session key {key!r} stayed locked by another update for more than "
+                    f"{wait} s (raise lock_timeout, or look for a handler that waits "
+                    "on another update of the same session)",
+                    key=key,
+                ) from exc
+            raise
+        return payload
+
+    def release(self, key: str) -> None:
+        """Release ``key``: the oldest waiter becomes the holder, or the key is forgotten."""
+        queue = self._queues.get(key)
+        while queue:
+            waiter, owner = queue.popleft()
+            if not waiter.done():
+                if not queue:
+                    del self._queues[key]
+                self._owners[key] = owner
+                waiter.set_result(None)
+                return
+        if queue is not None:
+            del self._queues[key]
+        del self._owners[key]
+
+    def hand_over(self, key: str, payload: Payload) -> bool:
+        """Make the oldest waiter for ``key`` its holder, handing it ``payload`` as well.
+
+        Returns ``False`` when nobody waits: the caller still holds ``key`` (and the payload).
+        """
+        queue = self._queues.get(key)
+        while queue:
+            waiter, owner = queue.popleft()
+            if not waiter.done():
+                if not queue:
+                    del self._queues[key]
+                self._owners[key] = owner
+                waiter.set_result(payload)
+                return True
+        if queue is not None:
+            del self._queues[key]
+        return False
+
+    def _forget(self, key: str, entry: _Entry) -> None:
+        queue = self._queues.get(key)
+        if queue is None:
+            return
+        with contextlib.suppress(ValueError):  # already handed over and skipped
+            queue.remove(entry)
+        if not queue:
+            del self._queues[key]
+
+
+async def give_back(lock: KeyedLock, key: str, payload: Payload | None) -> None:
+    """Give up a held ``key``: hand it to the next waiter with ``payload``, or release it
+    and drop ``payload`` when nobody waits."""
+    if payload is None:
+        lock.release(key)
+    elif not lock.hand_over(key, payload):
+        lock.release(key)
+        await payload.drop()
+
+
+async def acquire_all(
+    pairs: Sequence[tuple[KeyedLock, str]],
+    owner: asyncio.Task[object] | None,
+    wait: float | None,
+) -> list[Payload | None] | None:
+    """Take every ``(lock, key)`` pair; ``pairs`` must be sorted and free of duplicates.
+
+    Returns the payloads handed over with the pairs (aligned with ``pairs``), or ``None``
+    when there was none. On any failure (timeout, cancellation) every pair taken so far is
+    given back (``give_back``) with its payload.
+    """
+    payloads: list[Payload | None] = []
+    try:
+        for lock, key in pairs:
+            payloads.append(
+                None if lock.try_acquire(key, owner) else await lock.acquire(key, owner, wait)
+            )
+    except BaseException:
+        taken = zip(pairs[: len(payloads)], payloads, strict=True)
+        for (lock, key), payload in reversed(list(taken)):
+            await give_back(lock, key, payload)
+        raise
+    return payloads if any(p is not None for p in payloads) else None
+
+
+def take_free(pairs: Sequence[tuple[KeyedLock, str]], owner: asyncio.Task[object] | None) -> int:
+    """Take pairs in order without waiting, up to the first held one; how many were taken.
+
+    ``acquire_all(pairs[taken:], ...)`` then takes the rest, in the same order.
+    """
+    taken = 0
+    for lock, key in pairs:
+        if not lock.try_acquire(key, owner):
+            break
+        taken += 1
+    return taken
+
+
+def release_all(pairs: Sequence[tuple[KeyedLock, str]]) -> None:
+    """Release pairs taken by ``acquire_all`` (reverse order)."""
+    for lock, key in reversed(pairs):
+        lock.release(key)
+
+
+def lock_order(pair: tuple[KeyedLock, str]) -> tuple[int, str]:
+    """The global order in which pairs are taken."""
+    return pair[0].serial, pair[1]

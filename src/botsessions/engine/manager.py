@@ -1,0 +1,142 @@
+"""SessionManager, build_manager and run_update: what every host calls.
+
+A host (the bot layer's ``session()`` middleware, the aiogram and python-telegram-bot
+glue) builds a manager once and runs each update through ``run_update``::
+
+    manager = build_manager(lazy=False, default_key=keys.per_chat, initial=dict)
+
+    async def middleware(ctx, next):
+        await run_update(manager, ctx, ctx, next)
+
+``run_update`` is the one enter/fail/leave sequence: compute the key(s), take the locks
+(in-process first, then the storage's lease when it has one) and, for strict sessions,
+read; bind the session to the host; run the handler; then write what changed, or
+nothing when the handler raised; every lock is released on every way out.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+from botsessions._options import to_options
+from botsessions.engine.multi import MultiPlan, MultiUpdate
+from botsessions.engine.plan import KeyFunction, PropertyPlan, make_plan
+from botsessions.engine.protocols import SessionHost, SessionSlot
+from botsessions.engine.single import SingleUpdate
+
+__all__ = ["SessionManager", "Update", "build_manager", "run_update"]
+
+R = TypeVar("R")
+
+
+class Update(Protocol):
+    """One update of a session, as ``run_update`` drives it (``SingleUpdate``,
+    ``MultiUpdate``). ``*_now`` do what needs no waiting and say whether that was all;
+    the ``async`` twins do the rest. After entering, exactly one of ``leave`` (the
+    handler returned) or ``fail`` (it raised) follows."""
+
+    @property
+    def key(self) -> str | None: ...
+
+    @property
+    def slot(self) -> SessionSlot: ...
+
+    def enter_now(self) -> bool: ...
+
+    async def enter(self) -> None: ...
+
+    def leave_now(self) -> bool: ...
+
+    async def leave(self) -> None: ...
+
+    async def fail(self) -> None: ...
+
+
+class SessionManager:
+    """A built session: ``update(ctx)`` makes the ``Update`` object of one update.
+
+    Attributes:
+        plans: one ``PropertyPlan`` per property (one, or one per fragment).
+        multi: whether this is a multi session.
+        lazy: whether this is a lazy session.
+    """
+
+    __slots__ = ("lazy", "multi", "plans", "update")
+
+    def __init__(self, plans: list[PropertyPlan], *, multi: bool, lazy: bool) -> None:
+        self.plans = tuple(plans)
+        self.multi = multi
+        self.lazy = lazy
+        self.update: Callable[[Any], Update] = (
+            functools.partial(MultiUpdate, MultiPlan(plans))
+            if multi
+            else functools.partial(SingleUpdate, plans[0])
+        )
+
+    def __repr__(self) -> str:
+        kind = "multi" if self.multi else "lazy" if self.lazy else "single"
+        return f"<SessionManager {kind}: {', '.join(map(repr, self.plans))}>"
+
+
+async def run_update(
+    manager: SessionManager, ctx: Any, host: SessionHost, call: Callable[[], Awaitable[R]]
+) -> R:
+    """Run ``call`` (the rest of the update) inside the session of ``ctx``.
+
+    ``ctx`` is what the key functions receive (a ``KeyContext`` for the built-in ones);
+    ``host`` receives the session (``bind_session``) before ``call`` runs. Returns what
+    ``call`` returned; what it raised propagates, and then nothing is written.
+
+    Raises:
+        SessionKeyError, LockError, StorageError: from the session itself.
+    """
+    update = manager.update(ctx)
+    # The synchronous fast path, in this one place: with a JSON-bytes storage, a sync key
+    # function and a free lock, entering and leaving need no waiting, and skipping their
+    # two coroutines saves about 0.5 µs per update (bench W1, "MemorySessionStorage:
+    # counter += 1": about 7 µs of session overhead per update in all).
+    if not update.enter_now():
+        await update.enter()
+    try:
+        host.bind_session(update.slot, update.key)
+        result = await call()
+    except BaseException:
+        await update.fail()  # no catch-and-save: a failed handler writes nothing
+        raise
+    if not update.leave_now():
+        await update.leave()
+    return result
+
+
+def build_manager(*, lazy: bool, default_key: KeyFunction, **options: Any) -> SessionManager:
+    """Validate ``session()`` / ``lazy_session()`` options once and build the session.
+
+    ``default_key`` is the key function used where the options give no
+    ``get_session_key`` (the layer above passes ``botsessions.keys.per_chat``).
+
+    Raises:
+        ValueError: unknown ``type``, or ``type="multi"`` with ``lazy=True``.
+        TypeError: an unknown option, or an option of the wrong type.
+    """
+    kind = options.pop("type", "single")
+    if kind not in ("single", "multi"):
+        raise ValueError(f"type must be 'single' or 'multi', got {kind!r}")
+    if kind == "single":
+        where = "lazy_session()" if lazy else "session()"
+        single = to_options(options, where=where)
+        plan = make_plan(single, lazy=lazy, default_key=default_key)
+        return SessionManager([plan], multi=False, lazy=lazy)
+    if lazy:
+        raise ValueError(
+            "Cannot use lazy multi sessions: lazy_session() supports type='single' only; "
+            "use session(type='multi', ...) or one lazy_session() per property"
+        )
+    plans = []
+    for name, value in options.items():
+        if not name.isidentifier() or name.startswith("_"):
+            raise ValueError(f"fragment name {name!r} must be an identifier not starting with '_'")
+        fragment = to_options(value, where=f"fragment {name!r}")
+        plans.append(make_plan(fragment, lazy=False, default_key=default_key, fragment=name))
+    return SessionManager(plans, multi=True, lazy=False)

@@ -1,0 +1,400 @@
+"""One session property of one update, from load to save: the engine's state machine.
+
+A ``PropertySession`` serves a strict session, a lazy session and every fragment of a
+multi session alike. It talks to its storage only through the plan's ``Access`` (whose
+shape was decided when the session was built) and keeps the *stored form* it read
+(``stored``) untouched, to compare against at the end.
+
+States (``PropertySession.state``), one meaning each:
+
+``NO_KEY``
+    The key function gave ``None``. Reading or assigning raises ``SessionKeyError``;
+    the update passes through with no lock and no storage call.
+``UNLOADED``
+    The key is known, nothing is locked or read yet. A strict session leaves this state
+    before its handler runs; a lazy one stays here until the first access. Reading
+    -> ``LOADING`` (or straight to ``ACCESSED`` when the lock is free and the storage
+    synchronous); assigning -> ``ASSIGNED``.
+``LOADING`` (lazy only)
+    The one load task runs: take the key's lock, then read (or take the storage's
+    lease). Every read of ``ctx.session`` returns that task. Assigning -> ``ASSIGNED``;
+    the read goes on but its result loses.
+``LOADED`` (strict only)
+    Locked and read before the handler; the stored form is kept, not yet decoded (an
+    update that never touches its session pays no decoding). Reading -> ``ACCESSED``;
+    assigning -> ``ASSIGNED``.
+``ACCESSED``
+    The handler holds the value: a decoded copy of the stored form, or ``initial()``
+    when storage had none. Assigning -> ``ASSIGNED``.
+``ASSIGNED``
+    The handler assigned a value, ``None``, or an awaitable (kept in a future, so it can
+    be awaited more than once).
+``FAILED`` (lazy only)
+    The load failed; awaiting ``ctx.session`` re-raises, and so does the end of the
+    update unless a value was assigned afterwards.
+
+End of the update: ``abort`` when the handler raised writes and deletes nothing, cancels
+pending work and ends the lease. Otherwise ``decide`` makes the one write decision:
+
+* ``NO_KEY`` / ``UNLOADED`` / ``LOADED``: keep (nothing was touched).
+* ``ACCESSED``: write if the encoded value differs (``!=``) from the stored form, and
+  always when storage had nothing; a value of ``None`` (read, no ``initial``) is kept.
+* ``ASSIGNED``: an awaitable is awaited first; ``None`` deletes; any other value is
+  written if it differs from the stored form, and always when the lazy read had not
+  finished when the assignment happened.
+
+A lazy read still running when a value is assigned keeps going; whoever awaits it gets
+the assigned value, or the loaded value when the assignment was itself an awaitable (so
+``ctx.session = bump(ctx.session)`` cannot wait for itself).
+
+Leases (``Shape.LEASED``): the end of the update applies the decision under the lease
+and hands it on to the next local update of the key, or releases it (``engine.handoff``);
+an update that arrives with a handed-over lease starts from ``lease.value`` without
+locking or reading. Every way out ends the lease or hands it on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import inspect
+from typing import Any, cast
+
+from botsessions._errors import SessionKeyError
+from botsessions.engine.handoff import HeldLease, LeaseAction, end_lease
+from botsessions.engine.plan import PropertyPlan
+from botsessions.storage._locking import SessionLease
+
+__all__ = ["PropertySession", "State"]
+
+
+class State(enum.Enum):
+    """The states of a session property in one update (see the module docstring)."""
+
+    NO_KEY = "no key"
+    UNLOADED = "unloaded"
+    LOADING = "loading"
+    LOADED = "loaded"
+    ACCESSED = "accessed"
+    ASSIGNED = "assigned"
+    FAILED = "failed"
+
+
+# Module-level names for the per-update path: on Python 3.11 every ``State.X`` lookup
+# runs ``EnumType.__getattr__`` (~0.1 µs), and an update compares states several times.
+NO_KEY = State.NO_KEY
+UNLOADED = State.UNLOADED
+LOADING = State.LOADING
+LOADED = State.LOADED
+ACCESSED = State.ACCESSED
+ASSIGNED = State.ASSIGNED
+FAILED = State.FAILED
+KEEP = LeaseAction.KEEP
+WRITE = LeaseAction.WRITE
+DELETE = LeaseAction.DELETE
+
+# Values that are never awaitables (checked before the slower ``inspect.isawaitable``).
+_PLAIN = frozenset({dict, list, str, int, float, bool})
+
+
+class PropertySession:
+    """One session property of one update; also its ``SessionSlot`` (``get``/``set``)."""
+
+    __slots__ = (
+        "chain",
+        "early",
+        "key",
+        "lease",
+        "locked",
+        "owner",
+        "plan",
+        "state",
+        "stored",
+        "task",
+        "value",
+    )
+
+    def __init__(self, plan: PropertyPlan) -> None:
+        self.plan = plan
+        self.state = NO_KEY
+        self.key = ""  # the prefixed key, unless NO_KEY
+        self.owner: asyncio.Task[Any] | None = None  # the update's task: the lock's owner
+        self.stored: Any = None  # the stored form read at load; None: storage had none
+        self.value: Any = None
+        self.lease: SessionLease | None = None
+        self.chain: HeldLease | None = None  # how the lease was handed over, if it was
+        self.locked = False  # holds its key in the plan's in-process lock family
+        self.early = False  # assigned before the lazy read finished: the read loses
+        self.task: asyncio.Future[Any] | None = None  # lazy: the one load
+
+    def __repr__(self) -> str:
+        return f"<PropertySession {self.key!r} {self.state.value}>"
+
+    # -- key and loading ---------------------------------------------------------------
+
+    def begin(self, key: str, owner: asyncio.Task[Any] | None) -> None:
+        """The key function gave ``key`` (unprefixed): ``UNLOADED``."""
+        prefix = self.plan.prefix
+        self.key = prefix + key if prefix else key
+        self.owner = owner
+        self.state = UNLOADED
+
+    def try_lock(self) -> bool:
+        """Take the key's in-process lock if it is free (or there is none to take)."""
+        locks = self.plan.locks
+        if locks is None or self.locked:
+            return True
+        if locks.try_acquire(self.key, self.owner):
+            self.locked = True
+            return True
+        return False
+
+    async def lock(self) -> None:
+        """Take the key's in-process lock, waiting in line; a lease may come with it."""
+        locks = self.plan.locks
+        if locks is None or self.locked:
+            return
+        held = await locks.acquire(self.key, self.owner, self.plan.lock_timeout)
+        self.locked = True
+        if held is not None:
+            self.take(cast(HeldLease, held))  # the only payload the engine hands over
+
+    def take(self, held: HeldLease) -> None:
+        """Go on under a lease handed over with the lock: ``lease.value`` is stored."""
+        self.chain = held
+        self.lease = held.lease
+
+    def unlock(self) -> None:
+        """Release the in-process lock, if held."""
+        if self.locked:
+            self.locked = False
+            locks = self.plan.locks
+            if locks is not None:
+                locks.release(self.key)
+
+    def load_now(self) -> bool:
+        """Lock and read without waiting (``UNLOADED`` -> ``LOADED``) when the lock is free
+        and the storage synchronous. ``False``: ``load`` does the rest."""
+        access = self.plan.access
+        if not access.sync or not self.try_lock():
+            return False
+        self.stored = access.read_now(self.key)  # type: ignore[attr-defined]  # sync access
+        self.state = LOADED
+        return True
+
+    async def load(self) -> None:
+        """Lock and read (``UNLOADED`` -> ``LOADED``), the part ``load_now`` left."""
+        await self.lock()
+        await self.read()
+        self.state = LOADED
+
+    async def read(self) -> None:
+        """Read the stored form (through the lease: handed over, or taken here)."""
+        access = self.plan.access
+        lease = self.lease
+        if lease is None and access.leased:
+            lease = self.lease = await access.acquire(self.key, read=True)
+        self.stored = lease.value if lease is not None else await access.read(self.key)
+
+    def _materialize(self) -> Any:
+        value = self.value = self._decoded()
+        self.state = ACCESSED
+        return value
+
+    def _decoded(self) -> Any:
+        stored = self.stored
+        if stored is None:
+            initial = self.plan.initial
+            return None if initial is None else initial()
+        return self.plan.access.decode(stored, self.key)  # a copy: stored stays exact
+
+    # -- ctx.session -------------------------------------------------------------------
+
+    def get(self) -> Any:
+        """``ctx.session`` (a lazy session always gives an awaitable)."""
+        if self.plan.lazy:
+            return self._lazy_get()
+        state = self.state
+        if state is ACCESSED or state is ASSIGNED:
+            return self.value
+        if state is LOADED:
+            return self._materialize()
+        raise SessionKeyError(self.plan.access_error)
+
+    def set(self, value: Any) -> None:
+        """``ctx.session = value`` (``None`` deletes at the end of the update)."""
+        state = self.state
+        if state is NO_KEY:
+            raise SessionKeyError(self.plan.assign_error)
+        if value is not None and value.__class__ not in _PLAIN and inspect.isawaitable(value):
+            value = asyncio.ensure_future(value)
+        if state is UNLOADED or state is LOADING:
+            self.early = True
+        self.value = value
+        self.state = ASSIGNED
+
+    def _lazy_get(self) -> asyncio.Future[Any]:
+        state = self.state
+        if state is ACCESSED:
+            return _done(self.value)
+        if state is ASSIGNED:
+            value = self.value
+            return value if isinstance(value, asyncio.Future) else _done(value)
+        if (state is LOADING or state is FAILED) and self.task is not None:
+            return self.task
+        if state is NO_KEY:
+            raise SessionKeyError(self.plan.access_error)
+        # UNLOADED: start the one read of this update.
+        access = self.plan.access
+        if access.sync and self.try_lock():
+            try:
+                self.stored = access.read_now(self.key)  # type: ignore[attr-defined]  # sync
+                return _done(self._materialize())
+            except Exception as exc:
+                failed = asyncio.get_running_loop().create_future()
+                failed.set_exception(exc)  # awaiting ctx.session re-raises it
+                self.task = failed
+                self.state = FAILED
+                return failed
+        self.task = asyncio.ensure_future(self._load_lazily())
+        self.state = LOADING
+        return self.task
+
+    async def _load_lazily(self) -> Any:
+        try:
+            await self.lock()
+            await self.read()
+        except BaseException:
+            if self.state is LOADING:
+                self.state = FAILED
+            raise
+        if self.state is LOADING:
+            try:
+                return self._materialize()
+            except BaseException:
+                self.state = FAILED
+                raise
+        value = self.value  # assigned while loading: the assignment wins
+        if not isinstance(value, asyncio.Future):
+            return value
+        return self._decoded()  # an assigned awaitable may be built on this read
+
+    # -- end of update -----------------------------------------------------------------
+
+    def decide(self) -> tuple[LeaseAction, Any]:
+        """The write decision (see the module docstring): ``(KEEP, None)``,
+        ``(DELETE, None)`` or ``(WRITE, stored form)``. The value must be settled.
+
+        Raises:
+            TypeError: the value is not JSON (nothing is written).
+        """
+        state = self.state
+        if state is ACCESSED or state is ASSIGNED:
+            value = self.value
+            if value is None:
+                return (DELETE, None) if state is ASSIGNED else (KEEP, None)
+            stored = self.plan.access.encode(value)
+            if self.early or self.stored is None or stored != self.stored:
+                return WRITE, stored
+        return KEEP, None
+
+    def save_now(self) -> bool:
+        """``finish`` without waiting, for a synchronous storage with nothing pending.
+        ``False``: nothing was done, ``finish`` must run. The lock stays the caller's."""
+        state = self.state
+        if state is LOADED or state is NO_KEY or state is UNLOADED:
+            return self.lease is None
+        access = self.plan.access
+        if not access.sync or state is LOADING or state is FAILED or self.task is not None:
+            return False
+        if isinstance(self.value, asyncio.Future) or (self.plan.lazy and not self.try_lock()):
+            return False
+        action, stored = self.decide()
+        if action is WRITE:
+            access.write_now(self.key, stored)  # type: ignore[attr-defined]  # sync access
+        elif action is DELETE:
+            access.delete_now(self.key)  # type: ignore[attr-defined]  # sync access
+        return True
+
+    async def finish(self) -> None:
+        """The handler returned: settle, decide, apply, end the lease.
+
+        The in-process lock is the caller's to release (``unlock``), unless it went on to
+        the next update with the lease (then ``locked`` is already cleared).
+        """
+        try:
+            state = self.state
+            loading = self.task
+            if loading is not None and state is ASSIGNED:
+                with contextlib.suppress(Exception):  # the assignment wins over a failed read
+                    await loading
+            elif loading is not None and (state is LOADING or state is FAILED):
+                await loading  # re-raises a failed read
+            if isinstance(self.value, asyncio.Future):
+                self.value = await self.value
+            action, stored = self.decide()
+            await self._apply(action, stored)
+        except BaseException:
+            await self.abort()  # e.g. a value that is not JSON: the unused lease still ends
+            raise
+
+    async def _apply(self, action: LeaseAction, stored: Any) -> None:
+        plan = self.plan
+        access = plan.access
+        if action is not KEEP and plan.lazy:
+            await self.lock()  # a lazy session that was only assigned has not locked yet
+        if access.leased:
+            lease = self.lease
+            if lease is None:
+                if action is KEEP:
+                    return
+                lease = await access.acquire(self.key, read=False)
+            self.lease = None
+            await self._end(lease, action, stored)
+        elif action is WRITE:
+            await access.write(self.key, stored)
+        elif action is DELETE:
+            await access.delete(self.key)
+
+    async def _end(self, lease: SessionLease, action: LeaseAction, stored: Any = None) -> None:
+        """Apply ``action`` under ``lease``, then hand it (and the key) on, or release it."""
+        locks = self.plan.locks if self.locked else None
+        if await end_lease(lease, self.chain, locks, self.key, action, stored):
+            self.locked = False  # the next update of this key holds it now
+
+    async def abort(self) -> None:
+        """The handler raised: write nothing, stop pending work, end the lease."""
+        try:
+            value = self.value
+            if isinstance(value, asyncio.Future) and not value.done():
+                value.cancel()
+            task = self.task
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    if _cancelling():
+                        raise
+                except Exception:
+                    pass  # a failed read is not the error this update reports
+        finally:
+            lease = self.lease
+            if lease is not None:
+                # Nothing was written under it: it is handed on as it came, or released.
+                self.lease = None
+                with contextlib.suppress(Exception):  # the handler's error is the one to report
+                    await self._end(lease, KEEP)
+
+
+def _done(value: Any) -> asyncio.Future[Any]:
+    """An awaitable that is already done: a lazy ``ctx.session`` once it is loaded."""
+    future = asyncio.get_running_loop().create_future()
+    future.set_result(value)
+    return future
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

@@ -1,0 +1,290 @@
+"""PostgresStorage: sessions as jsonb rows, with expiry and an advisory-lock session lock."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from botsessions._options import duration
+from botsessions.storage._enumeration import BatchedEnumeration
+from botsessions.storage._jsontext import dumps_positional, loads
+from botsessions.storage._lease import lease_seconds
+from botsessions.storage._lifecycle import Closeable
+from botsessions.storage.postgres._errors import PostgresErrors, import_asyncpg
+from botsessions.storage.postgres._lock import PostgresLease, acquire
+from botsessions.storage.postgres._sql import TableSQL
+
+if TYPE_CHECKING:
+    from asyncpg import Connection, Pool
+
+__all__ = ["PostgresStorage"]
+
+_PURGE_EVERY = 60.0  # seconds between opportunistic purges of expired rows
+_PURGE_LIMIT = 1000  # rows deleted per opportunistic purge
+# timestamptz ends in the year 294276 (about 9.22e12 s after 1970): keep ttl well inside.
+_MAX_TTL = 9.2e12
+# lock_timeout and tcp_user_timeout are 32-bit counts of milliseconds (24.8 days).
+_MAX_MS_SETTING = (2**31 - 1) / 1000
+# Linux refuses TCP keepalive idle times and intervals above this many seconds.
+_MAX_KEEPALIVE = 32767
+
+
+async def _reset(conn: Connection) -> None:
+    # Our statements leave no session state behind (locks are released or the connection
+    # closed), so asyncpg's default reset query would be one wasted round trip per operation.
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
+class PostgresStorage(Closeable, BatchedEnumeration):
+    """Session storage in a PostgreSQL table, one row per session.
+
+    The table (``key text primary key, value jsonb not null, expires_at timestamptz``) is
+    created on first use. Reads and writes are one round trip each (prepared statements,
+    ``INSERT ... ON CONFLICT DO UPDATE``). Expired rows are invisible to every method and
+    deleted in small batches in the background (or by ``purge_expired()``).
+
+    It also offers the session lock used by ``session()`` (a PostgreSQL advisory lock held
+    on a pooled connection while the update runs), so updates of one session handled by
+    different processes never lose each other's writes: see ``acquire()``.
+    Enumeration (``read_all_keys/values/entries``) lists unexpired sessions in key order.
+
+    Args:
+        dsn: a ``postgresql://`` DSN, or an ``asyncpg.Pool``. A pool built from a DSN
+            belongs to the storage and is closed by ``close()`` (end every lease first:
+            closing the pool waits for the connections they hold); a pool you pass stays
+            yours. Each held session lock uses one pool connection for the whole update.
+        table: table name (a plain identifier, created if missing together with the
+            ``<table>__acquire/__save/__remove`` lock functions and an index).
+        ttl: expire a session this long after its last write (seconds or ``timedelta``);
+            ``None`` or ``inf`` keeps sessions forever. At most 9.2e12 s (timestamptz's range).
+        lock_wait: seconds an update waits for the lock of a busy session (or for a free
+            pool connection) before ``LockTimeoutError``; ``None`` or ``inf`` waits as long
+            as it takes. At most 24.8 days (PostgreSQL's ``lock_timeout`` range).
+        lock_lease: with a pool built from a DSN, sets the TCP keepalive and user timeout
+            of its connections so that a lock held by an unreachable host is freed within
+            about this many seconds. A crashed process frees its locks at once. It must be
+            finite, at most 24.8 days.
+        min_size, max_size: size of the pool built from a DSN.
+        batch_size: rows fetched per query during enumeration.
+
+    Raises:
+        ModuleNotFoundError: asyncpg is not installed (``pip install "botsessions[postgres]"``).
+        TypeError, ValueError: an argument has the wrong type or value.
+    """
+
+    __slots__ = (
+        "_batch",
+        "_dsn",
+        "_lock_timeout",
+        "_lock_wait",
+        "_locks_ready",
+        "_next_purge",
+        "_pool",
+        "_pool_options",
+        "_purges",
+        "_ready",
+        "_setup_lock",
+        "_sql",
+        "_table",
+        "_ttl",
+    )
+
+    def __init__(
+        self,
+        dsn: str | Pool = "postgresql://localhost/postgres",
+        *,
+        table: str = "sessions",
+        ttl: float | timedelta | None = None,
+        lock_wait: float | timedelta | None = 10.0,
+        lock_lease: float | timedelta = 30.0,
+        min_size: int = 1,
+        max_size: int = 10,
+        batch_size: int = 500,
+    ) -> None:
+        asyncpg = import_asyncpg()
+        self._pool: Pool | None
+        if isinstance(dsn, str):
+            self._dsn: str | None = dsn
+            self._pool = None
+        elif isinstance(dsn, asyncpg.Pool):
+            self._dsn = None
+            self._pool = dsn
+        else:
+            raise TypeError(f"dsn must be a DSN string or an asyncpg.Pool, got {type(dsn)!r}")
+        for name, number in (
+            ("min_size", min_size),
+            ("max_size", max_size),
+            ("batch_size", batch_size),
+        ):
+            if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+                raise ValueError(f"{name} must be a positive int, got {number!r}")
+        if min_size > max_size:
+            raise ValueError(f"min_size ({min_size}) must not exceed max_size ({max_size})")
+        self._ttl = duration(ttl, what="ttl", maximum=_MAX_TTL)
+        self._table = table
+        self._sql = TableSQL.build(table)
+        self._lock_wait = duration(lock_wait, what="lock_wait", maximum=_MAX_MS_SETTING)
+        # PostgreSQL's lock_timeout: "0" waits as long as it takes.
+        self._lock_timeout = (
+            "0" if self._lock_wait is None else f"{max(1, round(self._lock_wait * 1000))}ms"
+        )
+        lease = lease_seconds(lock_lease, maximum=_MAX_MS_SETTING)
+        probe = str(min(_MAX_KEEPALIVE, max(1, round(lease / 3))))
+        self._pool_options: dict[str, Any] = {
+            "min_size": min_size,
+            "max_size": max_size,
+            "reset": _reset,
+            "server_settings": {
+                "tcp_keepalives_idle": probe,
+                "tcp_keepalives_interval": probe,
+                "tcp_keepalives_count": "3",
+                "tcp_user_timeout": str(max(1, round(lease * 1000))),
+            },
+        }
+        self._batch = batch_size
+        self._ready: Pool | None = None
+        self._locks_ready = False
+        self._setup_lock = asyncio.Lock()
+        super().__init__()
+        self._next_purge = time.monotonic() + _PURGE_EVERY
+        self._purges: set[asyncio.Task[int]] = set()
+
+    def __repr__(self) -> str:
+        return f"<PostgresStorage table={self._table!r} ttl={self._ttl!r} {self._state.value}>"
+
+    async def _setup(self) -> Pool:
+        async with self._setup_lock:
+            self._check_open()
+            if self._ready is not None:
+                return self._ready
+            if self._pool is None:
+                asyncpg = import_asyncpg()
+                with PostgresErrors("connect", None):
+                    self._pool = await asyncpg.create_pool(self._dsn, **self._pool_options)
+            pool = self._pool
+            # One creator at a time across processes: IF NOT EXISTS alone still races.
+            with PostgresErrors(f"create table {self._table!r}", None):
+                async with pool.acquire() as conn, conn.transaction():
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", self._sql.ddl_lock)
+                    await conn.execute(self._sql.create_table)
+            self._ready = pool
+            return pool
+
+    async def read(self, key: str) -> Any:
+        """Return the stored session or ``None``; ``StorageError`` if PostgreSQL fails.
+
+        Raises ``CorruptDataError`` (data left in place) when the stored value is not JSON.
+        """
+        pool = self._ready or await self._setup()
+        with PostgresErrors("read", key):
+            data = await pool.fetchval(self._sql.read, key, time.time())
+        return None if data is None else loads(key, data)
+
+    async def write(self, key: str, value: Any) -> None:
+        """Store ``value`` (one upsert); with ``ttl``, refreshes the expiry."""
+        pool = self._ready or await self._setup()
+        data = dumps_positional(key, value)
+        ttl = self._ttl
+        with PostgresErrors("write", key):
+            await pool.execute(
+                self._sql.write, key, data, None if ttl is None else time.time() + ttl
+            )
+        if ttl is not None and time.monotonic() >= self._next_purge:
+            self._start_purge()
+
+    async def delete(self, key: str) -> None:
+        """Delete the session (no error when it does not exist)."""
+        pool = self._ready or await self._setup()
+        with PostgresErrors("delete", key):
+            await pool.execute(self._sql.delete, key)
+
+    async def has(self, key: str) -> bool:
+        """Whether an unexpired session is stored under ``key``."""
+        pool = self._ready or await self._setup()
+        with PostgresErrors("has", key):
+            return bool(await pool.fetchval(self._sql.has, key, time.time()))
+
+    async def acquire(self, key: str, *, read: bool) -> PostgresLease:
+        """Lock the session ``key`` across processes, reading it in the same round trip.
+
+        The returned lease carries the stored ``value`` (``None`` when missing or when
+        ``read`` is false) and ends with exactly one of ``write(value)``, ``delete()`` (each
+        also unlocks, in one round trip) or ``release()``.
+
+        Raises:
+            LockTimeoutError: the lock stayed busy for ``lock_wait`` seconds.
+            StorageError: PostgreSQL failed.
+        """
+        pool = self._ready or await self._setup()
+        if not self._locks_ready:
+            await self._setup_locks(pool)
+        return await acquire(
+            pool,
+            self._sql,
+            self._table,
+            key,
+            read=read,
+            wait=self._lock_wait,
+            lock_timeout=self._lock_timeout,
+            ttl=self._ttl,
+        )
+
+    async def _setup_locks(self, pool: Pool) -> None:
+        # The lock functions are created on first use, so plain storages add none.
+        async with self._setup_lock:
+            if self._locks_ready:
+                return
+            with PostgresErrors(f"create lock functions of {self._table!r}", None):
+                async with pool.acquire() as conn, conn.transaction():
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", self._sql.ddl_lock)
+                    await conn.execute(self._sql.create_functions)
+            self._locks_ready = True
+
+    async def _batches(self, *, values: bool) -> AsyncIterator[list[tuple[str, Any]]]:
+        # Keyset pagination: no transaction or connection is held while the caller iterates.
+        pool = self._ready or await self._setup()
+        with PostgresErrors("scan", None):
+            rows = await pool.fetch(self._sql.first_page, self._batch, time.time())
+        while rows:
+            if values:
+                yield [(row[0], loads(row[0], row[1])) for row in rows]
+            else:
+                yield [(row[0], None) for row in rows]
+            if len(rows) < self._batch:
+                return
+            with PostgresErrors("scan", None):
+                rows = await pool.fetch(self._sql.page, rows[-1][0], self._batch, time.time())
+
+    async def purge_expired(self, limit: int = _PURGE_LIMIT) -> int:
+        """Delete up to ``limit`` expired rows now; return how many were deleted.
+
+        Expired rows are never visible; with ``ttl`` set, writes also purge in the background
+        about once a minute. Call this from a periodic job to reclaim space faster.
+        """
+        pool = self._ready or await self._setup()
+        with PostgresErrors("purge", None):
+            status: str = await pool.execute(self._sql.purge, limit, time.time())
+        return int(status.rsplit(" ", 1)[-1])
+
+    def _start_purge(self) -> None:
+        self._next_purge = time.monotonic() + _PURGE_EVERY
+        task = asyncio.get_running_loop().create_task(self._purge_quietly())
+        self._purges.add(task)
+        task.add_done_callback(self._purges.discard)
+
+    async def _purge_quietly(self) -> int:
+        try:
+            return await self.purge_expired()
+        except Exception:  # best effort: the next write tries again; reads never see expired rows
+            return 0
+
+    async def _release(self) -> None:
+        self._ready = None
+        if self._purges:
+            await asyncio.gather(*self._purges, return_exceptions=True)
+        if self._dsn is not None and self._pool is not None:
+            await self._pool.close()

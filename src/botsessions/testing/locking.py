@@ -1,0 +1,488 @@
+"""The locking conformance suite: checks a ``LockingStorage`` against its real backend.
+
+Subclass ``LockingConformance`` in a test module (the name must start with ``Test``) and
+provide a ``locking_storage`` fixture returning a ``LockingStorageSpec``: an importable
+factory (``"package.module:function"``) and JSON-compatible keyword options. The suite
+calls it in this process and in worker processes it starts, so every storage it builds
+must reach the same backend and namespace::
+
+    # mypackage/testing.py
+    def make_storage(*, lease=None, url, prefix):
+        return MyStorage(url, prefix=prefix, lock_wait=30, lock_lease=lease or 30)
+
+    # tests/test_my_locking.py
+    class TestMyStorageLocking(LockingConformance):
+        @pytest.fixture
+        def locking_storage(self, unique_prefix):
+            return LockingStorageSpec(
+                "mypackage.testing:make_storage",
+                {"url": "myproto://localhost", "prefix": unique_prefix},
+            )
+
+The factory gets ``lease=None`` for the storage's own lease, or ``lease=seconds`` (the
+class attribute ``lease``, 1 s by default) for the tests that wait for a lease to expire.
+Give it a lock wait well above the lease (30 s is fine). It may return the storage or an
+awaitable of it; storages with ``close()`` are closed after each test.
+
+What is checked: the lock capability is there; ``acquire`` reads; holders never overlap,
+in one process and across processes (worker processes increment one counter, the total
+must be exact); a holder killed with SIGKILL frees the key within the lease and keeps
+what it committed; a lost lease refuses ``write`` and ``delete`` (``LeaseLostError``) and
+leaves the data; ``keep=True`` writes and keeps holding; ``release`` is idempotent; a
+cancelled waiter leaves the line and a cancelled holder never blocks the key beyond a
+lease; waiters are served first come, first served.
+
+Two hooks reach into the backend, where only the backend can tell:
+
+* ``count_waiters(spec, key)``: how many acquirers wait in line for ``key`` (return
+  ``None``, the default, when it cannot be told: the FIFO test is then skipped).
+* ``lose_leases(spec, keys)``: make the held leases of ``keys`` lost. The default blocks
+  this process (so it cannot renew) until a worker process has taken the keys over, which
+  suits leases that expire by time; override it for others (PostgreSQL: terminate the
+  holding connection).
+
+The tests run their own event loop (``asyncio.run``), so they need no pytest plugin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pytest
+
+from botsessions._errors import LeaseLostError
+from botsessions.storage._locking import LockingStorage, SessionLease
+from botsessions.testing._locking_worker import build_storage
+
+__all__ = ["LockingConformance", "LockingStorageSpec"]
+
+_WORKER = "botsessions.testing._locking_worker"
+
+
+@dataclass(frozen=True)
+class LockingStorageSpec:
+    """How to build the storage under test, here and in worker processes.
+
+    ``factory`` is ``"package.module:function"``, importable in a fresh interpreter (the
+    workers get this process's ``sys.path``); it is called as
+    ``function(lease=None | seconds, **options)``. ``options`` must be JSON-compatible.
+    """
+
+    factory: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+Make = Callable[..., Awaitable[Any]]
+Body = Callable[[Make], Awaitable[None]]
+
+
+class LockingConformance:
+    """What every ``LockingStorage`` must guarantee. Subclass it; see the module docs.
+
+    Class attributes: ``lease`` (seconds, the short lease of the expiry tests),
+    ``processes`` and ``increments`` (the cross-process counter: that many workers, each
+    doing that many updates), ``prompt`` (seconds a free lock may take to be acquired; keep
+    it below the storage's default lease, so a leaked lock is noticed).
+    """
+
+    lease: ClassVar[float] = 1.0
+    processes: ClassVar[int] = 3
+    increments: ClassVar[int] = 50
+    prompt: ClassVar[float] = 5.0
+
+    @pytest.fixture
+    def locking_storage(self) -> LockingStorageSpec:
+        """Override: return the ``LockingStorageSpec`` of a fresh, empty namespace."""
+        raise NotImplementedError("define a locking_storage fixture returning a spec")
+
+    async def count_waiters(self, spec: LockingStorageSpec, key: str) -> int | None:
+        """Override: how many acquirers wait for ``key``; ``None`` when unknown."""
+        return None
+
+    async def lose_leases(self, spec: LockingStorageSpec, keys: list[str]) -> None:
+        """Make the held leases of ``keys`` lost (default: a worker takes them over)."""
+        worker = _popen("take", spec, lease=self.lease, keys=keys)
+        # Blocking the event loop on purpose: this process cannot renew its leases.
+        ready, _, _ = select.select([worker.stdout], [], [], self.lease * 10 + 10)
+        assert ready, "a worker could not take over leases that were not renewed"
+        line = worker.stdout.readline() if worker.stdout else b""
+        _, err = worker.communicate(timeout=30)
+        assert line.strip() == b"taken", err.decode()
+
+    # -- harness -----------------------------------------------------------------------------
+
+    def _run(self, spec: LockingStorageSpec, body: Body) -> None:
+        async def main() -> None:
+            made: list[Any] = []
+
+            async def make(*, lease: float | None = None) -> Any:
+                storage = await build_storage(spec.factory, spec.options, lease)
+                made.append(storage)
+                return storage
+
+            try:
+                await body(make)
+            finally:
+                for storage in made:
+                    close = getattr(storage, "close", None)
+                    if callable(close):
+                        result = close()
+                        if asyncio.iscoroutine(result):
+                            await result
+
+        asyncio.run(main())
+
+    async def _until_waiting(self, spec: LockingStorageSpec, key: str, count: int) -> bool:
+        """Wait until ``count`` acquirers are in line; ``False`` if that cannot be told."""
+        if await self.count_waiters(spec, key) is None:
+            return False
+        async with asyncio.timeout(self.prompt):
+            while await self.count_waiters(spec, key) != count:
+                await asyncio.sleep(0.005)
+        return True
+
+    async def _acquire_promptly(self, storage: Any, key: str) -> SessionLease:
+        async with asyncio.timeout(self.prompt):
+            lease: SessionLease = await storage.acquire(key, read=True)
+        return lease
+
+    # -- basics ------------------------------------------------------------------------------
+
+    def test_the_storage_offers_the_lock_capability(
+        self, locking_storage: LockingStorageSpec
+    ) -> None:
+        async def body(make: Make) -> None:
+            assert isinstance(await make(), LockingStorage)
+
+        self._run(locking_storage, body)
+
+    def test_acquire_reads_the_value_and_write_releases(
+        self, locking_storage: LockingStorageSpec
+    ) -> None:
+        async def body(make: Make) -> None:
+            storage = await make()
+            await storage.write("chat", {"count": 1})
+            lease = await storage.acquire("chat", read=True)
+            assert lease.value == {"count": 1}
+            await lease.write({"count": 2})
+            await lease.release()  # already ended: no effect
+            again = await self._acquire_promptly(storage, "chat")  # the write unlocked it
+            assert again.value == {"count": 2}
+            await again.release()
+            blind = await storage.acquire("chat", read=False)
+            assert blind.value is None
+            await blind.delete()
+            assert await storage.read("chat") is None
+            missing = await self._acquire_promptly(storage, "chat")
+            assert missing.value is None
+            await missing.release()
+
+        self._run(locking_storage, body)
+
+    def test_release_is_idempotent_and_frees_the_key(
+        self, locking_storage: LockingStorageSpec
+    ) -> None:
+        async def body(make: Make) -> None:
+            storage, other = await make(), await make()
+            await storage.write("chat", {"count": 1})
+            lease = await storage.acquire("chat", read=True)
+            await lease.release()
+            await lease.release()
+            taken = await self._acquire_promptly(other, "chat")
+            assert taken.value == {"count": 1}
+            await lease.release()  # still silent while another holder has the key
+            await taken.write({"count": 2})
+            assert await storage.read("chat") == {"count": 2}
+
+        self._run(locking_storage, body)
+
+    # -- mutual exclusion --------------------------------------------------------------------
+
+    def test_a_second_holder_waits_and_sees_the_first_ones_write(
+        self, locking_storage: LockingStorageSpec
+    ) -> None:
+        async def body(make: Make) -> None:
+            storage, other = await make(), await make()
+            first = await storage.acquire("chat", read=True)
+            second = asyncio.create_task(other.acquire("chat", read=True))
+            done, _ = await asyncio.wait({second}, timeout=0.05)
+            assert not done  # still waiting for the first holder
+            await first.write({"count": 1})
+            lease = await second
+            assert lease.value == {"count": 1}
+            await lease.release()
+
+        self._run(locking_storage, body)
+
+    def test_holders_in_one_process_never_overlap(
+        self, locking_storage: LockingStorageSpec
+    ) -> None:
+        async def body(make: Make) -> None:
+            storages = [await make() for _ in range(4)]
+            inside = 0
+
+            async def increments(storage: Any) -> None:
+                nonlocal inside
+                for _ in range(10):
+                    lease = await storage.acquire("chat", read=True)
+                    inside += 1
+                    assert inside == 1, "two holders of one key at once"
+                    current = (lease.value or {"count": 0})["count"]
+                    await asyncio.sleep(0)
+                    inside -= 1
+                    await lease.write({"count": current + 1})
+
+            await asyncio.gather(*(increments(storage) for storage in storages))
+            assert await storages[0].read("chat") == {"count": 40}
+
+        self._run(locking_storage, body)
+
+    def test_holders_in_several_processes_lose_no_update(
+        self, locking_storage: LockingStorageSpec
+    ) -> None:
+        async def body(make: Make) -> None:
+            storage = await make()
+            await storage.write("chat", {"count": 0})  # also creates tables before the workers
+            config = {"key": "chat", "increments": self.increments}
+            workers = [await _spawn("count", locking_storage, **config) for _ in range(self.processes)]
+            for worker in workers:
+                await _expect(worker, "ready")
+            for worker in workers:  # start together: all are connected
+                assert worker.stdin is not None
+                worker.stdin.write(b"go\n")
+                await worker.stdin.drain()
+            for worker in workers:
+                await _expect(worker, "done")
+                await worker.wait()
+            total = self.processes * self.increments
+            assert await storage.read("chat") == {"count": total}
+
+        self._run(locking_storage, body)
+
+    # -- expiry and lost leases --------------------------------------------------------------
+
+    def test_a_killed_holder_frees_the_key_within_the_lease(
+        self, locking_storage: LockingStorageSpec
+    ) -> None:
+        async def body(make: Make) -> None:
+            storage = await make(lease=self.lease)
+            await storage.write("chat", {"count": 5})
+            holder = await _spawn("hold", locking_storage, lease=self.lease, key="chat")
+            await _expect(holder, "locked")  # it committed count 6 and holds the lock
+            holder.send_signal(signal.SIGKILL)
+            await holder.wait()
+            async with asyncio.timeout(self.lease * 2 + self.prompt):
+                lease = await storage.acquire("chat", read=True)
+            assert lease.value == {"count": 6}  # what it committed is kept
+            await lease.write({"count": 7})
+            assert await storage.read("chat") == {"count": 7}
+
+        self._run(locking_storage, body)
+
+    def test_a_lost_lease_refuses_write_and_delete_and_leaves_the_data(
+        self, locking_storage: LockingStorageSpec
+    ) -> None:
+        async def body(make: Make) -> None:
+            storage = await make(lease=self.lease)
+            await storage.write("a", {"count": 1})
+            await storage.write("b", {"count": 1})
+            a = await storage.acquire("a", read=True)
+            b = await storage.acquire("b", read=True)
+            await self.lose_leases(locking_storage, ["a", "b"])
+            after = [await storage.read("a"), await storage.read("b")]
+            with pytest.raises(LeaseLostError) as caught:
+                await a.write({"count": 100})
+            assert caught.value.key == "a"
+            with pytest.raises(LeaseLostError):
+                await b.delete()
+            await a.release()  # silent once lost
+            await b.release()
+            assert [await storage.read("a"), await storage.read("b")] == after
+            lease = await self._acquire_promptly(storage, "a")  # nobody holds it
+            await lease.write({"count": 2})
+            assert await storage.read("a") == {"count": 2}
+
+        self._run(locking_storage, body)
+
+    # -- keep, FIFO, cancellation ------------------------------------------------------------
+
+    def test_write_with_keep_commits_and_keeps_the_lock(
+        self, locking_storage: LockingStorageSpec
+    ) -> None:
+        async def body(make: Make) -> None:
+            storage, other = await make(), await make()
+            lease = await storage.acquire("chat", read=True)
+            await lease.write({"count": 1}, keep=True)
+            assert lease.value == {"count": 1}
+            assert await other.read("chat") == {"count": 1}  # committed and visible
+            waiter = asyncio.create_task(other.acquire("chat", read=True))
+            await self._until_waiting(locking_storage, "chat", 1)
+            await lease.delete(keep=True)
+            assert lease.value is None
+            assert await other.read("chat") is None
+            await lease.write({"count": 2}, keep=True)
+            assert not waiter.done()  # the lock was kept throughout
+            await lease.write({"count": 3})
+            second = await waiter
+            assert second.value == {"count": 3}
+            await second.release()
+
+        self._run(locking_storage, body)
+
+    def test_waiters_are_served_first_come_first_served(
+        self, locking_storage: LockingStorageSpec
+    ) -> None:
+        async def body(make: Make) -> None:
+            storage = await make()
+            if await self.count_waiters(locking_storage, "chat") is None:
+                pytest.skip("override count_waiters() to check the order of waiters")
+            order: list[str] = []
+
+            async def update(source: Any, name: str) -> None:
+                lease = await source.acquire("chat", read=True)
+                order.append(name)
+                await lease.write({"last": name})
+
+            holder = await storage.acquire("chat", read=True)
+            tasks = []
+            for number in range(1, 4):
+                other = await make()
+                tasks.append(asyncio.create_task(update(other, f"waiter {number}")))
+                await self._until_waiting(locking_storage, "chat", number)
+            await holder.write({"last": "holder"})
+            await update(storage, "holder again")  # queues behind the three waiters
+            await asyncio.gather(*tasks)
+            assert order == ["waiter 1", "waiter 2", "waiter 3", "holder again"]
+            assert await storage.read("chat") == {"last": "holder again"}
+
+        self._run(locking_storage, body)
+
+    def test_a_cancelled_waiter_leaves_the_line(self, locking_storage: LockingStorageSpec) -> None:
+        async def body(make: Make) -> None:
+            storage, other = await make(), await make()
+            holder = await storage.acquire("chat", read=True)
+            waiter = asyncio.create_task(other.acquire("chat", read=True))
+            if not await self._until_waiting(locking_storage, "chat", 1):
+                await asyncio.wait({waiter}, timeout=0.2)  # any point of the wait will do
+            waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+            if await self.count_waiters(locking_storage, "chat") is not None:
+                assert await self.count_waiters(locking_storage, "chat") == 0
+            await holder.write({"count": 1})
+            lease = await self._acquire_promptly(storage, "chat")  # not left to the cancelled
+            assert lease.value == {"count": 1}
+            await lease.release()
+
+        self._run(locking_storage, body)
+
+    def test_a_cancelled_holder_frees_the_key_within_a_lease(
+        self, locking_storage: LockingStorageSpec
+    ) -> None:
+        async def body(make: Make) -> None:
+            storage, other = await make(lease=self.lease), await make(lease=self.lease)
+            await storage.write("chat", {"count": 1})
+            for where in ("holding", "write"):
+                holding = asyncio.Event()
+                task = asyncio.create_task(_hold_then(storage, where, holding, self.prompt))
+                await holding.wait()
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                async with asyncio.timeout(self.lease * 2 + self.prompt):
+                    lease = await other.acquire("chat", read=True)
+                assert lease.value in ({"count": 1}, {"count": 2})  # the write all or nothing
+                await lease.write({"count": 1})
+
+        self._run(locking_storage, body)
+
+    def test_a_cancelled_acquire_raises_and_leaks_no_lock(
+        self, locking_storage: LockingStorageSpec
+    ) -> None:
+        async def body(make: Make) -> None:
+            storage, other = await make(lease=self.lease), await make(lease=self.lease)
+            for steps in range(6):  # cancel after 0, 1, ... passes of the event loop
+                holding = asyncio.Event()
+                task = asyncio.create_task(_hold_then(storage, "holding", holding, self.prompt))
+                for _ in range(steps):
+                    await asyncio.sleep(0)
+                task.cancel()
+                (outcome,) = await asyncio.gather(task, return_exceptions=True)
+                assert isinstance(outcome, asyncio.CancelledError), (
+                    f"acquire() swallowed the cancellation (after {steps} loop passes): the "
+                    "cancelled update went on holding the lock"
+                )
+                async with asyncio.timeout(self.lease * 2 + self.prompt):
+                    lease = await other.acquire("chat", read=False)
+                await lease.release()
+
+        self._run(locking_storage, body)
+
+
+async def _hold_then(storage: Any, where: str, holding: asyncio.Event, bound: float) -> None:
+    """A holder that gets cancelled while ``where`` ("holding" or "write"); it releases as
+    it ends. It holds for ``bound`` seconds at most, so a lost cancellation shows."""
+    lease = await storage.acquire("chat", read=True)
+    try:
+        if where == "write":
+            holding.set()
+            await lease.write({"count": 2})
+        else:
+            holding.set()
+            await asyncio.sleep(bound)
+    finally:
+        await lease.release()
+
+
+def _worker_config(mode: str, spec: LockingStorageSpec, **params: Any) -> str:
+    return json.dumps(
+        {"mode": mode, "factory": spec.factory, "options": dict(spec.options), **params}
+    )
+
+
+def _worker_env() -> dict[str, str]:
+    # The factory must import in the worker as it does here (pytest puts test roots on
+    # sys.path), so the worker gets this process's path.
+    path = os.pathsep.join(entry for entry in sys.path if entry)
+    return {**os.environ, "PYTHONPATH": path}
+
+
+async def _spawn(mode: str, spec: LockingStorageSpec, **params: Any) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        _WORKER,
+        _worker_config(mode, spec, **params),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_worker_env(),
+    )
+
+
+def _popen(mode: str, spec: LockingStorageSpec, **params: Any) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", _WORKER, _worker_config(mode, spec, **params)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_worker_env(),
+    )
+
+
+async def _expect(worker: asyncio.subprocess.Process, word: str) -> None:
+    """Read the worker's next line; fail with its stderr unless it is ``word``."""
+    assert worker.stdout is not None
+    line = await worker.stdout.readline()
+    if line.strip() != word.encode():
+        worker.kill()
+        _, err = await worker.communicate()
+        raise AssertionError(f"worker said {line!r}, expected {word!r}:\n{err.decode()}")
+

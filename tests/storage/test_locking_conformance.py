@@ -1,0 +1,117 @@
+"""The locking conformance suite over the server storages, and over wrappers of Redis.
+
+Wrapped storages must keep the lock: ``enhance_storage``, ``RecordingStorage`` and a plain
+``StorageWrapper`` around ``RedisStorage`` pass the same suite as ``RedisStorage`` itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import asyncpg
+import pytest
+
+from botsessions.testing.locking import LockingConformance, LockingStorageSpec
+
+
+def _redis_queue(prefix: str, key: str) -> bytes:
+    """The Redis list in which the waiters for ``key`` line up (RedisStorage's layout)."""
+    try:
+        from botsessions.storage.redis._lock import BOOKKEEPING
+    except ImportError:  # the layout before lock keys left the session key space
+        return f"{prefix}botsessions.wait:{key}".encode()
+    return prefix.encode() + BOOKKEEPING + b"wait:" + key.encode()
+
+
+class RedisLocking(LockingConformance):
+    """The suite over a storage built by ``factory`` on the shared Redis."""
+
+    factory = "tests.storage._factories:redis"
+
+    @pytest.fixture
+    def locking_storage(self, redis_url: str, unique_name: str) -> Iterator[LockingStorageSpec]:
+        yield LockingStorageSpec(self.factory, {"url": redis_url, "prefix": f"{unique_name}:"})
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        try:
+            for name in client.scan_iter(match=f"{unique_name}:*", count=1000):
+                client.delete(name)
+        finally:
+            client.close()
+
+    async def count_waiters(self, spec: LockingStorageSpec, key: str) -> int | None:
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(spec.options["url"])
+        try:
+            waiting: int = await client.llen(_redis_queue(spec.options["prefix"], key))  # type: ignore[misc]
+        finally:
+            await client.aclose()
+        return waiting
+
+
+class TestRedisStorageLocking(RedisLocking):
+    pass
+
+
+class TestEnhancedRedisLocking(RedisLocking):
+    factory = "tests.storage._factories:enhanced_redis"
+
+
+class TestRecordingRedisLocking(RedisLocking):
+    factory = "tests.storage._factories:recording_redis"
+
+
+class TestStorageWrapperRedisLocking(RedisLocking):
+    factory = "tests.storage._factories:wrapped_redis"
+
+
+_HOLDERS = """
+SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+WHERE l.locktype = 'advisory' AND l.granted = $1 AND a.query LIKE '%' || $2 || '__acquire%'
+"""
+
+
+class TestPostgresStorageLocking(LockingConformance):
+    @pytest.fixture
+    def locking_storage(self, postgres_dsn: str, unique_name: str) -> Iterator[LockingStorageSpec]:
+        yield LockingStorageSpec(
+            "tests.storage._factories:postgres", {"dsn": postgres_dsn, "table": unique_name}
+        )
+        asyncio.run(_drop(postgres_dsn, unique_name))
+
+    async def count_waiters(self, spec: LockingStorageSpec, key: str) -> int | None:
+        return len(await _backends(spec, granted=False))
+
+    async def lose_leases(self, spec: LockingStorageSpec, keys: list[str]) -> None:
+        # A PostgreSQL lock lives as long as its connection: losing it means losing that.
+        holders = await _backends(spec, granted=True)
+        assert len(holders) == len(keys), holders
+        connection = await asyncpg.connect(spec.options["dsn"])
+        try:
+            for pid in holders:
+                assert await connection.fetchval("SELECT pg_terminate_backend($1, 5000)", pid)
+        finally:
+            await connection.close()
+
+
+async def _backends(spec: LockingStorageSpec, *, granted: bool) -> list[int]:
+    """The backends holding (or waiting for) a session lock of the spec's table."""
+    connection = await asyncpg.connect(spec.options["dsn"])
+    try:
+        rows = await connection.fetch(_HOLDERS, granted, spec.options["table"])
+    finally:
+        await connection.close()
+    return [row["pid"] for row in rows]
+
+
+async def _drop(dsn: str, table: str) -> None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(f'DROP TABLE IF EXISTS "{table}"')
+        for name in ("acquire", "save", "remove"):
+            await connection.execute(f'DROP FUNCTION IF EXISTS "{table}__{name}"')
+    finally:
+        await connection.close()
