@@ -227,7 +227,9 @@ class TestStoredDataIsNeverLost:
         storage = enhance_storage(storage=inner, ttl=60)
         assert await storage.read("k") == 1
         await storage.write("k", 2)
-        assert inner.read("k")["v"] == 5
+        stored = inner.read("k")
+        assert stored is not None
+        assert (stored["__d"], stored["v"]) == (2, 5)
 
     async def test_an_older_version_is_upgraded_as_before(self) -> None:
         inner = MemorySessionStorage[Any]()

@@ -11,10 +11,11 @@ import statement, including those under ``TYPE_CHECKING``)::
               <- testing                 conformance kits, recording, the Bot API emulator
                 <- _demo, _cli, __main__ the demo bot and the command line
 
-``import botsessions`` loads the engine and the storages only: the bot layer (and its HTTP
-client) is imported on first use of ``Bot``, ``Composer``, ``Context``, ``Middleware`` or
-``NextFn``, and no bot framework, database driver or pydantic is imported until something
-needs it.
+``import botsessions`` loads the engine and the storages only. The bot layer (and its HTTP
+client) is imported on first use of one of its names (``Bot``, ``Composer``, ``Context``,
+``Middleware``, ``NextFn``, the Telegram errors, ``InputFile``) through a module
+``__getattr__``; no bot framework, database driver or pydantic is imported until something
+needs it. Other modules import this front door only from ``testing`` up.
 """
 
 from __future__ import annotations
@@ -40,13 +41,37 @@ from botsessions._session import lazy_session, session
 from botsessions.storage import MemorySessionStorage, StorageAdapter
 
 if TYPE_CHECKING:
-    from botsessions.bot import Bot, Composer, Context, Middleware, NextFn
+    from botsessions.bot import (
+        BadRequest,
+        Bot,
+        Composer,
+        Conflict,
+        Context,
+        Forbidden,
+        InputFile,
+        Middleware,
+        NetworkError,
+        NextFn,
+        RetryAfter,
+        ServerError,
+        TelegramError,
+        Unauthorized,
+    )
 
 __version__ = "0.1.0"
 
 # Names served by the bot layer, imported on first access (PEP 562) so that storage-only and
 # integration users never load it.
 _LAZY = {
+    "BadRequest": "botsessions.bot",
+    "Conflict": "botsessions.bot",
+    "Forbidden": "botsessions.bot",
+    "InputFile": "botsessions.bot",
+    "NetworkError": "botsessions.bot",
+    "RetryAfter": "botsessions.bot",
+    "ServerError": "botsessions.bot",
+    "TelegramError": "botsessions.bot",
+    "Unauthorized": "botsessions.bot",
     "Bot": "botsessions.bot",
     "Composer": "botsessions.bot",
     "Context": "botsessions.bot",
@@ -55,23 +80,32 @@ _LAZY = {
 }
 
 __all__ = [
+    "BadRequest",
     "Bot",
     "BotError",
     "BotSessionsError",
     "Composer",
+    "Conflict",
     "Context",
     "CorruptDataError",
+    "Forbidden",
+    "InputFile",
     "LeaseLostError",
     "LockError",
     "LockTimeoutError",
     "MemorySessionStorage",
     "Middleware",
     "MigrationError",
+    "NetworkError",
     "NextFn",
+    "RetryAfter",
+    "ServerError",
     "SessionKeyError",
     "SessionOptions",
     "StorageAdapter",
     "StorageError",
+    "TelegramError",
+    "Unauthorized",
     "enhance_storage",
     "lazy_session",
     "session",

@@ -10,7 +10,10 @@ One root lets you catch all of them at once::
     ├── LockError            a session lock could not be used
     │   ├── LockTimeoutError the lock was not acquired within its wait time
     │   └── LeaseLostError   the lock's lease expired before the update could save
-    └── MigrationError       a migration function raised; nothing was written
+    ├── MigrationError       a migration function raised; nothing was written
+    └── TelegramError        a Bot API call failed; its subclasses (BadRequest, Unauthorized,
+                             Forbidden, Conflict, RetryAfter, ServerError, NetworkError) live
+                             with the bot layer, in ``botsessions.bot``
 
 Bad arguments raise the builtin ``ValueError`` / ``TypeError`` when an object is built.
 """

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from botsessions.bot import (
     Api,
@@ -153,8 +153,9 @@ class Recorder:
         if request.content_type == "multipart/form-data":
             reader = await request.multipart()
             async for part in reader:
+                assert isinstance(part, BodyPartReader)
                 assert part.name is not None
-                data = await part.read()  # type: ignore[union-attr]
+                data = await part.read()
                 parts[part.name] = (
                     (part.filename, bytes(data)) if part.filename else bytes(data).decode()
                 )
@@ -202,7 +203,7 @@ class TestUploads:
 
     async def test_files_in_media_arrays_are_attached(self, recorder: Recorder) -> None:
         recorder.answer = web.json_response({"ok": True, "result": []})
-        media = [
+        media: list[dict[str, Any]] = [
             {"type": "photo", "media": b"first"},
             {"type": "photo", "media": "AgACAgIAAxkBAAI", "caption": "by file_id"},
         ]

@@ -96,7 +96,7 @@ class TestUntypedFields:
     def test_objects_are_read_only(self) -> None:
         msg = Message(message("hi"))
         with pytest.raises(AttributeError, match="read-only"):
-            msg.text = "changed"  # type: ignore[misc]
+            msg.text = "changed"
 
     def test_equality_compares_the_data(self) -> None:
         raw = message("hi")

@@ -1,4 +1,9 @@
-"""Session-lock behaviour that RedisStorage and PostgresStorage share.
+"""Bot-level locking cases that RedisStorage and PostgresStorage share.
+
+The storage-level cases (lock capability, mutual exclusion in one process and across
+processes, expiry, lost leases, keep, FIFO, cancellation) are the shipped
+``botsessions.testing.LockingConformance`` suite, run in ``test_locking_conformance.py``.
+What stays here drives whole bots in worker processes.
 
 A test class inherits ``SharedLockingCases``, sets ``backend`` ("redis" or "postgres", as the
 worker processes name it) and provides the ``storage`` fixture and a ``target`` fixture (the
@@ -7,13 +12,11 @@ URL or DSN, with ``unique_name`` as the key prefix or table).
 
 from __future__ import annotations
 
-import asyncio
 import signal
 
 import pytest
 
 from botsessions.storage import PostgresStorage, RedisStorage
-from botsessions.storage._protocol import LockingStorage, SessionLease
 from tests.integrations._updates import message
 from tests.storage._workers import counting_bot, run_workers, start_holder
 
@@ -22,30 +25,6 @@ ServerStorage = RedisStorage | PostgresStorage
 
 class SharedLockingCases:
     backend: str
-
-    def test_the_storage_offers_the_lock_capability(self, storage: ServerStorage) -> None:
-        assert isinstance(storage, LockingStorage)
-
-    async def test_a_second_holder_waits_and_sees_the_first_ones_write(
-        self, storage: ServerStorage
-    ) -> None:
-        first = await storage.acquire("chat", read=True)
-        second_task: asyncio.Task[SessionLease]
-        second_task = asyncio.create_task(storage.acquire("chat", read=True))
-        done, _ = await asyncio.wait({second_task}, timeout=0.05)
-        assert not done  # still waiting for the first holder
-        await first.write({"count": 1})
-        second = await second_task
-        assert second.value == {"count": 1}
-        await second.release()
-
-    @pytest.mark.slow
-    async def test_four_processes_of_250_concurrent_updates_lose_none(
-        self, target: str, unique_name: str, storage: ServerStorage
-    ) -> None:
-        await storage.write("chat", {"count": 0})  # also creates a table before the workers
-        await run_workers(self.backend, target, unique_name, "chat", "250", processes=4)
-        assert await storage.read("chat") == {"count": 1000}
 
     @pytest.mark.slow
     async def test_four_bot_processes_of_250_concurrent_updates_count_to_1000(

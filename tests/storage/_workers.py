@@ -1,14 +1,11 @@
 """Worker processes for the cross-process locking tests.
 
-    python -m tests.storage._workers count <backend> <target> <name> <key> <updates>
-        handle <updates> concurrent read-modify-write updates of <key> through the lease API,
-        each one taking the per-key asyncio lock first (as the session engine does).
     python -m tests.storage._workers hold <backend> <target> <name> <key> <lease>
         lock <key> with a lease of <lease> seconds, print "locked", then wait forever (the
         test kills this process with SIGKILL while the lock is held).
     python -m tests.storage._workers bot <backend> <target> <name> <chat> <updates> [<pause>]
-        the same as count, through the real session path: a Bot with session(storage=...)
-        handles <updates> concurrent updates of chat <chat>; the handler reads the counter,
+        through the real session path: a Bot with session(storage=...) handles <updates>
+        concurrent updates of chat <chat>; the handler reads the counter,
         sleeps <pause> seconds (default 0), and writes it + 1.
     python -m tests.storage._workers bot-hold <backend> <target> <name> <chat> <lease>
         a Bot with session(storage=...) handles one update of <chat> (committing +1), then a
@@ -43,23 +40,6 @@ def make_storage(backend: str, target: str, name: str, *, lease: float = 30.0) -
     if backend == "redis":
         return RedisStorage(target, prefix=name, lock_wait=60.0, lock_lease=lease)
     return PostgresStorage(target, table=name, lock_wait=60.0, lock_lease=lease, max_size=4)
-
-
-async def count(storage: Any, key: str, updates: int) -> None:
-    """Run ``updates`` concurrent increments of ``key``'s counter."""
-    local = asyncio.Lock()
-
-    async def update() -> None:
-        async with local:
-            lease = await storage.acquire(key, read=True)
-            try:
-                current = (lease.value or {"count": 0})["count"]
-                await asyncio.sleep(0)  # the handler awaits something
-                await lease.write({"count": current + 1})
-            finally:
-                await lease.release()
-
-    await asyncio.gather(*(update() for _ in range(updates)))
 
 
 async def hold(storage: Any, key: str) -> None:
@@ -143,17 +123,12 @@ async def main(argv: list[str]) -> None:
     mode, backend, target, name, key, number, *rest = argv
     lease = float(number) if mode in ("hold", "bot-hold") else 30.0
     async with make_storage(backend, target, name, lease=lease) as storage:
-        if mode in ("count", "bot"):
+        if mode == "bot":
             await _barrier(storage, key)
             started = time.perf_counter()
-            if mode == "count":
-                await count(storage, key, int(number))
-            else:
-                bot = counting_bot(storage, pause=float(rest[0]) if rest else 0.0)
-                chat = int(key)
-                await asyncio.gather(
-                    *(bot.handle_update(message(i, chat)) for i in range(int(number)))
-                )
+            bot = counting_bot(storage, pause=float(rest[0]) if rest else 0.0)
+            chat = int(key)
+            await asyncio.gather(*(bot.handle_update(message(i, chat)) for i in range(int(number))))
             print(f"done {time.perf_counter() - started:.6f}", flush=True)
         elif mode == "bot-hold":
             bot = counting_bot(storage)
@@ -163,8 +138,8 @@ async def main(argv: list[str]) -> None:
             await hold(storage, key)
 
 
-async def run_workers(*args: str, processes: int, mode: str = "count") -> list[float]:
-    """Run ``processes`` workers of ``mode`` (count or bot), started together.
+async def run_workers(*args: str, processes: int, mode: str = "bot") -> list[float]:
+    """Run ``processes`` workers of ``mode`` (bot), started together.
 
     The processes start in parallel (their imports dominate) and wait at a barrier until
     all are connected. Returns each one's seconds; fails unless every worker exits cleanly.

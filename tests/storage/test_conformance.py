@@ -15,8 +15,10 @@ from botsessions.storage import (
     PostgresStorage,
     RedisStorage,
     SQLiteStorage,
+    StorageWrapper,
 )
 from botsessions.testing.conformance import StorageConformance, StorageFactory
+from botsessions.testing.recording import RecordingStorage
 from tests.services import free_port
 
 
@@ -171,3 +173,29 @@ class TestSyncAdapter(StorageConformance):
     @pytest.fixture
     def make_storage(self) -> StorageFactory:
         return DictStorage
+
+
+class TestStorageWrapper(StorageConformance):
+    """A wrapper that changes nothing behaves exactly like what it wraps."""
+
+    ttl_clock = "time"
+
+    @pytest.fixture
+    def make_storage(self) -> StorageFactory:
+        return lambda ttl=None: StorageWrapper(MemorySessionStorage(ttl=ttl))
+
+
+class TestRecordingStorage(StorageConformance):
+    supports_namespaces = True
+    error_type = StorageError
+
+    @pytest.fixture
+    def make_storage(self, tmp_path: Path) -> StorageFactory:
+        def make(*, namespace: str = "sessions") -> RecordingStorage:
+            return RecordingStorage(SQLiteStorage(tmp_path / "sessions.db", table=namespace))
+
+        return make
+
+    @pytest.fixture
+    def make_broken_storage(self, tmp_path: Path) -> StorageFactory:
+        return lambda: RecordingStorage(SQLiteStorage(tmp_path))

@@ -46,7 +46,7 @@ class RedisLocking(LockingConformance):
 
         client = aioredis.Redis.from_url(spec.options["url"])
         try:
-            waiting: int = await client.llen(_redis_queue(spec.options["prefix"], key))  # type: ignore[misc]
+            waiting: int = await client.llen(_redis_queue(spec.options["prefix"], key))
         finally:
             await client.aclose()
         return waiting

@@ -100,7 +100,9 @@ class TestStorageWrapper:
         inner = FakeLockingStorage()
         inner.data["k"] = {"tagged": 1}
         storage = Tagged(inner)
-        lease = await storage.acquire("k", read=True)
+        lease = await storage.acquire(  # type: ignore[attr-defined]  # the locking twin
+            "k", read=True
+        )
         assert lease.value == 1
         await lease.write(2, keep=True)
         assert lease.value == 2
@@ -121,7 +123,7 @@ class TestStorageWrapper:
         inner = FakeLockingStorage()
         inner.data["k"] = {"not tagged": 1}
         with pytest.raises(KeyError):
-            await Tagged(inner).acquire("k", read=True)
+            await Tagged(inner).acquire("k", read=True)  # type: ignore[attr-defined]
         assert inner.calls == [("acquire", "k", True), ("release", "k")]
 
     async def test_sessions_lock_through_the_wrapper(self) -> None:
@@ -132,7 +134,10 @@ class TestStorageWrapper:
             ctx.session["n"] += 1
 
         await run(mw, FakeContext(), bump)
-        assert inner.calls == [("acquire", "42", True), ("write", "42", {"tagged": {"n": 1}}, False)]
+        assert inner.calls == [
+            ("acquire", "42", True),
+            ("write", "42", {"tagged": {"n": 1}}, False),
+        ]
 
     async def test_close_and_async_with_close_the_wrapped_storage(self) -> None:
         closed: list[str] = []

@@ -106,7 +106,9 @@ class TestLockingStorage:
 async def test_a_lease_records_keep_and_forwards_it() -> None:
     inner = FakeLockingStorage()
     storage = RecordingStorage(inner)
-    lease = await storage.acquire("k", read=False)
+    lease = await storage.acquire(  # type: ignore[attr-defined]  # the locking twin
+        "k", read=False
+    )
     await lease.write({"n": 1}, keep=True)
     await lease.delete(keep=True)
     await lease.write({"n": 2})

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botsessions.bot import _raw
-from botsessions.bot._objects import CallbackQuery, Chat, InlineQuery, Message, User
+from botsessions.bot._objects import (
+    CallbackQuery,
+    Chat,
+    InlineQuery,
+    Message,
+    TelegramObject,
+    User,
+)
 
 if TYPE_CHECKING:
     from botsessions.bot._api import Api
@@ -14,6 +22,9 @@ if TYPE_CHECKING:
     from botsessions.engine.protocols import SessionSlot
 
 __all__ = ["Context"]
+
+T = TypeVar("T")
+ObjectT = TypeVar("ObjectT", bound=TelegramObject)
 
 _NO_SESSION = (
     "ctx.session is not available: add bot.use(session(...)) or "
@@ -112,25 +123,25 @@ class Context:
 
     # -- Telegram objects, made on first access ------------------------------------------
 
-    def _parsed(self, name: str, build: Any) -> Any:
+    def _parsed(self, name: str, build: Callable[[], T]) -> T:
         try:
             cache = self._cache
         except AttributeError:
             cache = self._cache = {}
         try:
-            return cache[name]
+            return cache[name]  # type: ignore[no-any-return]  # stored by build() below
         except KeyError:
             value = cache[name] = build()
             return value
 
-    @staticmethod
-    def _model(model: Any, raw: Any) -> Any:
-        return None if raw is None else model(raw)
+    def _field(self, cls: type[ObjectT], kind: str) -> ObjectT | None:
+        raw = self.update.get(kind)
+        return None if raw is None else cls(raw)
 
     @property
     def message(self) -> Message | None:
         """The ``message`` of a new-message update (not edits or channel posts)."""
-        return self._parsed("message", lambda: self._model(Message, self.update.get("message")))  # type: ignore[no-any-return]
+        return self._parsed("message", lambda: self._field(Message, "message"))
 
     @property
     def msg(self) -> Message | None:
@@ -149,10 +160,9 @@ class Context:
             raw = _raw.message_of(kind, self.update.get(kind))  # type: ignore[arg-type]
             if raw is None or not raw.get("date"):
                 return None
-            parsed: Message = self._model(Message, raw)
-            return parsed
+            return Message(raw)
 
-        return self._parsed("msg", build)  # type: ignore[no-any-return]
+        return self._parsed("msg", build)
 
     @property
     def chat(self) -> Chat | None:
@@ -166,9 +176,9 @@ class Context:
             payload = self.update.get(kind)  # type: ignore[arg-type]
             raw = _raw.message_of(kind, payload) or payload
             chat = raw.get("chat") if isinstance(raw, dict) else None
-            return self._model(Chat, chat)  # type: ignore[no-any-return]
+            return None if chat is None else Chat(chat)
 
-        return self._parsed("chat", build)  # type: ignore[no-any-return]
+        return self._parsed("chat", build)
 
     @property
     def from_user(self) -> User | None:
@@ -183,24 +193,19 @@ class Context:
             if raw is None and kind in ("chat_boost", "removed_chat_boost"):
                 source = payload.get("source") or (payload.get("boost") or {}).get("source")
                 raw = None if source is None else source.get("user")
-            return self._model(User, raw)  # type: ignore[no-any-return]
+            return None if raw is None else User(raw)
 
-        return self._parsed("from_user", build)  # type: ignore[no-any-return]
+        return self._parsed("from_user", build)
 
     @property
     def callback_query(self) -> CallbackQuery | None:
         """The callback query of a button press, or None."""
-        return self._parsed(  # type: ignore[no-any-return]
-            "callback_query",
-            lambda: self._model(CallbackQuery, self.update.get("callback_query")),
-        )
+        return self._parsed("callback_query", lambda: self._field(CallbackQuery, "callback_query"))
 
     @property
     def inline_query(self) -> InlineQuery | None:
         """The inline query, or None."""
-        return self._parsed(  # type: ignore[no-any-return]
-            "inline_query", lambda: self._model(InlineQuery, self.update.get("inline_query"))
-        )
+        return self._parsed("inline_query", lambda: self._field(InlineQuery, "inline_query"))
 
     # -- Bot API shortcuts -------------------------------------------------------------
 

@@ -9,11 +9,11 @@ The engine encodes a session value before every write and decodes what storage r
   bool, None) or raises ``TypeError`` naming the offending path, before anything is written.
 * ``Codec.decode(data, key)`` turns the stored form back into the session value, raising
   ``CorruptDataError`` naming ``key`` when a typed session does not validate.
-* ``encode_blob`` / ``decode_blob`` do the same with the stored form as JSON bytes, for
-  storages that keep those bytes (``MemorySessionStorage``): one conversion each way and a
-  snapshot that cannot change. ``encode_blob`` gives ``None`` when orjson cannot produce
-  the exact bytes (then ``encode`` decides: it names what is not JSON, or keeps an integer
-  beyond 64 bits).
+* ``encode_bytes`` / ``decode_bytes`` do the same with the stored form as JSON bytes, for
+  storages that keep those bytes (``JSONBytesStorage``): one conversion each way and a
+  snapshot that cannot change. When orjson cannot produce the exact bytes (an integer
+  beyond 64 bits, or a value that is not JSON) ``encode_bytes`` gives what ``encode``
+  gives (or raises what it raises), and ``decode_bytes`` accepts that form too.
 
 pydantic is imported only when a typed codec is built: untyped sessions never load it.
 
@@ -52,9 +52,9 @@ class Codec(Protocol):
 
     def decode(self, data: Any, key: str | None = None) -> Any: ...
 
-    def encode_blob(self, value: Any) -> bytes | None: ...
+    def encode_bytes(self, value: Any) -> Any: ...
 
-    def decode_blob(self, blob: bytes, key: str | None = None) -> Any: ...
+    def decode_bytes(self, stored: Any, key: str | None = None) -> Any: ...
 
 
 def _refuse(obj: Any) -> Any:
@@ -117,16 +117,16 @@ class _JSONCodec:
     def decode(self, data: Any, key: str | None = None) -> Any:
         return _json_copy(data)
 
-    def encode_blob(self, value: Any) -> bytes | None:
+    def encode_bytes(self, value: Any) -> Any:
         try:
-            blob = orjson.dumps(value, option=_STRICT, default=_refuse)
+            data = orjson.dumps(value, option=_STRICT, default=_refuse)
         except TypeError:
-            return None
+            return self.encode(value)
         # Same proof as in ``encode``: NaN, tuples, UUIDs... read back as something else.
-        return blob if orjson.loads(blob) == value else None
+        return data if orjson.loads(data) == value else self.encode(value)
 
-    def decode_blob(self, blob: bytes, key: str | None = None) -> Any:
-        return orjson.loads(blob)
+    def decode_bytes(self, stored: Any, key: str | None = None) -> Any:
+        return orjson.loads(stored) if stored.__class__ is bytes else _json_copy(stored)
 
     def __repr__(self) -> str:
         return "JSONCodec()"
@@ -181,14 +181,17 @@ class _TypedCodec:
         # From JSON text, so the result shares no object with ``data``.
         return self._validate(text, key)
 
-    def encode_blob(self, value: Any) -> bytes | None:
+    def encode_bytes(self, value: Any) -> Any:
+        encoded = self.encode(value)
         try:
-            return orjson.dumps(self.encode(value))
-        except TypeError:  # an int beyond 64 bits (encode's own errors are TypeErrors too)
-            return None
+            return orjson.dumps(encoded)
+        except TypeError:  # an int beyond 64 bits
+            return encoded
 
-    def decode_blob(self, blob: bytes, key: str | None = None) -> Any:
-        return self._validate(b"[" + blob + b"]", key)
+    def decode_bytes(self, stored: Any, key: str | None = None) -> Any:
+        if stored.__class__ is bytes:
+            return self._validate(b"[" + stored + b"]", key)
+        return self.decode(stored, key)
 
     def _validate(self, text: bytes, key: str | None) -> Any:
         try:

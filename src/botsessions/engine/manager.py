@@ -33,7 +33,8 @@ R = TypeVar("R")
 
 class Update(Protocol):
     """One update of a session, as ``run_update`` drives it (``SingleUpdate``,
-    ``MultiUpdate``). ``*_now`` do what needs no waiting and say whether that was all;
+    ``MultiUpdate``). ``enter_now(ctx)`` computes the key(s) from ``ctx``; ``*_now`` do
+    what needs no waiting and say whether that was all;
     the ``async`` twins do the rest. After entering, exactly one of ``leave`` (the
     handler returned) or ``fail`` (it raised) follows."""
 
@@ -43,7 +44,7 @@ class Update(Protocol):
     @property
     def slot(self) -> SessionSlot: ...
 
-    def enter_now(self) -> bool: ...
+    def enter_now(self, ctx: Any) -> bool: ...
 
     async def enter(self) -> None: ...
 
@@ -55,7 +56,7 @@ class Update(Protocol):
 
 
 class SessionManager:
-    """A built session: ``update(ctx)`` makes the ``Update`` object of one update.
+    """A built session: ``update()`` makes the ``Update`` object of one update.
 
     Attributes:
         plans: one ``PropertyPlan`` per property (one, or one per fragment).
@@ -69,7 +70,7 @@ class SessionManager:
         self.plans = tuple(plans)
         self.multi = multi
         self.lazy = lazy
-        self.update: Callable[[Any], Update] = (
+        self.update: Callable[[], Update] = (
             functools.partial(MultiUpdate, MultiPlan(plans))
             if multi
             else functools.partial(SingleUpdate, plans[0])
@@ -92,12 +93,12 @@ async def run_update(
     Raises:
         SessionKeyError, LockError, StorageError: from the session itself.
     """
-    update = manager.update(ctx)
+    update = manager.update()
     # The synchronous fast path, in this one place: with a JSON-bytes storage, a sync key
     # function and a free lock, entering and leaving need no waiting, and skipping their
     # two coroutines saves about 0.5 µs per update (bench W1, "MemorySessionStorage:
     # counter += 1": about 7 µs of session overhead per update in all).
-    if not update.enter_now():
+    if not update.enter_now(ctx):
         await update.enter()
     try:
         host.bind_session(update.slot, update.key)

@@ -109,19 +109,21 @@ class MultiUpdate:
     finishes synchronously: ``enter_now``/``leave_now`` leave it all to the rest)."""
 
     __slots__ = ("_ctx", "_ending", "_pairs", "_plan", "_props", "slot")
+    _ctx: Any
 
     key = None
     """Multi sessions have one key per fragment (``ctx.session_key`` is ``None``)."""
 
-    def __init__(self, plan: MultiPlan, ctx: Any) -> None:
+    def __init__(self, plan: MultiPlan) -> None:
         self._plan = plan
-        self._ctx = ctx
-        self._props = [PropertySession(p) for p in plan.plans]
+        # Placeholders until enter() computes the keys (a fragment without one stays so).
+        self._props = [PropertySession(p, None) for p in plan.plans]
         self._pairs: list[_Pair] = []  # in-process locks this update releases itself
         self._ending = self._props  # the order in which fragments end
         self.slot = _MultiSlot(SessionFragments(plan.index, self._props), self._props)
 
-    def enter_now(self) -> bool:
+    def enter_now(self, ctx: Any) -> bool:
+        self._ctx = ctx
         return False
 
     def leave_now(self) -> bool:
@@ -132,12 +134,13 @@ class MultiUpdate:
         ctx = self._ctx
         self._ctx = None
         owner = asyncio.current_task()
-        for prop in self._props:
-            key = prop.plan.get_key(ctx)
+        props = self._props
+        for index, plan in enumerate(self._plan.plans):
+            key = plan.get_key(ctx)
             if key is not None and key.__class__ is not str:
-                key = await coerce_key(key, prop.plan)
+                key = await coerce_key(key, plan)
             if key is not None:
-                prop.begin(key, owner)
+                props[index] = PropertySession(plan, key, owner)
         keyed = [p for p in self._props if p.state is not NO_KEY]
         if self._plan.order is not None:
             ordered = [p for p in (self._props[i] for i in self._plan.order) if p in keyed]

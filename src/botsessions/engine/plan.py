@@ -64,11 +64,12 @@ class Access:
     ``read``/``write``/``delete`` always work with ``await``; for ``MEMORY_BYTES`` the
     ``*_now`` twins work without. The *stored form* is what ``read`` returns and what
     ``write`` takes: JSON bytes or a JSON value for ``MEMORY_BYTES``, a JSON value
-    otherwise. ``encode``/``decode`` turn session values into it and back (a copy each
-    way, so the stored form read at the start stays exact for the comparison at the end).
+    otherwise. ``encode``/``decode`` (the codec's functions for that form, bound once)
+    turn session values into it and back: a copy each way, so the stored form read at the
+    start stays exact for the comparison at the end.
     """
 
-    __slots__ = ("codec", "storage")
+    __slots__ = ("codec", "decode", "encode", "storage")
 
     shape: Shape
     sync = False
@@ -77,21 +78,12 @@ class Access:
     def __init__(self, storage: Any, codec: Codec) -> None:
         self.storage = storage
         self.codec = codec
+        # encode(value) raises TypeError naming the offending path when it is not JSON.
+        self.encode: Callable[[Any], Any] = codec.encode
+        self.decode: Callable[[Any, str], Any] = codec.decode
 
     def __repr__(self) -> str:
         return f"<{self.shape.value} access to {self.storage!r}>"
-
-    def encode(self, value: Any) -> Any:
-        """The stored form of ``value``.
-
-        Raises:
-            TypeError: ``value`` is not JSON (the message names the offending path).
-        """
-        return self.codec.encode(value)
-
-    def decode(self, stored: Any, key: str) -> Any:
-        """The session value made from its stored form (a fresh copy)."""
-        return self.codec.decode(stored, key)
 
     async def read(self, key: str) -> Any:
         return await _settled(self.storage.read(key))
@@ -136,20 +128,11 @@ class _MemoryBytesAccess(Access):
 
     def __init__(self, storage: Any, codec: Codec) -> None:
         super().__init__(storage, codec)
+        self.encode = codec.encode_bytes
+        self.decode = codec.decode_bytes
         self._read_bytes: Callable[[str], bytes | None] = storage.read_json_bytes
         self._write_bytes: Callable[[str, bytes], None] = storage.write_json_bytes
         self._read: Callable[[str], Any] = storage.read
-
-    def encode(self, value: Any) -> Any:
-        data = self.codec.encode_blob(value)
-        # None: orjson cannot give the exact bytes (an int beyond 64 bits, or not JSON);
-        # encode then keeps the value or names what is not JSON.
-        return data if data is not None else self.codec.encode(value)
-
-    def decode(self, stored: Any, key: str) -> Any:
-        if stored.__class__ is bytes:
-            return self.codec.decode_blob(stored, key)
-        return self.codec.decode(stored, key)
 
     def read_now(self, key: str) -> Any:
         data = self._read_bytes(key)

@@ -115,11 +115,20 @@ class PropertySession:
         "value",
     )
 
-    def __init__(self, plan: PropertyPlan) -> None:
+    def __init__(
+        self, plan: PropertyPlan, key: str | None, owner: asyncio.Task[Any] | None = None
+    ) -> None:
+        """``key``: what the key function gave (``None``: ``NO_KEY``, else ``UNLOADED``);
+        ``owner``: the update's task, which holds the key's in-process lock."""
         self.plan = plan
-        self.state = NO_KEY
-        self.key = ""  # the prefixed key, unless NO_KEY
-        self.owner: asyncio.Task[Any] | None = None  # the update's task: the lock's owner
+        if key is None:
+            self.state = NO_KEY
+            self.key = ""
+        else:
+            prefix = plan.prefix
+            self.key = prefix + key if prefix else key
+            self.state = UNLOADED
+        self.owner = owner
         self.stored: Any = None  # the stored form read at load; None: storage had none
         self.value: Any = None
         self.lease: SessionLease | None = None
@@ -132,13 +141,6 @@ class PropertySession:
         return f"<PropertySession {self.key!r} {self.state.value}>"
 
     # -- key and loading ---------------------------------------------------------------
-
-    def begin(self, key: str, owner: asyncio.Task[Any] | None) -> None:
-        """The key function gave ``key`` (unprefixed): ``UNLOADED``."""
-        prefix = self.plan.prefix
-        self.key = prefix + key if prefix else key
-        self.owner = owner
-        self.state = UNLOADED
 
     def try_lock(self) -> bool:
         """Take the key's in-process lock if it is free (or there is none to take)."""
@@ -176,9 +178,15 @@ class PropertySession:
     def load_now(self) -> bool:
         """Lock and read without waiting (``UNLOADED`` -> ``LOADED``) when the lock is free
         and the storage synchronous. ``False``: ``load`` does the rest."""
-        access = self.plan.access
-        if not access.sync or not self.try_lock():
+        plan = self.plan
+        access = plan.access
+        if not access.sync:
             return False
+        locks = plan.locks
+        if locks is not None:  # try_lock, inlined: this runs once per update
+            if not locks.try_acquire(self.key, self.owner):
+                return False
+            self.locked = True
         self.stored = access.read_now(self.key)  # type: ignore[attr-defined]  # sync access
         self.state = LOADED
         return True
@@ -219,7 +227,12 @@ class PropertySession:
         if state is ACCESSED or state is ASSIGNED:
             return self.value
         if state is LOADED:
-            return self._materialize()
+            stored = self.stored
+            if stored is None:
+                return self._materialize()
+            value = self.value = self.plan.access.decode(stored, self.key)  # _materialize, inlined
+            self.state = ACCESSED
+            return value
         raise SessionKeyError(self.plan.access_error)
 
     def set(self, value: Any) -> None:
@@ -303,12 +316,14 @@ class PropertySession:
         """``finish`` without waiting, for a synchronous storage with nothing pending.
         ``False``: nothing was done, ``finish`` must run. The lock stays the caller's."""
         state = self.state
-        if state is LOADED or state is NO_KEY or state is UNLOADED:
-            return self.lease is None
         access = self.plan.access
-        if not access.sync or state is LOADING or state is FAILED or self.task is not None:
-            return False
-        if isinstance(self.value, asyncio.Future) or (self.plan.lazy and not self.try_lock()):
+        if state is ACCESSED and access.sync:
+            pass  # the common case: read, maybe changed
+        elif state is LOADED or state is NO_KEY or state is UNLOADED:
+            return self.lease is None
+        elif state is not ASSIGNED or not access.sync or self.task is not None:
+            return False  # LOADING, FAILED, or an assignment racing a lazy read
+        elif isinstance(self.value, asyncio.Future) or (self.plan.lazy and not self.try_lock()):
             return False
         action, stored = self.decide()
         if action is WRITE:

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from botsessions.engine.plan import PropertyPlan, coerce_key
-from botsessions.engine.property import PropertySession
+from botsessions.engine.property import NO_KEY, PropertySession
 
 __all__ = ["SingleUpdate"]
 
@@ -20,26 +20,28 @@ class SingleUpdate:
     wherever that part stopped (``enter``/``leave``).
     """
 
-    __slots__ = ("_ctx", "_pending_key", "key", "slot")
+    __slots__ = ("_pending_key", "_plan", "key", "slot")
 
-    def __init__(self, plan: PropertyPlan, ctx: Any) -> None:
-        self.slot = PropertySession(plan)
-        self.key: str | None = None  # the prefixed key, once known
-        self._ctx = ctx
-        self._pending_key: Any = None  # a key function's result that needs awaiting
+    key: str | None  # the prefixed key (None without one)
+    slot: PropertySession  # the session of this update
 
-    def enter_now(self) -> bool:
+    def __init__(self, plan: PropertyPlan) -> None:
+        self._plan = plan
+
+    def enter_now(self, ctx: Any) -> bool:
         """Compute the key, then lock and read (strict) if nothing has to wait."""
-        prop = self.slot
-        plan = prop.plan
-        key = plan.get_key(self._ctx)
-        self._ctx = None
+        plan = self._plan
+        key = plan.get_key(ctx)
         if key.__class__ is not str:
+            self.slot = PropertySession(plan, None)
+            self.key = None
             if key is None:
                 return True  # NO_KEY: no lock, no storage call
             self._pending_key = key  # an async key function, an int, ...
             return False
-        self._begin(key)
+        owner = asyncio.current_task() if plan.locks is not None else None
+        prop = self.slot = PropertySession(plan, key, owner)
+        self.key = prop.key
         if plan.lazy:
             return True
         try:
@@ -50,26 +52,22 @@ class SingleUpdate:
 
     async def enter(self) -> None:
         """The rest of ``enter_now``: await the key, wait for the lock, read."""
-        prop = self.slot
-        pending = self._pending_key
-        if pending is not None:
-            self._pending_key = None
-            key = await coerce_key(pending, prop.plan)
+        plan = self._plan
+        if self.slot.state is NO_KEY:  # enter_now stopped at the key
+            key = await coerce_key(self._pending_key, plan)
             if key is None:
                 return
-            self._begin(key)
-            if prop.plan.lazy:
+            owner = asyncio.current_task() if plan.locks is not None else None
+            self.slot = PropertySession(plan, key, owner)
+            self.key = self.slot.key
+            if plan.lazy:
                 return
+        prop = self.slot
         try:
             await prop.load()
         except BaseException:
             prop.unlock()
             raise
-
-    def _begin(self, key: str) -> None:
-        prop = self.slot
-        prop.begin(key, asyncio.current_task() if prop.plan.locks is not None else None)
-        self.key = prop.key
 
     def leave_now(self) -> bool:
         """The handler returned: save and unlock, if that needs no waiting."""

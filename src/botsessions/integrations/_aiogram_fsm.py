@@ -91,7 +91,7 @@ class FSMStorage(BaseStorage):
             raise TypeError(
                 f"key_builder must be an aiogram KeyBuilder, got {type(key_builder).__name__}"
             )
-        self.storage = storage
+        self._backend = storage
         self.key_builder: KeyBuilder = key_builder or DefaultKeyBuilder()
         self._leased = isinstance(storage, LockingStorage)
         self._locks = KeyedLock()
@@ -99,7 +99,12 @@ class FSMStorage(BaseStorage):
         self._read, self._write, self._delete = _async_methods(storage)
 
     def __repr__(self) -> str:
-        return f"FSMStorage({self.storage!r})"
+        return f"FSMStorage({self._backend!r})"
+
+    @property
+    def storage(self) -> Any:
+        """The botsessions storage the records live in."""
+        return self._backend
 
     # -- aiogram's BaseStorage -----------------------------------------------------------
 
@@ -190,7 +195,7 @@ class FSMStorage(BaseStorage):
     async def _change_leased(
         self, name: str, change: Callable[[str | None, dict[str, Any]], _Record]
     ) -> _Record:
-        lease = await self.storage.acquire(name, read=True)
+        lease = await self._backend.acquire(name, read=True)
         try:
             old = _decode(name, lease.value)
             new = change(*copy.deepcopy(old))
@@ -227,8 +232,8 @@ class FSMStorage(BaseStorage):
         held = held_lease(name)
         if held is None or not self._leased:
             return None
-        if held.storage is not self.storage:
-            if _innermost(held.storage) is _innermost(self.storage):
+        if held.storage is not self._backend:
+            if _innermost(held.storage) is _innermost(self._backend):
                 raise LockError(
                     f"FSM record {name!r} is locked by a SessionIsolation over another "
                     f"storage object ({held.storage!r}) in this update, so this FSMStorage "

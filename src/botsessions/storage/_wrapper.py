@@ -133,7 +133,7 @@ class StorageWrapper:
     # -- the storage interface ---------------------------------------------------------------
 
     async def read(self, key: str) -> Any:
-        """The wrapped storage's value of ``key``, through ``transform_out``; ``None`` if missing."""
+        """The stored value of ``key`` through ``transform_out``; ``None`` when missing."""
         stored = await self._read(key)
         return None if stored is None else self.transform_out(key, stored)
 

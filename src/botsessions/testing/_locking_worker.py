@@ -1,4 +1,4 @@
-"""Worker processes of ``LockingConformance``: other processes using the same storage.
+"""Worker processes of ``LockingConformance``: how they start, and what they run.
 
     python -m botsessions.testing._locking_worker '<json>'
 
@@ -22,11 +22,27 @@ import asyncio
 import importlib
 import inspect
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["build_storage", "load_factory"]
+__all__ = ["LockingStorageSpec", "build_storage", "expect", "load_factory", "popen", "spawn"]
+
+
+@dataclass(frozen=True)
+class LockingStorageSpec:
+    """How to build the storage under test, here and in worker processes.
+
+    ``factory`` is ``"package.module:function"``, importable in a fresh interpreter (the
+    workers get this process's ``sys.path``); it is called as
+    ``function(lease=None | seconds, **options)``. ``options`` must be JSON-compatible.
+    """
+
+    factory: str
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 def load_factory(spec: str) -> Callable[..., Any]:
@@ -110,6 +126,58 @@ async def main(config: dict[str, Any]) -> None:
             raise ValueError(f"unknown mode {mode!r}")
     finally:
         await _close(storage)
+
+
+# -- starting workers (the suite's side) ------------------------------------------------
+
+_WORKER = "botsessions.testing._locking_worker"
+
+
+def _worker_config(mode: str, spec: LockingStorageSpec, **params: Any) -> str:
+    return json.dumps(
+        {"mode": mode, "factory": spec.factory, "options": dict(spec.options), **params}
+    )
+
+
+def _worker_env() -> dict[str, str]:
+    # The factory must import in the worker as it does here (pytest puts test roots on
+    # sys.path), so the worker gets this process's path.
+    path = os.pathsep.join(entry for entry in sys.path if entry)
+    return {**os.environ, "PYTHONPATH": path}
+
+
+async def spawn(mode: str, spec: LockingStorageSpec, **params: Any) -> asyncio.subprocess.Process:
+    """Start a worker of ``mode`` for the storage ``spec`` (a ``LockingStorageSpec``)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        _WORKER,
+        _worker_config(mode, spec, **params),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_worker_env(),
+    )
+
+
+def popen(mode: str, spec: LockingStorageSpec, **params: Any) -> subprocess.Popen[bytes]:
+    """``spawn`` for a caller that blocks on the worker's output on purpose."""
+    return subprocess.Popen(
+        [sys.executable, "-m", _WORKER, _worker_config(mode, spec, **params)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_worker_env(),
+    )
+
+
+async def expect(worker: asyncio.subprocess.Process, word: str) -> None:
+    """Read the worker's next line; fail with its stderr unless it is ``word``."""
+    assert worker.stdout is not None
+    line = await worker.stdout.readline()
+    if line.strip() != word.encode():
+        worker.kill()
+        _, err = await worker.communicate()
+        raise AssertionError(f"worker said {line!r}, expected {word!r}:\n{err.decode()}")
 
 
 if __name__ == "__main__":

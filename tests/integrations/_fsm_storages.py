@@ -1,0 +1,120 @@
+"""botsessions storages for the aiogram FSM tests: one kind, one namespace, many objects.
+
+``Stores(kind, ...)`` builds storage objects that all see the same data (``new()``), as a
+bot restarted over the same database would, then closes them and removes the data.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from botsessions import enhance_storage
+from botsessions.storage import (
+    FileStorage,
+    MemorySessionStorage,
+    PostgresStorage,
+    RedisStorage,
+    SQLiteStorage,
+)
+
+SERVER_KINDS = ("redis", "postgres", "enhanced-redis")
+PERSISTENT_KINDS = ("sqlite", "files", "enhanced-sqlite", *SERVER_KINDS)
+ALL_KINDS = ("memory", *PERSISTENT_KINDS)
+LOCK_WAIT = 60.0
+
+
+class Stores:
+    """Storage objects of one ``kind`` over one namespace (``name``: prefix or table)."""
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        directory: Path,
+        name: str,
+        redis_url: str | None = None,
+        postgres_dsn: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.directory = directory
+        self.name = name
+        self.redis_url = redis_url
+        self.postgres_dsn = postgres_dsn
+        self.built: list[Any] = []
+        self._memory: MemorySessionStorage[Any] | None = None
+
+    def new(self) -> Any:
+        """A new storage object over the same data (a restart, except for ``memory``)."""
+        storage = self._build(self.kind.removeprefix("enhanced-"))
+        if self.kind.startswith("enhanced-"):
+            storage = enhance_storage(storage=storage, ttl=3600)
+        self.built.append(storage)
+        return storage
+
+    def _build(self, kind: str) -> Any:
+        if kind == "memory":
+            if self._memory is None:
+                self._memory = MemorySessionStorage()
+            return self._memory
+        if kind == "sqlite":
+            return SQLiteStorage(self.directory / "fsm.db")
+        if kind == "files":
+            return FileStorage(self.directory / "fsm", fsync=False)
+        if kind == "redis":
+            assert self.redis_url is not None
+            return RedisStorage(self.redis_url, prefix=f"{self.name}:", lock_wait=LOCK_WAIT)
+        if kind == "postgres":
+            assert self.postgres_dsn is not None
+            return PostgresStorage(
+                self.postgres_dsn, table=self.name, lock_wait=LOCK_WAIT, max_size=4
+            )
+        raise ValueError(f"unknown storage kind {kind!r}")
+
+    async def aclose(self) -> None:
+        """Close every storage built, then remove the data from the servers."""
+        for storage in self.built:
+            close = getattr(storage, "close", None)
+            if close is not None and inspect.iscoroutinefunction(close):
+                await close()
+        if self.redis_url is not None and "redis" in self.kind:
+            await drop_redis(self.redis_url, f"{self.name}:")
+        if self.postgres_dsn is not None and self.kind == "postgres":
+            await drop_postgres(self.postgres_dsn, self.name)
+
+
+async def read(storage: Any, key: str) -> Any:
+    """What ``storage`` holds under ``key`` (sync and async storages alike)."""
+    value = storage.read(key)
+    return await value if inspect.isawaitable(value) else value
+
+
+async def write(storage: Any, key: str, value: Any) -> None:
+    """Store ``value`` under ``key`` directly (sync and async storages alike)."""
+    result = storage.write(key, value)
+    if inspect.isawaitable(result):
+        await result
+
+
+async def drop_redis(url: str, prefix: str) -> None:
+    client = aioredis.Redis.from_url(url)
+    try:
+        names = [name async for name in client.scan_iter(match=f"{prefix}*", count=1000)]
+        if names:
+            await client.delete(*names)
+    finally:
+        await client.aclose()
+
+
+async def drop_postgres(dsn: str, table: str) -> None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(f'DROP TABLE IF EXISTS "{table}"')
+        for name in ("acquire", "save", "remove"):
+            await connection.execute(f'DROP FUNCTION IF EXISTS "{table}__{name}"')
+    finally:
+        await connection.close()
