@@ -31,7 +31,7 @@ from botsessions._options import SessionOptions
 from botsessions.engine.codec import Codec, codec_for
 from botsessions.engine.locks import KeyedLock
 from botsessions.storage._locking import LockingStorage, SessionLease
-from botsessions.storage._protocol import JSONBytesStorage
+from botsessions.storage._protocol import NOT_JSON_BYTES, JSONBytesStorage
 from botsessions.storage.memory import MemorySessionStorage
 
 __all__ = ["Access", "KeyFunction", "PropertyPlan", "Shape", "coerce_key", "make_plan"]
@@ -130,13 +130,13 @@ class _MemoryBytesAccess(Access):
         super().__init__(storage, codec)
         self.encode = codec.encode_bytes
         self.decode = codec.decode_bytes
-        self._read_bytes: Callable[[str], bytes | None] = storage.read_json_bytes
+        self._read_bytes: Callable[[str], object] = storage.read_json_bytes
         self._write_bytes: Callable[[str, bytes], None] = storage.write_json_bytes
         self._read: Callable[[str], Any] = storage.read
 
     def read_now(self, key: str) -> Any:
         data = self._read_bytes(key)
-        return data if data is not None else self._read(key)
+        return self._read(key) if data is NOT_JSON_BYTES else data
 
     def write_now(self, key: str, stored: Any) -> None:
         if stored.__class__ is bytes:

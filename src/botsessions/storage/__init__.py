@@ -8,7 +8,7 @@ session across processes, as ``RedisStorage`` and ``PostgresStorage`` do.
 """
 
 from botsessions.storage._locking import LockingStorage, SessionLease
-from botsessions.storage._protocol import JSONBytesStorage, StorageAdapter
+from botsessions.storage._protocol import NOT_JSON_BYTES, JSONBytesStorage, StorageAdapter
 from botsessions.storage._wrapper import StorageWrapper
 from botsessions.storage.files import FileStorage
 from botsessions.storage.memory import MemorySessionStorage
@@ -17,6 +17,7 @@ from botsessions.storage.redis import RedisStorage
 from botsessions.storage.sqlite import SQLiteStorage
 
 __all__ = [
+    "NOT_JSON_BYTES",
     "FileStorage",
     "JSONBytesStorage",
     "LockingStorage",

@@ -12,13 +12,19 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Final, Protocol, TypeVar, runtime_checkable
 
 from botsessions.storage._locking import LockingStorage, SessionLease
 
 T = TypeVar("T")
 
-__all__ = ["JSONBytesStorage", "LockingStorage", "SessionLease", "StorageAdapter"]
+__all__ = [
+    "NOT_JSON_BYTES",
+    "JSONBytesStorage",
+    "LockingStorage",
+    "SessionLease",
+    "StorageAdapter",
+]
 
 
 class StorageAdapter(Protocol[T]):
@@ -44,6 +50,17 @@ class StorageAdapter(Protocol[T]):
     def delete(self, key: str) -> Awaitable[None] | None: ...
 
 
+class _NotJSONBytes:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_JSON_BYTES"
+
+
+NOT_JSON_BYTES: Final = _NotJSONBytes()
+"""What ``JSONBytesStorage.read_json_bytes`` returns for a session kept in another form."""
+
+
 @runtime_checkable
 class JSONBytesStorage(Protocol):
     """A storage that keeps each session as JSON bytes in this process: a fast path.
@@ -64,9 +81,10 @@ class JSONBytesStorage(Protocol):
     Rules for implementers:
 
     * Both methods are plain (not ``async``) and must not block on I/O.
-    * ``read_json_bytes`` returns the exact bytes last stored, or ``None`` when there is
-      no session *or* the session is kept in another form; the engine then calls
-      ``read(key)``, so a value written through ``write`` in a non-JSON form still reads.
+    * ``read_json_bytes`` returns the exact bytes last stored, ``None`` when there is no
+      session, or ``NOT_JSON_BYTES`` when the session is kept in another form (a value
+      written through ``write`` that is not JSON); the engine then calls ``read(key)``.
+      A storage that only ever holds JSON bytes never returns it.
     * ``write_json_bytes`` receives valid JSON (UTF-8, produced by the session codec) and
       stores it so that ``read`` returns the decoded value; TTLs apply as for ``write``.
       Deleting uses ``delete``.
@@ -78,8 +96,9 @@ class JSONBytesStorage(Protocol):
     * A storage that also implements ``LockingStorage`` is driven through its leases.
     """
 
-    def read_json_bytes(self, key: str) -> bytes | None:
-        """The session stored under ``key`` as JSON bytes, or ``None`` (see above)."""
+    def read_json_bytes(self, key: str) -> bytes | object | None:
+        """The session stored under ``key`` as JSON bytes, ``None``, or
+        ``NOT_JSON_BYTES`` (see above)."""
         ...
 
     def write_json_bytes(self, key: str, data: bytes) -> None:

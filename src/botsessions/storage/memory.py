@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from botsessions._options import duration
+from botsessions.storage._protocol import NOT_JSON_BYTES
 
 T = TypeVar("T")
 
@@ -83,15 +84,15 @@ class MemorySessionStorage(Generic[T]):
             return None
         return _thaw(entry[1], entry[2])  # type: ignore[no-any-return]
 
-    def read_json_bytes(self, key: str) -> bytes | None:
+    def read_json_bytes(self, key: str) -> bytes | object | None:
         """The stored session as JSON bytes (``JSONBytesStorage``): the stored bytes
         themselves, which are immutable, so nothing is copied or decoded. ``None`` when
-        missing, expired, or kept as a deep copy (a value that is not JSON; ``read`` has it).
-        """
+        missing or expired; ``NOT_JSON_BYTES`` for a value kept as a deep copy (``read``
+        gives it)."""
         entry = self._data.get(key)
-        if entry is None or not entry[1] or (self._ttl is not None and self._gone(key, entry)):
+        if entry is None or (self._ttl is not None and self._gone(key, entry)):
             return None
-        return entry[2]  # type: ignore[no-any-return]  # is_json: the payload is bytes
+        return entry[2] if entry[1] else NOT_JSON_BYTES
 
     def _gone(self, key: str, entry: tuple[float | None, bool, Any]) -> bool:
         now = time.time()
