@@ -13,7 +13,7 @@ Set ``BOT_API_SERVER`` to talk to another Bot API server (a local one in tests).
 """
 
 import os
-from typing import Any
+from typing import Any, TypedDict
 
 from botsessions import (
     Bot,
@@ -28,7 +28,14 @@ from botsessions import (
 THEMES = ("light", "dark")
 
 
-def initial() -> dict[str, Any]:
+class Stats(TypedDict):
+    """The session of a chat: a plain dict, typed for the type checker."""
+
+    messages: int
+    theme: str
+
+
+def initial() -> Stats:
     """A fresh session for a new chat (a new dict every time, never a shared one)."""
     return {"messages": 0, "theme": "light"}
 
@@ -44,24 +51,25 @@ def build_bot(
     )
 
     @bot.on("message")
-    async def count(ctx: Context, next: NextFn) -> None:
+    async def count(ctx: Context[Stats], next: NextFn) -> None:
         ctx.session["messages"] += 1
         await next()  # the fix: let the command handlers below see the message too
 
     @bot.command("stats")
-    async def stats(ctx: Context) -> None:
+    async def stats(ctx: Context[Stats]) -> None:
         await ctx.reply(f"Messages in this chat: {ctx.session['messages']}")
 
     @bot.command("theme")
-    async def theme(ctx: Context) -> None:
-        if ctx.match not in THEMES:
+    async def theme(ctx: Context[Stats]) -> None:
+        choice = ctx.match  # a command's match: the text after it
+        if not isinstance(choice, str) or choice not in THEMES:
             await ctx.reply("Usage: /theme light|dark")
             return
-        ctx.session["theme"] = ctx.match
-        await ctx.reply(f"Theme set to {ctx.match}")
+        ctx.session["theme"] = choice
+        await ctx.reply(f"Theme set to {choice}")
 
     @bot.command("reset")
-    async def reset(ctx: Context) -> None:
+    async def reset(ctx: Context[Stats]) -> None:
         ctx.session = None  # deleted when this update ends
         await ctx.reply("Session reset.")
 

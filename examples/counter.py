@@ -27,8 +27,9 @@ def build_bot(
         )
     )
 
+    # Context[S] tells the type checker what ctx.session holds.
     @bot.on("message")
-    async def count(ctx: Context) -> None:
+    async def count(ctx: Context[dict[str, int]]) -> None:
         ctx.session["count"] += 1
         await ctx.reply(f"Messages in this chat: {ctx.session['count']}")
 

@@ -43,7 +43,7 @@ def build_bot(token: str, *, redis: Redis, api_server: str | None = None, prefix
     bot.use(session(initial=lambda: {"count": 0}, storage=RedisAdapter(redis), prefix=prefix))
 
     @bot.on("message")
-    async def count(ctx: Context) -> None:
+    async def count(ctx: Context[dict[str, int]]) -> None:
         ctx.session["count"] += 1
         await ctx.reply(f"Messages in this chat: {ctx.session['count']}")
 

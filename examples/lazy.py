@@ -10,9 +10,12 @@ Set ``BOT_API_SERVER`` to talk to another Bot API server (a local one in tests).
 """
 
 import os
-from typing import Any
+from typing import Any, TypeAlias
 
-from botsessions import Bot, Context, MemorySessionStorage, StorageAdapter, lazy_session
+from botsessions import Bot, LazyContext, MemorySessionStorage, StorageAdapter, lazy_session
+
+Score: TypeAlias = dict[str, int]
+"""The session: ``{"score": 0}``. Handlers see it as ``LazyContext[Score]``."""
 
 
 def build_bot(
@@ -29,18 +32,18 @@ def build_bot(
     )
 
     @bot.command("help")
-    async def help_(ctx: Context) -> None:
+    async def help_(ctx: LazyContext[Score]) -> None:
         # No `await ctx.session` here, so this update reads and writes nothing.
         await ctx.reply("Send /point to score, /score to see your score.")
 
     @bot.command("point")
-    async def point(ctx: Context) -> None:
-        data = await ctx.session  # the first access reads storage, once per update
+    async def point(ctx: LazyContext[Score]) -> None:
+        data = await ctx.session  # a Score; the first access reads storage, once per update
         data["score"] += 1
         await ctx.reply(f"Point! Score: {data['score']}")
 
     @bot.command("score")
-    async def score(ctx: Context) -> None:
+    async def score(ctx: LazyContext[Score]) -> None:
         data = await ctx.session
         await ctx.reply(f"Score: {data['score']}")
 

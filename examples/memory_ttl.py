@@ -12,9 +12,12 @@ Set ``BOT_API_SERVER`` to talk to another Bot API server (a local one in tests).
 
 import os
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 from botsessions import Bot, Context, MemorySessionStorage, StorageAdapter, session
+
+Notes: TypeAlias = dict[str, str | None]
+"""The session: ``{"note": None}`` until something is remembered."""
 
 
 def build_bot(
@@ -28,12 +31,12 @@ def build_bot(
     bot.use(session(initial=lambda: {"note": None}, storage=storage))
 
     @bot.command("remember")
-    async def remember(ctx: Context) -> None:
-        ctx.session["note"] = ctx.match
+    async def remember(ctx: Context[Notes]) -> None:
+        ctx.session["note"] = str(ctx.match or "")
         await ctx.reply("Noted for one hour.")
 
     @bot.command("recall")
-    async def recall(ctx: Context) -> None:
+    async def recall(ctx: Context[Notes]) -> None:
         note = ctx.session["note"]
         await ctx.reply(f"Your note: {note}" if note else "Nothing to recall.")
 

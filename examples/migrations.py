@@ -52,12 +52,12 @@ def build_bot(
     )
 
     @bot.command("colors")
-    async def colors(ctx: Context) -> None:
+    async def colors(ctx: Context[dict[str, str]]) -> None:
         await ctx.reply(f"{ctx.session['foreground']} on {ctx.session['background']}")
 
     @bot.command("foreground")
-    async def foreground(ctx: Context) -> None:
-        ctx.session["foreground"] = ctx.match or "black"
+    async def foreground(ctx: Context[dict[str, str]]) -> None:
+        ctx.session["foreground"] = str(ctx.match or "black")
         await ctx.reply(f"Foreground is now {ctx.session['foreground']}")
 
     return bot

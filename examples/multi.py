@@ -10,9 +10,28 @@ Set ``BOT_API_SERVER`` to talk to another Bot API server (a local one in tests).
 """
 
 import os
-from typing import Any
+from typing import Any, Protocol, TypedDict
 
 from botsessions import Bot, Context, MemorySessionStorage, SessionOptions, StorageAdapter, session
+
+
+class ChatSettings(TypedDict):
+    """The `chat` fragment: shared by everyone in the chat."""
+
+    theme: str
+
+
+class UserSettings(TypedDict):
+    """The `user` fragment: follows each user into every chat."""
+
+    language: str
+
+
+class Settings(Protocol):
+    """What ``ctx.session`` holds: one attribute per fragment given to ``session()``."""
+
+    chat: ChatSettings
+    user: UserSettings
 
 
 def user_key(ctx: Context) -> str | None:
@@ -31,10 +50,10 @@ def build_bot(
         session(
             type="multi",
             chat=SessionOptions(
-                initial=lambda: {"theme": "light"}, prefix="chat-", storage=storage
+                initial=lambda: ChatSettings(theme="light"), prefix="chat-", storage=storage
             ),
             user={
-                "initial": lambda: {"language": "en"},
+                "initial": lambda: UserSettings(language="en"),
                 "get_session_key": user_key,
                 "prefix": "user-",
                 "storage": storage,
@@ -43,17 +62,17 @@ def build_bot(
     )
 
     @bot.command("theme")
-    async def theme(ctx: Context) -> None:
-        ctx.session.chat["theme"] = ctx.match or "light"
+    async def theme(ctx: Context[Settings]) -> None:
+        ctx.session.chat["theme"] = str(ctx.match or "light")
         await ctx.reply(f"Theme of this chat: {ctx.session.chat['theme']}")
 
     @bot.command("language")
-    async def language(ctx: Context) -> None:
-        ctx.session.user["language"] = ctx.match or "en"
+    async def language(ctx: Context[Settings]) -> None:
+        ctx.session.user["language"] = str(ctx.match or "en")
         await ctx.reply(f"Your language: {ctx.session.user['language']}")
 
     @bot.command("settings")
-    async def settings(ctx: Context) -> None:
+    async def settings(ctx: Context[Settings]) -> None:
         await ctx.reply(
             f"theme={ctx.session.chat['theme']} language={ctx.session.user['language']}"
         )

@@ -42,7 +42,7 @@ def build_bot(
     )
 
     @bot.on("message")
-    async def on_message(ctx: Context) -> None:
+    async def on_message(ctx: Context[dict[str, int]]) -> None:
         ctx.session["messages"] += 1
         await ctx.reply(
             f"You sent {ctx.session['messages']} messages here (key {ctx.session_key})."

@@ -36,18 +36,19 @@ def build_bot(
         )
     )
 
+    # Context[SessionData]: the type checker knows ctx.session.pizza_count is an int.
     @bot.command("hunger")
-    async def hunger(ctx: Context) -> None:
+    async def hunger(ctx: Context[SessionData]) -> None:
         count = ctx.session.pizza_count
         await ctx.reply(f"Your hunger level is {count}!")
 
     @bot.command("reset")
-    async def reset(ctx: Context) -> None:
+    async def reset(ctx: Context[SessionData]) -> None:
         ctx.session = None  # deletes the stored session; the next update starts fresh
         await ctx.reply("Hunger forgotten.")
 
     @bot.hears(re.compile(r"🍕"))
-    async def eat(ctx: Context) -> None:
+    async def eat(ctx: Context[SessionData]) -> None:
         ctx.session.pizza_count += 1
 
     return bot

@@ -44,7 +44,9 @@ from botsessions.integrations._aiogram_fsm import FSMStorage, SessionIsolation
 
 BACKEND = os.environ.get("BOTSESSIONS_FSM_BACKEND", "memory")
 REDIS_URL = os.environ.get("BOTSESSIONS_REDIS_URL", "redis://127.0.0.1:6379/0")
-POSTGRES_DSN = os.environ.get("BOTSESSIONS_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_DSN = os.environ.get(
+    "BOTSESSIONS_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+)
 RUN = uuid.uuid4().hex[:10]
 WORKDIR = Path(tempfile.mkdtemp(prefix="aiogram-fsm-tests-"))
 REDIS_PREFIX = f"aiogram-fsm-tests:{RUN}:"
@@ -105,9 +107,7 @@ class StandInStorage(FSMStorage):
         space = _space()
         super().__init__(space.storage, key_builder=space.key_builder)
         _built["FSMStorage"] += 1
-        self.seeds: defaultdict[StorageKey, MemoryStorageRecord] = defaultdict(
-            MemoryStorageRecord
-        )
+        self.seeds: defaultdict[StorageKey, MemoryStorageRecord] = defaultdict(MemoryStorageRecord)
 
     @property
     def storage(self) -> Any:
@@ -138,9 +138,9 @@ class StandInIsolation(SessionIsolation):
         _built["SessionIsolation"] += 1
 
 
-memory_module.MemoryStorage = StandInStorage  # type: ignore[misc]
-memory_module.SimpleEventIsolation = StandInIsolation  # type: ignore[misc]
-dispatcher_module.MemoryStorage = StandInStorage  # type: ignore[attr-defined]
+memory_module.MemoryStorage = StandInStorage  # type: ignore[assignment,misc]
+memory_module.SimpleEventIsolation = StandInIsolation  # type: ignore[assignment,misc]
+dispatcher_module.MemoryStorage = StandInStorage  # type: ignore[assignment,attr-defined]
 
 
 @pytest.fixture(autouse=True)

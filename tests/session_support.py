@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from botsessions.engine.protocols import SessionMiddleware, SessionSlot
+from botsessions.engine.protocols import HostMiddleware, SessionSlot
 
 Handler = Callable[["FakeContext"], Awaitable[None]]
 
@@ -43,7 +43,7 @@ class FakeContext:
         self._slot.set(value)
 
 
-async def run(mw: SessionMiddleware, ctx: FakeContext, handler: Handler | None = None) -> None:
+async def run(mw: HostMiddleware, ctx: FakeContext, handler: Handler | None = None) -> None:
     """Run ``mw`` for ``ctx`` with ``handler`` as the rest of the chain."""
 
     async def downstream() -> None:

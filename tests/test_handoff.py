@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from botsessions import LeaseLostError, enhance_storage, lazy_session, session
 from botsessions.engine.handoff import HANDOFF_LIMIT
-from botsessions.engine.protocols import SessionMiddleware
+from botsessions.engine.protocols import HostMiddleware
 from botsessions.storage import PostgresStorage, RedisStorage
 from botsessions.storage._protocol import LockingStorage
 from tests.services import RedisServer
@@ -114,12 +114,12 @@ async def bump(ctx: FakeContext) -> None:
     ctx.session["count"] = count + 1
 
 
-async def burst(mw: SessionMiddleware, n: int, handler: Handler = bump) -> list[Any]:
+async def burst(mw: HostMiddleware, n: int, handler: Handler = bump) -> list[Any]:
     updates = (run(mw, FakeContext(), handler) for _ in range(n))
     return await asyncio.gather(*updates, return_exceptions=True)
 
 
-def counter(storage: Any) -> SessionMiddleware:
+def counter(storage: Any) -> HostMiddleware:
     return session(initial=lambda: {"count": 0}, storage=storage)
 
 

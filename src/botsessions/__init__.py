@@ -13,7 +13,7 @@ import statement, including those under ``TYPE_CHECKING``)::
 
 ``import botsessions`` loads the engine and the storages only. The bot layer (and its HTTP
 client) is imported on first use of one of its names (``Bot``, ``Composer``, ``Context``,
-``Middleware``, ``NextFn``, the Telegram errors, ``InputFile``) through a module
+``LazyContext``, ``Middleware``, ``NextFn``, the Telegram errors, ``InputFile``) through a module
 ``__getattr__``; no bot framework, database driver or pydantic is imported until something
 needs it. Other modules import this front door only from ``testing`` up.
 """
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         Context,
         Forbidden,
         InputFile,
+        LazyContext,
         Middleware,
         NetworkError,
         NextFn,
@@ -73,6 +74,7 @@ _LAZY = {
     "TelegramError": "botsessions.bot",
     "Unauthorized": "botsessions.bot",
     "Bot": "botsessions.bot",
+    "LazyContext": "botsessions.bot",
     "Composer": "botsessions.bot",
     "Context": "botsessions.bot",
     "Middleware": "botsessions.bot",
@@ -90,6 +92,7 @@ __all__ = [
     "CorruptDataError",
     "Forbidden",
     "InputFile",
+    "LazyContext",
     "LeaseLostError",
     "LockError",
     "LockTimeoutError",

@@ -1,4 +1,4 @@
-"""Command line: ``python -m botsessions demo`` (also installed as ``botsessions demo``)."""
+"""Command line: ``python -m botsessions demo|sessions|import`` (installed as ``botsessions``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 
+from botsessions._cli import add_commands, run
 from botsessions._demo import DEFAULT_DB, DEFAULT_DIRECTORY, open_storage, run_demo
 from botsessions.bot import TelegramError
 
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         "self-hosted Bot API server): no local server, no terminal chat",
     )
     demo.add_argument("--token", help="the bot token for --telegram (implies --telegram)")
+    add_commands(commands)
     return parser
 
 
@@ -69,6 +71,8 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m botsessions`` and the ``botsessions`` script."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command in ("sessions", "import"):
+        sys.exit(run(args))
     if args.command == "demo":
         token = _telegram_token(args, parser)
         api_server = (os.environ.get("BOT_API_SERVER") or None) if token else None

@@ -2,38 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import Any
 
-from botsessions.engine.manager import SessionManager, build_manager, run_update
-from botsessions.engine.protocols import NextCall
+from botsessions.engine.manager import SessionManager, make_plans, run_update
 from botsessions.keys import per_chat
 
 __all__ = ["SessionMiddleware", "lazy_session", "session"]
 
 
-class SessionMiddleware:
-    """The middleware ``session()`` and ``lazy_session()`` return: ``await mw(ctx, next)``.
+class SessionMiddleware(SessionManager):
+    """What ``session()`` and ``lazy_session()`` return: the built session, and the
+    middleware that runs it, ``await mw(ctx, next)``.
 
-    ``ctx`` is a host context (``botsessions.Context``, or anything with the
-    ``KeyContext`` attributes and ``bind_session``).
-
-    Attributes:
-        manager: the built session (``engine.SessionManager``), for code that works on
-            sessions outside an update.
+    ``ctx`` is a host context: ``botsessions.Context``, or anything with the
+    ``KeyContext`` attributes and ``bind_session``.
     """
 
-    __slots__ = ("manager",)
+    __slots__ = ()
 
-    def __init__(self, manager: SessionManager) -> None:
-        self.manager = manager
+    # Calling the middleware is run_update itself (with ctx as the host): the per-update
+    # path gets no frame of its own.
+    __call__ = run_update
 
-    def __call__(self, ctx: Any, next: NextCall) -> Awaitable[None]:
-        # Returns run_update's coroutine instead of awaiting it: no frame of its own.
-        return run_update(self.manager, ctx, ctx, next)
+    @property
+    def manager(self) -> SessionManager:
+        """The built session (this object), for code that works on sessions outside an
+        update, as the integrations' ``manager`` attributes are."""
+        return self
 
-    def __repr__(self) -> str:
-        return f"<SessionMiddleware {self.manager!r}>"
+
+def _build(options: dict[str, Any], *, lazy: bool) -> SessionMiddleware:
+    plans, multi = make_plans(options, lazy=lazy, default_key=per_chat)
+    return SessionMiddleware(plans, multi=multi, lazy=lazy)
 
 
 def session(**options: Any) -> SessionMiddleware:
@@ -54,7 +54,7 @@ def session(**options: Any) -> SessionMiddleware:
     Raises:
         TypeError, ValueError: an option is unknown or invalid (checked here, once).
     """
-    return SessionMiddleware(build_manager(lazy=False, default_key=per_chat, **options))
+    return _build(options, lazy=False)
 
 
 def lazy_session(**options: Any) -> SessionMiddleware:
@@ -69,4 +69,4 @@ def lazy_session(**options: Any) -> SessionMiddleware:
         ValueError: ``type="multi"`` (lazy multi sessions are not supported).
         TypeError, ValueError: an option is unknown or invalid.
     """
-    return SessionMiddleware(build_manager(lazy=True, default_key=per_chat, **options))
+    return _build(options, lazy=True)

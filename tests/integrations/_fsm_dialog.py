@@ -70,6 +70,6 @@ def make_dispatcher(storage: Any) -> tuple[Dispatcher, MockMessageManager]:
         await dialog_manager.start(Form.name, mode=StartMode.RESET_STACK)
 
     dp.include_router(make_dialog())
-    messages = MockMessageManager()
+    messages = MockMessageManager()  # type: ignore[no-untyped-call]
     setup_dialogs(dp, message_manager=messages, events_isolation=isolation)
     return dp, messages

@@ -80,10 +80,7 @@ async def main(argv: list[str]) -> None:
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
         first = 100 + args.index * args.updates
         results = await asyncio.gather(
-            *(
-                dp.feed_raw_update(bot, update(first + i, SHARED_CHAT))
-                for i in range(args.updates)
-            ),
+            *(dp.feed_raw_update(bot, update(first + i, SHARED_CHAT)) for i in range(args.updates)),
             return_exceptions=True,
         )
         errors = [r for r in results if isinstance(r, BaseException)]

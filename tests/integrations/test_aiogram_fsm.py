@@ -8,8 +8,10 @@ in at the end of this file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -30,16 +32,15 @@ from aiogram_dialog.test_tools.keyboard import InlineButtonTextLocator
 
 from botsessions import CorruptDataError, LockError, enhance_storage
 from botsessions.integrations._aiogram_fsm import FSMStorage, SessionIsolation
-from botsessions.storage import MemorySessionStorage, RedisStorage
+from botsessions.storage import MemorySessionStorage, RedisStorage, SQLiteStorage
+from botsessions.testing.bot_api import ChatUser, LocalBotAPI
 from botsessions.testing.recording import RecordingStorage
 from tests.integrations import _fsm_dialog, _updates
 from tests.integrations._fsm_storages import (
     ALL_KINDS,
-    PERSISTENT_KINDS,
     Stores,
     drop_redis,
     read,
-    write,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,7 +178,7 @@ class TestFSMStorage:
     async def test_corrupt_record_raises_naming_the_key_and_is_left_in_place(
         self, stored: Any
     ) -> None:
-        storage = MemorySessionStorage()
+        storage: MemorySessionStorage[Any] = MemorySessionStorage()
         storage.write(RECORD, stored)
         fsm = FSMStorage(storage)
 
@@ -217,7 +218,7 @@ class TestFSMStorage:
                 self.data.pop(key, None)
 
         class AsyncDict(SyncDict):
-            async def read(self, key: str) -> Any:  # type: ignore[override]
+            async def read(self, key: str) -> Any:
                 return self.data.get(key)
 
             async def write(self, key: str, value: Any) -> None:  # type: ignore[override]
@@ -235,8 +236,6 @@ class TestFSMStorage:
             assert adapter.data == {}
 
     async def test_close_leaves_the_storage_open(self, tmp_path: Path) -> None:
-        from botsessions.storage import SQLiteStorage
-
         async with SQLiteStorage(tmp_path / "x.db") as storage:
             fsm = FSMStorage(storage)
             await fsm.set_state(KEY, "s")
@@ -254,7 +253,7 @@ class TestFSMStorage:
 
 class TestKeyBuilder:
     async def test_default_builder_keys_by_chat_thread_and_user(self) -> None:
-        storage = MemorySessionStorage()
+        storage: MemorySessionStorage[Any] = MemorySessionStorage()
         fsm = FSMStorage(storage)
 
         await fsm.set_state(KEY, "a")
@@ -275,7 +274,7 @@ class TestKeyBuilder:
     async def test_builder_options_shape_the_stored_key(
         self, options: dict[str, Any], record: str
     ) -> None:
-        storage = MemorySessionStorage()
+        storage: MemorySessionStorage[Any] = MemorySessionStorage()
         fsm = FSMStorage(storage, key_builder=DefaultKeyBuilder(**options))
         destiny = "scenes" if options.get("with_destiny") else "default"
         key = StorageKey(
@@ -294,7 +293,7 @@ class TestKeyBuilder:
             await fsm.get_data(key)
 
     async def test_two_bots_with_bot_id_keep_apart(self) -> None:
-        storage = MemorySessionStorage()
+        storage: MemorySessionStorage[Any] = MemorySessionStorage()
         fsm = FSMStorage(storage, key_builder=DefaultKeyBuilder(with_bot_id=True))
 
         await fsm.set_state(StorageKey(bot_id=1, chat_id=5, user_id=5), "one")
@@ -339,7 +338,7 @@ class TestDispatcher:
     async def test_an_update_without_a_chat_gets_no_state_as_with_aiogram(
         self, fsm: str, aiogram_bot: Bot
     ) -> None:
-        backend = MemorySessionStorage()
+        backend: MemorySessionStorage[Any] = MemorySessionStorage()
         storage = MemoryStorage() if fsm == "aiogram" else FSMStorage(backend)
         dp = Dispatcher(storage=storage)
         seen: list[Any] = []
@@ -494,8 +493,21 @@ class TestSessionIsolation:
         self, redis_store: RedisStorage, aiogram_bot: Bot
     ) -> None:
         storage = RecordingStorage(redis_store)
-        dp = Dispatcher(storage=FSMStorage(storage), events_isolation=SessionIsolation(storage))
-        gate = asyncio.Event()
+        gate, all_in_line = asyncio.Event(), asyncio.Event()
+        arrived = 0
+
+        class CountingIsolation(SessionIsolation):
+            @contextlib.asynccontextmanager
+            async def lock(self, key: StorageKey) -> AsyncIterator[None]:
+                nonlocal arrived
+                arrived += 1
+                if arrived == 8:
+                    all_in_line.set()  # this update queues for the lock right after
+                async with super().lock(key):
+                    yield
+
+        isolation = CountingIsolation(storage)
+        dp = Dispatcher(storage=FSMStorage(storage), events_isolation=isolation)
 
         @dp.message()
         async def count(message: Message, state: FSMContext) -> None:
@@ -504,8 +516,7 @@ class TestSessionIsolation:
             await state.update_data(n=data.get("n", 0) + 1)
 
         burst = [asyncio.create_task(feed(dp, aiogram_bot, i, chat_id=5)) for i in range(1, 9)]
-        while not any(call[0] == "acquire" for call in storage.calls):
-            await asyncio.sleep(0)
+        await all_in_line.wait()
         gate.set()
         await asyncio.gather(*burst)
 
@@ -699,7 +710,11 @@ async def test_dialog_stopped_midway_resumes_at_the_same_window_after_a_restart(
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_aiogram_own_fsm_tests_pass_on_every_backend(redis_url: str, postgres_dsn: str) -> None:
-    env = {**os.environ, "BOTSESSIONS_REDIS_URL": redis_url, "BOTSESSIONS_POSTGRES_DSN": postgres_dsn}
+    env = {
+        **os.environ,
+        "BOTSESSIONS_REDIS_URL": redis_url,
+        "BOTSESSIONS_POSTGRES_DSN": postgres_dsn,
+    }
     env["BOTSESSIONS_PYTHON"] = sys.executable
     result = subprocess.run(
         [str(ROOT / "scripts" / "aiogram-fsm-tests")],
@@ -715,3 +730,56 @@ def test_aiogram_own_fsm_tests_pass_on_every_backend(redis_url: str, postgres_ds
     for backend in ("memory", "sqlite", "redis", "postgres"):
         assert f"| {backend} | " in result.stdout
     assert " failed" not in result.stdout
+
+
+async def start_form_bot(api: LocalBotAPI, token: str, db: Path) -> asyncio.subprocess.Process:
+    env = {**os.environ, "BOT_TOKEN": token, "BOT_API_SERVER": api.url, "FORM_DB": str(db)}
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "examples" / "aiogram_form.py"),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.send_signal(signal.SIGINT)  # Ctrl+C, as a user stops it
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, stderr.decode()[-2000:]
+
+
+async def ask(user: ChatUser, text: str) -> str | None:
+    await user.send(text)
+    reply = await user.reply(timeout=60.0)
+    answer: str | None = reply.get("text")
+    return answer
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_form_example_goes_on_after_a_restart_over_real_polling(tmp_path: Path) -> None:
+    db = tmp_path / "form.db"
+    async with LocalBotAPI() as api:
+        token = api.add_bot(username="form_bot")
+        alice = api.user(token, first_name="Alice")
+        bot = await start_form_bot(api, token, db)
+        try:
+            assert await ask(alice, "/start") == "What is your name?"
+            assert await ask(alice, "Alice") == "How old are you?"
+        finally:
+            await stop(bot)
+
+        bot = await start_form_bot(api, token, db)
+        try:
+            assert await ask(alice, "thirty") == "Please send your age as a number."
+            assert await ask(alice, "30") == "Alice, 30. Is that right? (yes/no)"
+            assert await ask(alice, "yes") == "Thank you, Alice!"
+            assert await ask(alice, "hello") == "Send /start to fill in the form."
+        finally:
+            await stop(bot)
+
+    async with SQLiteStorage(db) as store:
+        record = f"fsm:{alice.chat_id}:{alice.chat_id}"
+        assert await store.read(record) is None  # a finished form leaves no row behind

@@ -20,6 +20,7 @@ from botsessions.storage import (
 from botsessions.testing.conformance import StorageConformance, StorageFactory
 from botsessions.testing.recording import RecordingStorage
 from tests.services import free_port
+from tests.storage._cluster import redis_cluster  # noqa: F401  (a fixture)
 
 
 class TestMemorySessionStorage(StorageConformance):
@@ -199,3 +200,30 @@ class TestRecordingStorage(StorageConformance):
     @pytest.fixture
     def make_broken_storage(self, tmp_path: Path) -> StorageFactory:
         return lambda: RecordingStorage(SQLiteStorage(tmp_path))
+
+
+class TestRedisClusterStorage(StorageConformance):
+    """RedisStorage on a three-primary cluster (``tests/storage/_cluster.py``)."""
+
+    ttl_clock = "server"
+    supports_namespaces = True
+    error_type = StorageError
+
+    @pytest.fixture
+    def make_storage(self, redis_cluster: Any, unique_name: str) -> Iterator[StorageFactory]:
+        def make(*, ttl: float | None = None, namespace: str = "main") -> Any:
+            return RedisStorage(redis_cluster.url, prefix=f"{unique_name}:{namespace}:", ttl=ttl)
+
+        yield make
+        import redis
+
+        client = redis.RedisCluster(host="127.0.0.1", port=redis_cluster.ports[0])
+        try:
+            for name in client.scan_iter(match=f"{unique_name}:*", count=1000):
+                client.delete(name)
+        finally:
+            client.close()
+
+    @pytest.fixture
+    def make_broken_storage(self) -> StorageFactory:
+        return lambda: RedisStorage(f"redis+cluster://127.0.0.1:{free_port()}")

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import asyncpg
 import pytest
 
 from botsessions.testing.locking import LockingConformance, LockingStorageSpec
+from tests.storage._cluster import redis_cluster  # noqa: F401  (a fixture)
 
 
 def _redis_queue(prefix: str, key: str) -> bytes:
@@ -115,3 +117,36 @@ async def _drop(dsn: str, table: str) -> None:
             await connection.execute(f'DROP FUNCTION IF EXISTS "{table}__{name}"')
     finally:
         await connection.close()
+
+
+class TestRedisClusterLocking(LockingConformance):
+    """RedisStorage's lock on a three-primary cluster (``tests/storage/_cluster.py``)."""
+
+    @pytest.fixture
+    def locking_storage(self, redis_cluster: Any, unique_name: str) -> Iterator[LockingStorageSpec]:
+        prefix = f"{unique_name}:"
+        yield LockingStorageSpec(
+            "tests.storage._factories:redis", {"url": redis_cluster.url, "prefix": prefix}
+        )
+        import redis
+
+        client = redis.RedisCluster(host="127.0.0.1", port=redis_cluster.ports[0])
+        try:
+            for name in client.scan_iter(match=f"{prefix}*", count=1000):
+                client.delete(name)
+        finally:
+            client.close()
+
+    async def count_waiters(self, spec: LockingStorageSpec, key: str) -> int | None:
+        from redis.asyncio.cluster import RedisCluster
+
+        from botsessions.storage.redis._lock import bookkeeping_base
+
+        raw = key.encode()
+        queue = bookkeeping_base(spec.options["prefix"].encode(), raw, cluster=True)
+        client = RedisCluster.from_url(spec.options["url"].replace("redis+cluster", "redis"))
+        try:
+            waiting: int = await client.llen(queue + b"wait:" + raw)
+        finally:
+            await client.aclose()
+        return waiting

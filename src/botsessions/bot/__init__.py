@@ -5,13 +5,16 @@ read by attribute (``ctx.message.text``), and Bot API calls go through ``Api``
 (aiohttp, imported on the first call). ``botsessions.bot.webhook`` serves webhooks;
 ``botsessions.bot.aiogram_types`` converts to aiogram's models where aiogram is
 installed.
+
+Handlers are typed by their context: ``Context[S]`` for ``session()`` (``ctx.session`` is
+an ``S``), ``LazyContext[S]`` for ``lazy_session()`` (an ``Awaitable[S]``).
 """
 
 from botsessions._errors import BotError
 from botsessions.bot._api import Api
 from botsessions.bot._bot import Bot, ErrorHandler
 from botsessions.bot._composer import Composer
-from botsessions.bot._context import Context
+from botsessions.bot._context import Context, LazyContext
 from botsessions.bot._errors import (
     BadRequest,
     Conflict,
@@ -49,6 +52,7 @@ __all__ = [
     "Forbidden",
     "InlineQuery",
     "InputFile",
+    "LazyContext",
     "Message",
     "MessageEntity",
     "Middleware",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from botsessions.bot._filters import RawPredicate, compile_query
@@ -13,6 +13,7 @@ from botsessions.bot._triggers import (
     command_predicate,
     text_predicate,
 )
+from botsessions.bot._types import Handler, Predicate
 
 if TYPE_CHECKING:
     from botsessions.bot._context import Context
@@ -20,15 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Composer"]
 
-Handler = (
-    Callable[["Context", "NextFn"], Awaitable[object]] | Callable[["Context"], Awaitable[object]]
-)
-"""What registration methods accept: ``(ctx, next)`` or ``(ctx)``; results are ignored."""
-
 M = TypeVar("M", bound=Handler)
-
-Predicate = Callable[["Context"], bool | Awaitable[bool]]
-"""A ``filter()`` predicate: ``(ctx) -> bool``, sync or async."""
 
 
 class _Branch:

@@ -1,10 +1,15 @@
-"""Context: one update, its raw dict, and Telegram objects read by attribute."""
+"""Context: one update, its raw dict, and Telegram objects read by attribute.
+
+``Context[S]`` types ``ctx.session`` as ``S`` (grammY's ``SessionFlavor<S>``);
+``LazyContext[S]`` types it as ``Awaitable[S]`` (``LazySessionFlavor<S>``). Both are the
+same class at run time: the type argument costs nothing per update.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from botsessions.bot import _raw
 from botsessions.bot._objects import (
@@ -21,7 +26,16 @@ if TYPE_CHECKING:
     from botsessions.bot.aiogram_types import AiogramUpdate
     from botsessions.engine.protocols import SessionSlot
 
-__all__ = ["Context"]
+__all__ = ["Context", "LazyContext", "SessionT"]
+
+if TYPE_CHECKING:
+    # A default makes a bare ``Context`` mean ``Context[Any]``, also under --strict. Only
+    # type checkers need it, so typing_extensions (slow to import) stays out of run time.
+    from typing_extensions import TypeVar as DefaultTypeVar
+
+    SessionT = DefaultTypeVar("SessionT", default=Any)
+else:
+    SessionT = TypeVar("SessionT")
 
 T = TypeVar("T")
 ObjectT = TypeVar("ObjectT", bound=TelegramObject)
@@ -32,8 +46,12 @@ _NO_SESSION = (
 )
 
 
-class Context:
+class Context(Generic[SessionT]):
     """Everything a middleware needs to handle one update.
+
+    ``Context[S]`` is a context whose ``ctx.session`` is an ``S`` (set up by
+    ``session(initial=S)``); a bare ``Context`` is ``Context[Any]``. Lazy sessions
+    annotate their handlers with ``LazyContext[S]`` instead.
 
     A context is created per update by :class:`~botsessions.Bot`. It keeps the raw
     update dict (``ctx.update``); ``ctx.message``, ``ctx.chat``, ... are read-only
@@ -270,20 +288,26 @@ class Context:
     # -- session glue ------------------------------------------------------------------
 
     @property
-    def session(self) -> Any:
+    def session(self) -> SessionT:
         """The session data of this update (set up by ``session()``/``lazy_session()``).
+
+        Assigning replaces it; assigning ``None`` deletes the stored session when the
+        update ends. With ``lazy_session()`` the value is an awaitable (see
+        ``LazyContext``).
 
         Raises:
             RuntimeError: no session middleware ran before this handler.
+            SessionKeyError: the update has no session key (no chat, for example).
         """
         try:
             slot = self._session_slot
         except AttributeError:
             raise RuntimeError(_NO_SESSION) from None
-        return slot.get()
+        value: SessionT = slot.get()
+        return value
 
     @session.setter
-    def session(self, value: Any) -> None:
+    def session(self, value: SessionT | None) -> None:
         try:
             slot = self._session_slot
         except AttributeError:
@@ -300,3 +324,23 @@ class Context:
         self.session_key = key
 
     _bind_session = bind_session  # the former name, kept for callers not yet updated
+
+
+if TYPE_CHECKING:
+
+    class LazyContext(Context[Any], Generic[SessionT]):
+        """A context whose session comes from ``lazy_session()``: ``await ctx.session``.
+
+        ``ctx.session`` is an ``Awaitable[S]``; it accepts an ``S``, ``None`` (delete)
+        or an awaitable of either. At run time this is ``Context`` itself.
+        """
+
+        @property
+        def session(self) -> Awaitable[SessionT]: ...
+        @session.setter
+        def session(self, value: SessionT | Awaitable[SessionT | None] | None) -> None: ...
+
+else:
+    # One runtime class for both flavors: handlers annotated LazyContext[S] receive the
+    # Context the bot made, and isinstance(ctx, LazyContext) holds.
+    LazyContext = Context

@@ -3,10 +3,10 @@
 A host (the bot layer's ``session()`` middleware, the aiogram and python-telegram-bot
 glue) builds a manager once and runs each update through ``run_update``::
 
-    manager = build_manager(lazy=False, default_key=keys.per_chat, initial=dict)
+    manager = build_manager({"initial": dict}, lazy=False, default_key=keys.per_chat)
 
     async def middleware(ctx, next):
-        await run_update(manager, ctx, ctx, next)
+        await run_update(manager, ctx, next)
 
 ``run_update`` is the one enter/fail/leave sequence: compute the key(s), take the locks
 (in-process first, then the storage's lease when it has one) and, for strict sessions,
@@ -17,7 +17,7 @@ nothing when the handler raised; every lock is released on every way out.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 from botsessions._options import to_options
@@ -26,7 +26,7 @@ from botsessions.engine.plan import KeyFunction, PropertyPlan, make_plan
 from botsessions.engine.protocols import SessionHost, SessionSlot
 from botsessions.engine.single import SingleUpdate
 
-__all__ = ["SessionManager", "Update", "build_manager", "run_update"]
+__all__ = ["SessionManager", "Update", "build_manager", "make_plans", "run_update"]
 
 R = TypeVar("R")
 
@@ -82,13 +82,17 @@ class SessionManager:
 
 
 async def run_update(
-    manager: SessionManager, ctx: Any, host: SessionHost, call: Callable[[], Awaitable[R]]
+    manager: SessionManager,
+    ctx: Any,
+    call: Callable[[], Awaitable[R]],
+    host: SessionHost | None = None,
 ) -> R:
     """Run ``call`` (the rest of the update) inside the session of ``ctx``.
 
     ``ctx`` is what the key functions receive (a ``KeyContext`` for the built-in ones);
-    ``host`` receives the session (``bind_session``) before ``call`` runs. Returns what
-    ``call`` returned; what it raised propagates, and then nothing is written.
+    ``host`` receives the session (``bind_session``) before ``call`` runs, and is ``ctx``
+    itself unless given. Returns what ``call`` returned; what it raised propagates, and
+    then nothing is written.
 
     Raises:
         SessionKeyError, LockError, StorageError: from the session itself.
@@ -101,7 +105,7 @@ async def run_update(
     if not update.enter_now(ctx):
         await update.enter()
     try:
-        host.bind_session(update.slot, update.key)
+        (ctx if host is None else host).bind_session(update.slot, update.key)
         result = await call()
     except BaseException:
         await update.fail()  # no catch-and-save: a failed handler writes nothing
@@ -111,24 +115,40 @@ async def run_update(
     return result
 
 
-def build_manager(*, lazy: bool, default_key: KeyFunction, **options: Any) -> SessionManager:
+def build_manager(
+    options: Mapping[str, Any], *, lazy: bool, default_key: KeyFunction
+) -> SessionManager:
     """Validate ``session()`` / ``lazy_session()`` options once and build the session.
 
-    ``default_key`` is the key function used where the options give no
-    ``get_session_key`` (the layer above passes ``botsessions.keys.per_chat``).
+    ``options`` are the keywords the user gave. ``default_key`` is the key function used
+    where they give no ``get_session_key`` (the layer above passes
+    ``botsessions.keys.per_chat``).
 
     Raises:
         ValueError: unknown ``type``, or ``type="multi"`` with ``lazy=True``.
         TypeError: an unknown option, or an option of the wrong type.
     """
+    plans, multi = make_plans(options, lazy=lazy, default_key=default_key)
+    return SessionManager(plans, multi=multi, lazy=lazy)
+
+
+def make_plans(
+    options: Mapping[str, Any], *, lazy: bool, default_key: KeyFunction
+) -> tuple[list[PropertyPlan], bool]:
+    """``build_manager`` without the manager: the plans, and whether it is a multi session
+    (for a ``SessionManager`` subclass to be built from them).
+
+    Raises:
+        ValueError, TypeError: as ``build_manager``.
+    """
+    options = dict(options)
     kind = options.pop("type", "single")
     if kind not in ("single", "multi"):
         raise ValueError(f"type must be 'single' or 'multi', got {kind!r}")
     if kind == "single":
         where = "lazy_session()" if lazy else "session()"
         single = to_options(options, where=where)
-        plan = make_plan(single, lazy=lazy, default_key=default_key)
-        return SessionManager([plan], multi=False, lazy=lazy)
+        return [make_plan(single, lazy=lazy, default_key=default_key)], False
     if lazy:
         raise ValueError(
             "Cannot use lazy multi sessions: lazy_session() supports type='single' only; "
@@ -140,4 +160,4 @@ def build_manager(*, lazy: bool, default_key: KeyFunction, **options: Any) -> Se
             raise ValueError(f"fragment name {name!r} must be an identifier not starting with '_'")
         fragment = to_options(value, where=f"fragment {name!r}")
         plans.append(make_plan(fragment, lazy=False, default_key=default_key, fragment=name))
-    return SessionManager(plans, multi=True, lazy=False)
+    return plans, True

@@ -120,9 +120,13 @@ class _LeasedAccess(Access):
 
 class _MemoryBytesAccess(Access):
     """``JSONBytesStorage``: the stored form is the JSON bytes themselves, read and written
-    without an ``await``; a session the storage keeps in another form reads with ``read``."""
+    without an ``await``.
 
-    __slots__ = ("_read", "_read_bytes", "_write_bytes")
+    ``read_now`` is the storage's ``read_json_bytes``: it may give ``NOT_JSON_BYTES`` for a
+    session kept in another form, which ``read_other`` (the storage's ``read``) then reads.
+    """
+
+    __slots__ = ("_write_bytes", "read_now", "read_other")
     shape = Shape.MEMORY_BYTES
     sync = True
 
@@ -130,25 +134,22 @@ class _MemoryBytesAccess(Access):
         super().__init__(storage, codec)
         self.encode = codec.encode_bytes
         self.decode = codec.decode_bytes
-        self._read_bytes: Callable[[str], object] = storage.read_json_bytes
+        self.read_now: Callable[[str], Any] = storage.read_json_bytes
+        self.read_other: Callable[[str], Any] = storage.read
         self._write_bytes: Callable[[str, bytes], None] = storage.write_json_bytes
-        self._read: Callable[[str], Any] = storage.read
-
-    def read_now(self, key: str) -> Any:
-        data = self._read_bytes(key)
-        return self._read(key) if data is NOT_JSON_BYTES else data
 
     def write_now(self, key: str, stored: Any) -> None:
         if stored.__class__ is bytes:
             self._write_bytes(key, stored)
-        else:
+        else:  # what orjson could not give as exact bytes (an int beyond 64 bits)
             self.storage.write(key, stored)
 
     def delete_now(self, key: str) -> None:
         self.storage.delete(key)
 
     async def read(self, key: str) -> Any:
-        return self.read_now(key)
+        stored = self.read_now(key)
+        return self.read_other(key) if stored is NOT_JSON_BYTES else stored
 
     async def write(self, key: str, stored: Any) -> None:
         self.write_now(key, stored)

@@ -65,6 +65,7 @@ from botsessions._errors import SessionKeyError
 from botsessions.engine.handoff import HeldLease, LeaseAction, end_lease
 from botsessions.engine.plan import PropertyPlan
 from botsessions.storage._locking import SessionLease
+from botsessions.storage._protocol import NOT_JSON_BYTES
 
 __all__ = ["PropertySession", "State"]
 
@@ -187,7 +188,10 @@ class PropertySession:
             if not locks.try_acquire(self.key, self.owner):
                 return False
             self.locked = True
-        self.stored = access.read_now(self.key)  # type: ignore[attr-defined]  # sync access
+        stored = access.read_now(self.key)  # type: ignore[attr-defined]  # sync access
+        if stored is NOT_JSON_BYTES:  # kept in another form: JSONBytesStorage's rule
+            stored = access.read_other(self.key)  # type: ignore[attr-defined]
+        self.stored = stored
         self.state = LOADED
         return True
 
@@ -262,7 +266,10 @@ class PropertySession:
         access = self.plan.access
         if access.sync and self.try_lock():
             try:
-                self.stored = access.read_now(self.key)  # type: ignore[attr-defined]  # sync
+                stored = access.read_now(self.key)  # type: ignore[attr-defined]  # sync
+                if stored is NOT_JSON_BYTES:
+                    stored = access.read_other(self.key)  # type: ignore[attr-defined]
+                self.stored = stored
                 return _done(self._materialize())
             except Exception as exc:
                 failed = asyncio.get_running_loop().create_future()
@@ -312,24 +319,32 @@ class PropertySession:
                 return WRITE, stored
         return KEEP, None
 
-    def save_now(self) -> bool:
-        """``finish`` without waiting, for a synchronous storage with nothing pending.
-        ``False``: nothing was done, ``finish`` must run. The lock stays the caller's."""
+    def finish_now(self) -> bool:
+        """``finish`` and ``unlock`` without waiting, for a synchronous storage with nothing
+        pending. ``False``: nothing was done (not even unlocking), ``finish`` must run."""
         state = self.state
         access = self.plan.access
         if state is ACCESSED and access.sync:
             pass  # the common case: read, maybe changed
         elif state is LOADED or state is NO_KEY or state is UNLOADED:
-            return self.lease is None
+            if self.lease is not None:
+                return False
+            self.unlock()
+            return True
         elif state is not ASSIGNED or not access.sync or self.task is not None:
             return False  # LOADING, FAILED, or an assignment racing a lazy read
         elif isinstance(self.value, asyncio.Future) or (self.plan.lazy and not self.try_lock()):
             return False
-        action, stored = self.decide()
-        if action is WRITE:
-            access.write_now(self.key, stored)  # type: ignore[attr-defined]  # sync access
-        elif action is DELETE:
-            access.delete_now(self.key)  # type: ignore[attr-defined]  # sync access
+        try:
+            action, stored = self.decide()
+            if action is WRITE:
+                access.write_now(self.key, stored)  # type: ignore[attr-defined]  # sync access
+            elif action is DELETE:
+                access.delete_now(self.key)  # type: ignore[attr-defined]  # sync access
+        finally:
+            if self.locked:  # unlock, inlined: this runs once per update
+                self.locked = False
+                self.plan.locks.release(self.key)  # type: ignore[union-attr]  # locked: set
         return True
 
     async def finish(self) -> None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeAlias
 
-__all__ = ["KeyContext", "NextCall", "SessionHost", "SessionMiddleware", "SessionSlot"]
+__all__ = ["HostMiddleware", "KeyContext", "NextCall", "SessionHost", "SessionSlot"]
 
 NextCall: TypeAlias = Callable[[], Awaitable[None]]
 """What runs the rest of an update (a middleware's ``next``)."""
 
-SessionMiddleware: TypeAlias = Callable[[Any, NextCall], Awaitable[None]]
+HostMiddleware: TypeAlias = Callable[[Any, NextCall], Awaitable[None]]
 """``async def mw(ctx, next) -> None``, typed without naming any host's context class."""
 
 

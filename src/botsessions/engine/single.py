@@ -71,15 +71,7 @@ class SingleUpdate:
 
     def leave_now(self) -> bool:
         """The handler returned: save and unlock, if that needs no waiting."""
-        prop = self.slot
-        try:
-            done = prop.save_now()
-        except BaseException:
-            prop.unlock()
-            raise
-        if done:
-            prop.unlock()
-        return done
+        return self.slot.finish_now()
 
     async def leave(self) -> None:
         """The handler returned: write what changed (or hand the lease on), unlock."""

@@ -169,7 +169,7 @@ class SessionMiddleware(BaseMiddleware):
     """
 
     def __init__(self, *, lazy: bool = False, **options: Any) -> None:
-        self.manager = build_manager(lazy=lazy, default_key=per_chat, **options)
+        self.manager = build_manager(options, lazy=lazy, default_key=per_chat)
         self.lazy = lazy
         self.fragments: tuple[str, ...] = _fragment_names(options)
         clash = sorted(_RESERVED.intersection(self.fragments))
@@ -206,7 +206,7 @@ class SessionMiddleware(BaseMiddleware):
                 f"{type(event).__name__}); install it with setup_sessions(dp, ...)"
             )
         run = _HandlerRun(handler, event, data)
-        return await run_update(self.manager, EventKeyContext(event, data), run, run.call)
+        return await run_update(self.manager, EventKeyContext(event, data), run.call, run)
 
 
 class _HandlerRun:

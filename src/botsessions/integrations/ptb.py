@@ -254,7 +254,7 @@ class SessionApplication(Application[Any, Any, Any, Any, Any, Any]):
         token = _current.set(binding)
         try:
             process = functools.partial(self._process_in_session, binding)
-            await run_update(self.session_manager, binding, binding, process)
+            await run_update(self.session_manager, binding, process)
         except _HandlerFailed:
             pass  # PTB already handed the error to process_error; nothing was saved
         finally:
@@ -316,6 +316,6 @@ def setup_sessions(
             "context_types.context must be SessionContext or a subclass, "
             f"got {context_types.context.__name__}"
         )
-    manager = build_manager(lazy=lazy, default_key=per_chat, **options)
+    manager = build_manager(options, lazy=lazy, default_key=per_chat)
     builder.application_class(application_class, kwargs={"session_manager": manager})
     return builder.context_types(context_types)

@@ -7,6 +7,7 @@ driver names the extra to install (``pip install "botsessions[redis]"`` / ``[pos
 session across processes, as ``RedisStorage`` and ``PostgresStorage`` do.
 """
 
+from botsessions.storage._expiry import ExpiringStorage
 from botsessions.storage._locking import LockingStorage, SessionLease
 from botsessions.storage._protocol import NOT_JSON_BYTES, JSONBytesStorage, StorageAdapter
 from botsessions.storage._wrapper import StorageWrapper
@@ -18,6 +19,7 @@ from botsessions.storage.sqlite import SQLiteStorage
 
 __all__ = [
     "NOT_JSON_BYTES",
+    "ExpiringStorage",
     "FileStorage",
     "JSONBytesStorage",
     "LockingStorage",

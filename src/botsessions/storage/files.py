@@ -10,7 +10,7 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -19,6 +19,7 @@ import orjson
 from botsessions._errors import CorruptDataError, StorageError
 from botsessions._options import duration
 from botsessions.storage._errors_map import unencodable_key
+from botsessions.storage._expiry import ExpiringEntry
 from botsessions.storage._jsontext import dumps, loads
 from botsessions.storage._lifecycle import Closeable
 
@@ -70,6 +71,24 @@ def _checked_name(key: str) -> str:
 
 def _is_session_file(name: str) -> bool:
     return name.endswith(_SUFFIX) and name.startswith(("k_", "h_"))
+
+
+def _record(key: str, value: Any, expires_at: float | None) -> bytes:
+    """The file content ``{"key": ..., "value": ..., "expires_at": ...}``.
+
+    The value is encoded on its own so that its errors name the place inside it.
+    """
+    return b"".join(
+        (
+            b'{"key":',
+            orjson.dumps(key),
+            b',"value":',
+            dumps(key, value),
+            b',"expires_at":',
+            orjson.dumps(expires_at),
+            b"}",
+        )
+    )
 
 
 class FileStorage(Closeable):
@@ -127,20 +146,7 @@ class FileStorage(Closeable):
         """Store ``value`` (JSON data) under ``key``, atomically replacing its file."""
         name = _checked_name(key)
         expires_at = None if self._ttl is None else time.time() + self._ttl
-        # The record is {"key": ..., "value": ..., "expires_at": ...}; the value is encoded
-        # on its own so that its errors name the place inside the session value.
-        record = b"".join(
-            (
-                b'{"key":',
-                orjson.dumps(key),
-                b',"value":',
-                dumps(key, value),
-                b',"expires_at":',
-                orjson.dumps(expires_at),
-                b"}",
-            )
-        )
-        await self._run("write", key, self._write_file, name, record)
+        await self._run("write", key, self._write_file, name, _record(key, value, expires_at))
 
     async def delete(self, key: str) -> None:
         """Remove the session stored under ``key``; nothing happens if there is none."""
@@ -165,10 +171,42 @@ class FileStorage(Closeable):
         async for entry in self._entries():
             yield entry
 
+    # -- ExpiringStorage ---------------------------------------------------------------------
+
+    async def read_with_expiry(self, key: str) -> tuple[Any, float | None] | None:
+        """The session under ``key`` and its expiry (epoch seconds), or ``None``."""
+        name = _checked_name(key)
+        data = await self._run("read", key, self._read_file, name)
+        if data is None:
+            return None
+        _, value, expires_at = self._unpack_record(data, key, name)
+        return None if value is None else (value, expires_at)
+
+    async def read_all_entries_with_expiry(self) -> AsyncIterator[ExpiringEntry]:
+        """Every stored ``(key, value, expires_at)``, in no particular order."""
+        async for entry in self._entries(expiry=True):
+            yield entry
+
+    async def write_entries_with_expiry(self, entries: Sequence[ExpiringEntry]) -> None:
+        """Store every ``(key, value, expires_at)`` (one atomic file each), expiry as given."""
+        now = time.time()
+        files = [
+            (_checked_name(key), _record(key, value, expires_at))
+            for key, value, expires_at in entries
+            if expires_at is None or expires_at > now
+        ]
+        key = entries[0][0] if len(entries) == 1 else None
+        await self._run("write", key, self._write_files, files)
+
     # -- internals ---------------------------------------------------------------------------
 
     def _unpack(self, data: bytes, key: str | None, name: str) -> tuple[str, Any]:
         """``(key, value)`` of a file's content; ``value`` is ``None`` once expired."""
+        stored_key, value, _ = self._unpack_record(data, key, name)
+        return stored_key, value
+
+    def _unpack_record(self, data: bytes, key: str | None, name: str) -> ExpiringEntry:
+        """``(key, value, expires_at)`` of a file's content; ``value`` is ``None`` once expired."""
         where = key if key is not None else _key_from_name(name)
         parsed = loads(where if where is not None else name, data)
         if not (isinstance(parsed, dict) and isinstance(parsed.get("key"), str)):
@@ -194,10 +232,10 @@ class FileStorage(Closeable):
                 key=where,
             )
         if expires_at is not None and expires_at <= time.time():
-            return stored_key, None
-        return stored_key, parsed.get("value")
+            return stored_key, None, expires_at
+        return stored_key, parsed.get("value"), expires_at
 
-    async def _entries(self) -> AsyncIterator[tuple[str, Any]]:
+    async def _entries(self, *, expiry: bool = False) -> AsyncIterator[Any]:
         names = await self._run("list", None, self._list_names)
         for start in range(0, len(names), _BATCH):
             batch = names[start : start + _BATCH]
@@ -205,9 +243,9 @@ class FileStorage(Closeable):
             for name, data in zip(batch, contents, strict=True):
                 if data is None:
                     continue  # deleted since the listing
-                key, value = self._unpack(data, None, name)
+                key, value, expires_at = self._unpack_record(data, None, name)
                 if value is not None:
-                    yield key, value
+                    yield (key, value, expires_at) if expiry else (key, value)
 
     async def _run(self, op: str, key: str | None, fn: Callable[..., _T], *args: Any) -> _T:
         self._check_open()
@@ -230,6 +268,10 @@ class FileStorage(Closeable):
 
     def _read_files(self, names: list[str]) -> list[bytes | None]:
         return [self._read_file(name) for name in names]
+
+    def _write_files(self, files: list[tuple[str, bytes]]) -> None:
+        for name, data in files:
+            self._write_file(name, data)
 
     def _list_names(self) -> list[str]:
         try:

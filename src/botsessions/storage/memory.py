@@ -109,7 +109,10 @@ class MemorySessionStorage(Generic[T]):
     def write_json_bytes(self, key: str, data: bytes) -> None:
         """Store ``data``, JSON bytes the caller produced and checked (``JSONBytesStorage``),
         as they are; the TTL applies as for ``write``."""
-        self._put(key, True, data)
+        if self._ttl is None:  # _put, inlined: the session engine writes through here
+            self._data[key] = (None, True, data)
+        else:
+            self._put(key, True, data)
 
     def _put(self, key: str, is_json: bool, payload: Any) -> None:
         data = self._data

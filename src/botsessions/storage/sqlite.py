@@ -7,7 +7,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from botsessions._errors import StorageError
 from botsessions._options import duration
 from botsessions.storage._errors_map import unencodable_key
+from botsessions.storage._expiry import ExpiringEntry
 from botsessions.storage._jsontext import dumps, loads
 from botsessions.storage._lifecycle import Closeable
 
@@ -105,6 +106,11 @@ class SQLiteStorage(Closeable):
             "first": f"SELECT key, value FROM {t} WHERE {live} ORDER BY key LIMIT {_PAGE}",
             "next": f"SELECT key, value FROM {t} WHERE key > ? AND {live} "
             f"ORDER BY key LIMIT {_PAGE}",
+            "read_expiry": f"SELECT value, expires_at FROM {t} WHERE key = ? AND {live}",
+            "first_expiry": f"SELECT key, value, expires_at FROM {t} WHERE {live} "
+            f"ORDER BY key LIMIT {_PAGE}",
+            "next_expiry": f"SELECT key, value, expires_at FROM {t} WHERE key > ? AND {live} "
+            f"ORDER BY key LIMIT {_PAGE}",
         }
 
     def __repr__(self) -> str:
@@ -144,6 +150,35 @@ class SQLiteStorage(Closeable):
         """Every stored ``(key, value)`` pair, in key order."""
         async for key, text in self._rows():
             yield key, loads(key, text)
+
+    # -- ExpiringStorage ---------------------------------------------------------------------
+
+    async def read_with_expiry(self, key: str) -> tuple[Any, float | None] | None:
+        """The session under ``key`` and its expiry (epoch seconds), or ``None``."""
+        row = await self._run("read", key, self._fetch_one, self._sql["read_expiry"], key)
+        return None if row is None else (loads(key, row[0]), row[1])
+
+    async def read_all_entries_with_expiry(self) -> AsyncIterator[ExpiringEntry]:
+        """Every stored ``(key, value, expires_at)``, in key order, fetched in pages."""
+        last: str | None = None
+        while True:
+            page = await self._run("list", None, self._page, last, True)
+            for key, text, expires_at in page:
+                yield key, loads(key, text), expires_at
+            if len(page) < _PAGE:
+                return
+            last = page[-1][0]
+
+    async def write_entries_with_expiry(self, entries: Sequence[ExpiringEntry]) -> None:
+        """Store every ``(key, value, expires_at)`` in one transaction, expiry as given."""
+        now = time.time()
+        rows = [
+            (key, dumps(key, value).decode(), expires_at)
+            for key, value, expires_at in entries
+            if expires_at is None or expires_at > now
+        ]
+        if rows:
+            await self._run("write", rows[0][0] if len(rows) == 1 else None, self._many, rows)
 
     # -- internals (the _-prefixed sync methods run on the storage thread) -------------------
 
@@ -231,8 +266,19 @@ class SQLiteStorage(Closeable):
             self._next_purge = now + min(self._ttl, _MAX_PURGE_INTERVAL)
             conn.execute(self._sql["purge"], (now,))
 
-    def _page(self, after: str | None) -> list[tuple[str, str]]:
+    def _many(self, rows: list[tuple[str, str, float | None]]) -> None:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(self._sql["write"], rows)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _page(self, after: str | None, expiry: bool = False) -> list[Any]:
         conn, now = self._connection(), time.time()
+        first, following = ("first_expiry", "next_expiry") if expiry else ("first", "next")
         if after is None:
-            return conn.execute(self._sql["first"], (now,)).fetchall()
-        return conn.execute(self._sql["next"], (after, now)).fetchall()
+            return conn.execute(self._sql[first], (now,)).fetchall()
+        return conn.execute(self._sql[following], (after, now)).fetchall()

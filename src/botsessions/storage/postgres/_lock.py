@@ -12,17 +12,14 @@ connection instead of returning it to the pool.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botsessions._errors import LeaseLostError, LockTimeoutError, StorageError
 from botsessions.storage._jsontext import dumps_positional, loads
 from botsessions.storage._lease import BaseLease
 from botsessions.storage.postgres._errors import PostgresErrors
+from botsessions.storage.postgres._pool import ConnectionGate, LockConnection, is_closed, terminate
 from botsessions.storage.postgres._sql import TableSQL, advisory_key
-
-if TYPE_CHECKING:
-    from asyncpg import Pool
-    from asyncpg.pool import PoolConnectionProxy
 
 __all__ = ["PostgresLease", "acquire"]
 
@@ -30,7 +27,7 @@ _SERVER_ENDED = frozenset({"57P01", "57P02"})  # backend terminated: its transac
 
 
 async def acquire(
-    pool: Pool,
+    gate: ConnectionGate,
     sql: TableSQL,
     table: str,
     key: str,
@@ -44,25 +41,29 @@ async def acquire(
 
     ``wait`` bounds the wait for a pooled connection (``None``: no bound), ``lock_timeout``
     (a PostgreSQL duration such as ``"10000ms"``, ``"0"`` for none) the wait for the lock.
+    The connection comes from ``gate``: see ``botsessions.storage.postgres._pool``.
     """
     with PostgresErrors("lock", key):
         lock_id = advisory_key(table, key)
     retry = True
     while True:
         with PostgresErrors("lock", key):
-            conn = await pool.acquire(timeout=wait)
+            shared = await gate.lease_connection(lock_id, wait)
+        conn = shared.conn
         try:
-            with PostgresErrors("lock", key):
-                data = await conn.fetchval(
-                    sql.acquire, lock_id, key, lock_timeout, read, time.time()
-                )
+            async with shared.lock:
+                with PostgresErrors("lock", key):
+                    data = await conn.fetchval(
+                        sql.acquire, lock_id, key, lock_timeout, read, time.time()
+                    )
             value = None if data is None else loads(key, data)
         except LockTimeoutError:
-            await pool.release(conn)  # not locked; the failed statement left no transaction
+            # Not locked; the failed statement left no transaction.
+            await gate.lease_ended(shared, lock_id)
             raise
         except StorageError as exc:
-            _terminate(conn)  # it may hold the lock: closing the connection frees it
-            await pool.release(conn)
+            terminate(conn)  # it may hold the lock: closing the connection frees it
+            await gate.lease_ended(shared, lock_id)
             # A pooled connection whose server process was terminated while idle fails its
             # next statement; whatever it locked is gone with it, so one retry is safe.
             if retry and _connection_died(exc):
@@ -70,10 +71,10 @@ async def acquire(
                 continue
             raise
         except BaseException:
-            _terminate(conn)
-            await pool.release(conn)
+            terminate(conn)
+            await gate.lease_ended(shared, lock_id)
             raise
-        return PostgresLease(pool, conn, sql, key, lock_id, value, ttl)
+        return PostgresLease(gate, shared, sql, key, lock_id, value, ttl)
 
 
 def _connection_died(exc: StorageError) -> bool:
@@ -85,20 +86,6 @@ def _connection_died(exc: StorageError) -> bool:
     return isinstance(cause, ConnectionDoesNotExistError | InternalClientError)
 
 
-def _is_closed(conn: PoolConnectionProxy) -> bool:
-    try:
-        return conn.is_closed()
-    except Exception:  # asyncpg detaches the proxy of a connection the server closed
-        return True
-
-
-def _terminate(conn: PoolConnectionProxy) -> None:
-    try:
-        conn.terminate()
-    except Exception:  # already detached: the connection is gone, and the lock with it
-        return
-
-
 class PostgresLease(BaseLease):
     """One held advisory lock: ``value`` read under it; ends with write, delete or release.
 
@@ -108,12 +95,12 @@ class PostgresLease(BaseLease):
     it is closed instead of going back to the pool.
     """
 
-    __slots__ = ("_conn", "_lock_id", "_pool", "_sql", "_ttl")
+    __slots__ = ("_gate", "_lock_id", "_shared", "_sql", "_ttl")
 
     def __init__(
         self,
-        pool: Pool,
-        conn: PoolConnectionProxy,
+        gate: ConnectionGate,
+        shared: LockConnection,
         sql: TableSQL,
         key: str,
         lock_id: int,
@@ -122,18 +109,20 @@ class PostgresLease(BaseLease):
     ) -> None:
         super().__init__(key, value)
         self._ttl = ttl
-        self._pool = pool
-        self._conn = conn
+        self._gate = gate
+        self._shared = shared
         self._sql = sql
         self._lock_id = lock_id
 
     async def _call(self, operation: str, statement: str, *args: Any) -> bool:
-        conn = self._conn
-        if _is_closed(conn):
-            return False
+        shared = self._shared
         try:
-            with PostgresErrors(operation, self._key):
-                return bool(await conn.fetchval(statement, *args))
+            async with shared.lock:
+                conn = shared.conn
+                if is_closed(conn):
+                    return False
+                with PostgresErrors(operation, self._key):
+                    return bool(await conn.fetchval(statement, *args))
         except StorageError as exc:
             if getattr(exc.__cause__, "sqlstate", None) in _SERVER_ENDED:
                 raise LeaseLostError(self._lost_message(operation), key=self._key) from exc
@@ -153,23 +142,29 @@ class PostgresLease(BaseLease):
         return await self._call("delete", self._sql.remove, self._lock_id, self._key, keep)
 
     async def _unlock(self) -> None:
-        conn = self._conn
+        shared = self._shared
+        conn = shared.conn
         try:
-            if not _is_closed(conn):
-                await conn.fetchval(self._sql.unlock, self._lock_id)
+            async with shared.lock:
+                if not is_closed(conn):
+                    await conn.fetchval(self._sql.unlock, self._lock_id)
         except BaseException as exc:
-            _terminate(conn)  # the lock goes with the connection
+            terminate(conn)  # the lock goes with the connection
             if not isinstance(exc, Exception):
                 raise
         finally:
-            await self._pool.release(conn)
+            await self._gate.lease_ended(shared, self._lock_id)
 
     async def _discard(self) -> None:
-        _terminate(self._conn)
-        await self._pool.release(self._conn)
+        terminate(self._shared.conn)
+        await self._gate.lease_ended(self._shared, self._lock_id)
 
     async def _after_end(self) -> None:
-        await self._pool.release(self._conn)
+        await self._gate.lease_ended(self._shared, self._lock_id)
+
+    def _kept(self) -> None:
+        # The lease may now move to another update: no new lease joins its connection.
+        self._shared.shareable = False
 
     def _lost_message(self, operation: str) -> str:
         return (

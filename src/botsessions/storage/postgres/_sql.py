@@ -45,6 +45,9 @@ class TableSQL:
     has: str
     first_page: str
     page: str
+    read_expiry: str
+    first_page_expiry: str
+    page_expiry: str
     purge: str
     acquire: str
     save: str
@@ -109,6 +112,7 @@ BEGIN
 END $fn$;
 """
         live = _LIVE.format(now="$2")
+        with_expiry = f"value::text, extract(epoch FROM expires_at)::float8 FROM {t}"
         return cls(
             create_table=create_table,
             create_functions=create_functions,
@@ -122,6 +126,14 @@ END $fn$;
             ),
             page=(
                 f"SELECT key, value::text FROM {t} WHERE key > $1 "
+                f"AND {_LIVE.format(now='$3')} ORDER BY key LIMIT $2"
+            ),
+            read_expiry=f"SELECT {with_expiry} WHERE key = $1 AND {live}",
+            first_page_expiry=(
+                f"SELECT key, {with_expiry} WHERE {_LIVE.format(now='$2')} ORDER BY key LIMIT $1"
+            ),
+            page_expiry=(
+                f"SELECT key, {with_expiry} WHERE key > $1 "
                 f"AND {_LIVE.format(now='$3')} ORDER BY key LIMIT $2"
             ),
             purge=(

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextvars import Context
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from botsessions._options import duration
 from botsessions.storage._enumeration import BatchedEnumeration
+from botsessions.storage._expiry import ExpiringEntry
 from botsessions.storage._jsontext import dumps_positional, loads
 from botsessions.storage._lease import lease_seconds
 from botsessions.storage._lifecycle import Closeable
 from botsessions.storage.postgres._errors import PostgresErrors, import_asyncpg
 from botsessions.storage.postgres._lock import PostgresLease, acquire
+from botsessions.storage.postgres._pool import ConnectionGate
 from botsessions.storage.postgres._sql import TableSQL
 
 if TYPE_CHECKING:
@@ -52,18 +55,30 @@ class PostgresStorage(Closeable, BatchedEnumeration):
     different processes never lose each other's writes: see ``acquire()``.
     Enumeration (``read_all_keys/values/entries``) lists unexpired sessions in key order.
 
+    Pool connections: each session lock held by an update keeps one connection (when the
+    pool has no room, the fragments of a multi session on this storage share their update's
+    first connection instead of waiting for another). With a pool of N >= 2
+    at most N - 1 are held by locks at a time, so the storage's other operations always
+    find one; operations run by a lock holder (its handler) use the holder's connection.
+    No wait for a connection is unbounded: see ``lock_wait`` and ``pool_timeout``.
+
     Args:
         dsn: a ``postgresql://`` DSN, or an ``asyncpg.Pool``. A pool built from a DSN
             belongs to the storage and is closed by ``close()`` (end every lease first:
             closing the pool waits for the connections they hold); a pool you pass stays
-            yours. Each held session lock uses one pool connection for the whole update.
+            yours (its ``max_size`` is the N above). Each update holding session locks uses
+            one pool connection for its whole length.
         table: table name (a plain identifier, created if missing together with the
             ``<table>__acquire/__save/__remove`` lock functions and an index).
         ttl: expire a session this long after its last write (seconds or ``timedelta``);
             ``None`` or ``inf`` keeps sessions forever. At most 9.2e12 s (timestamptz's range).
-        lock_wait: seconds an update waits for the lock of a busy session (or for a free
-            pool connection) before ``LockTimeoutError``; ``None`` or ``inf`` waits as long
-            as it takes. At most 24.8 days (PostgreSQL's ``lock_timeout`` range).
+        lock_wait: seconds an update waits for the lock of a busy session (and, before
+            that, for a free pool connection) before ``LockTimeoutError``; ``None`` or
+            ``inf`` waits as long as it takes. At most 24.8 days (PostgreSQL's
+            ``lock_timeout`` range).
+        pool_timeout: seconds any other operation (read, write, delete, has, a page of an
+            enumeration, a purge) waits for a free pool connection before ``StorageError``
+            saying that the pool is exhausted; ``None`` or ``inf`` waits as long as it takes.
         lock_lease: with a pool built from a DSN, sets the TCP keepalive and user timeout
             of its connections so that a lock held by an unreachable host is freed within
             about this many seconds. A crashed process frees its locks at once. It must be
@@ -85,6 +100,7 @@ class PostgresStorage(Closeable, BatchedEnumeration):
         "_next_purge",
         "_pool",
         "_pool_options",
+        "_pool_timeout",
         "_purges",
         "_ready",
         "_setup_lock",
@@ -101,6 +117,7 @@ class PostgresStorage(Closeable, BatchedEnumeration):
         ttl: float | timedelta | None = None,
         lock_wait: float | timedelta | None = 10.0,
         lock_lease: float | timedelta = 30.0,
+        pool_timeout: float | timedelta | None = 10.0,
         min_size: int = 1,
         max_size: int = 10,
         batch_size: int = 500,
@@ -132,6 +149,7 @@ class PostgresStorage(Closeable, BatchedEnumeration):
         self._lock_timeout = (
             "0" if self._lock_wait is None else f"{max(1, round(self._lock_wait * 1000))}ms"
         )
+        self._pool_timeout = duration(pool_timeout, what="pool_timeout")
         lease = lease_seconds(lock_lease, maximum=_MAX_MS_SETTING)
         probe = str(min(_MAX_KEEPALIVE, max(1, round(lease / 3))))
         self._pool_options: dict[str, Any] = {
@@ -146,7 +164,7 @@ class PostgresStorage(Closeable, BatchedEnumeration):
             },
         }
         self._batch = batch_size
-        self._ready: Pool | None = None
+        self._ready: ConnectionGate | None = None
         self._locks_ready = False
         self._setup_lock = asyncio.Lock()
         super().__init__()
@@ -156,7 +174,7 @@ class PostgresStorage(Closeable, BatchedEnumeration):
     def __repr__(self) -> str:
         return f"<PostgresStorage table={self._table!r} ttl={self._ttl!r} {self._state.value}>"
 
-    async def _setup(self) -> Pool:
+    async def _setup(self) -> ConnectionGate:
         async with self._setup_lock:
             self._check_open()
             if self._ready is not None:
@@ -165,14 +183,14 @@ class PostgresStorage(Closeable, BatchedEnumeration):
                 asyncpg = import_asyncpg()
                 with PostgresErrors("connect", None):
                     self._pool = await asyncpg.create_pool(self._dsn, **self._pool_options)
-            pool = self._pool
+            gate = ConnectionGate(self._pool, pool_timeout=self._pool_timeout)
             # One creator at a time across processes: IF NOT EXISTS alone still races.
             with PostgresErrors(f"create table {self._table!r}", None):
-                async with pool.acquire() as conn, conn.transaction():
+                async with gate.acquire() as conn, conn.transaction():
                     await conn.execute("SELECT pg_advisory_xact_lock($1)", self._sql.ddl_lock)
                     await conn.execute(self._sql.create_table)
-            self._ready = pool
-            return pool
+            self._ready = gate
+            return gate
 
     async def read(self, key: str) -> Any:
         """Return the stored session or ``None``; ``StorageError`` if PostgreSQL fails.
@@ -233,7 +251,7 @@ class PostgresStorage(Closeable, BatchedEnumeration):
             ttl=self._ttl,
         )
 
-    async def _setup_locks(self, pool: Pool) -> None:
+    async def _setup_locks(self, pool: ConnectionGate) -> None:
         # The lock functions are created on first use, so plain storages add none.
         async with self._setup_lock:
             if self._locks_ready:
@@ -259,6 +277,43 @@ class PostgresStorage(Closeable, BatchedEnumeration):
             with PostgresErrors("scan", None):
                 rows = await pool.fetch(self._sql.page, rows[-1][0], self._batch, time.time())
 
+    async def read_with_expiry(self, key: str) -> tuple[Any, float | None] | None:
+        """The session under ``key`` and its expiry (epoch seconds), or ``None``."""
+        pool = self._ready or await self._setup()
+        with PostgresErrors("read", key):
+            row = await pool.fetchrow(self._sql.read_expiry, key, time.time())
+        return None if row is None else (loads(key, row[0]), row[1])
+
+    async def read_all_entries_with_expiry(self) -> AsyncIterator[ExpiringEntry]:
+        """Every ``(key, value, expires_at)``, in key order, fetched in batches."""
+        pool = self._ready or await self._setup()
+        with PostgresErrors("scan", None):
+            rows = await pool.fetch(self._sql.first_page_expiry, self._batch, time.time())
+        while rows:
+            for key, data, expires_at in rows:
+                yield key, loads(key, data), expires_at
+            if len(rows) < self._batch:
+                return
+            with PostgresErrors("scan", None):
+                rows = await pool.fetch(
+                    self._sql.page_expiry, rows[-1][0], self._batch, time.time()
+                )
+
+    async def write_entries_with_expiry(self, entries: Sequence[ExpiringEntry]) -> None:
+        """Store every ``(key, value, expires_at)`` in one transaction, expiry as given."""
+        now = time.time()
+        rows = [
+            (key, dumps_positional(key, value), expires_at)
+            for key, value, expires_at in entries
+            if expires_at is None or expires_at > now
+        ]
+        if not rows:
+            return
+        pool = self._ready or await self._setup()
+        with PostgresErrors("write", rows[0][0] if len(rows) == 1 else None):
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.executemany(self._sql.write, rows)
+
     async def purge_expired(self, limit: int = _PURGE_LIMIT) -> int:
         """Delete up to ``limit`` expired rows now; return how many were deleted.
 
@@ -272,7 +327,8 @@ class PostgresStorage(Closeable, BatchedEnumeration):
 
     def _start_purge(self) -> None:
         self._next_purge = time.monotonic() + _PURGE_EVERY
-        task = asyncio.get_running_loop().create_task(self._purge_quietly())
+        # A fresh context: the purge must not borrow the connection of the writer's lease.
+        task = asyncio.get_running_loop().create_task(self._purge_quietly(), context=Context())
         self._purges.add(task)
         task.add_done_callback(self._purges.discard)
 

@@ -13,12 +13,18 @@ def import_redis() -> ModuleType:
     """Import ``redis.asyncio``, naming the extra to install when redis-py is missing."""
     try:
         import redis.asyncio
+        import redis.asyncio.cluster
         import redis.exceptions
     except ModuleNotFoundError as exc:
         raise ModuleNotFoundError(
             'RedisStorage needs redis-py: pip install "botsessions[redis]"', name="redis"
         ) from exc
-    RedisErrors.errors = (redis.exceptions.RedisError, OSError)
+    # RedisClusterException (no cluster reachable, a slot no node serves) is no RedisError.
+    RedisErrors.errors = (
+        redis.exceptions.RedisError,
+        redis.exceptions.RedisClusterException,
+        OSError,
+    )
     module: ModuleType = redis.asyncio
     return module
 

@@ -21,6 +21,9 @@ The bookkeeping keys (lock, queue, wake-up lists) sit under the storage prefix f
 the byte ``0xff``, which UTF-8 text never contains: no session key, whatever text it comes
 from, can overwrite or block a lock, and enumeration skips them because their names are not
 text. Session values stay at ``prefix + key``, where grammY's adapters look for them.
+
+On a Redis Cluster the bookkeeping keys start with a ``{hash tag}`` that maps to the slot of
+the session value (see ``_slots``), so every script touches one slot.
 """
 
 from __future__ import annotations
@@ -36,14 +39,26 @@ from botsessions.storage._jsontext import dumps, loads
 from botsessions.storage._lease import BaseLease
 from botsessions.storage.redis._errors import RedisErrors
 from botsessions.storage.redis._scripts import ACQUIRE, LEAVE, RELEASE, REMOVE, RENEW, SAVE
+from botsessions.storage.redis._slots import key_slot, slot_tag
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
 
-__all__ = ["BOOKKEEPING", "RedisLease", "RedisLocks"]
+__all__ = ["BOOKKEEPING", "RedisLease", "RedisLocks", "bookkeeping_base"]
 
 BOOKKEEPING = b"\xffbotsessions."
 """Lock keys are ``prefix + BOOKKEEPING + b"lock:" + key`` (and ``wait:``), as bytes."""
+
+
+def bookkeeping_base(prefix: bytes, key: bytes, *, cluster: bool) -> bytes:
+    """Where the lock keys of ``key`` start: ``base + b"lock:" + key``, ``base + b"wait:" + key``.
+
+    On a cluster the base begins with the hash tag of the session value's slot.
+    """
+    base = prefix + BOOKKEEPING
+    return slot_tag(key_slot(prefix + key)) + base if cluster else base
+
 
 _MAX_WAIT_STEP = 1.0  # seconds: bound of one BLPOP, in case a wake-up is lost
 # Seconds of waiting the queue key outlives: every round of a waiter (at most
@@ -60,6 +75,7 @@ class RedisLocks:
     __slots__ = (
         "_acquire",
         "_client",
+        "_cluster",
         "_lease",
         "_lease_ms",
         "_leave",
@@ -74,9 +90,17 @@ class RedisLocks:
     )
 
     def __init__(
-        self, client: Redis, prefix: str, *, wait: float, lease: float, ttl_ms: int | None
+        self,
+        client: Redis | RedisCluster,
+        prefix: str,
+        *,
+        wait: float,
+        lease: float,
+        ttl_ms: int | None,
+        cluster: bool = False,
     ) -> None:
         self._client = client
+        self._cluster = cluster
         self._prefix = prefix.encode()
         self._wait = wait
         self._lease = lease
@@ -95,7 +119,7 @@ class RedisLocks:
         with RedisErrors("lock", key):
             raw = key.encode()
         token = secrets.token_hex(16)
-        base = self._prefix + BOOKKEEPING
+        base = bookkeeping_base(self._prefix, raw, cluster=self._cluster)
         queue = base + b"wait:" + raw
         names = [base + b"lock:" + raw, self._prefix + raw, queue, queue + b":" + token.encode()]
         args = [token, self._lease_ms, "1" if read else "0", "0", self._queue_ttl]

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botsessions._options import duration
 from botsessions.storage._enumeration import BatchedEnumeration
+from botsessions.storage._expiry import ExpiringEntry
 from botsessions.storage._jsontext import dumps, loads
 from botsessions.storage._lease import lease_seconds
 from botsessions.storage._lifecycle import Closeable
+from botsessions.storage.redis._cluster import (
+    cluster_from_url,
+    fetch,
+    is_cluster_url,
+    scan_primaries,
+)
 from botsessions.storage.redis._errors import RedisErrors, import_redis
 from botsessions.storage.redis._lock import RedisLease, RedisLocks
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
 
 __all__ = ["RedisStorage"]
 
@@ -40,8 +50,14 @@ class RedisStorage(Closeable, BatchedEnumeration):
     with ``SCAN`` (and ``MGET`` for values); names that are not UTF-8 text (the lock's keys,
     foreign binary keys) and keys of other Redis types are not sessions and are skipped.
 
+    On a Redis Cluster (Redis >= 6.2 or Valkey) session keys are the same; the lock's keys
+    carry a hash tag that puts them in their session's slot, and enumeration scans every
+    primary.
+
     Args:
-        redis: a ``redis://`` / ``rediss://`` / ``unix://`` URL, or a ``redis.asyncio.Redis``
+        redis: a ``redis://`` / ``rediss://`` / ``unix://`` URL, a cluster URL
+            ``redis+cluster://host:port`` (``rediss+cluster://`` for TLS; any one node of
+            the cluster), a ``redis.asyncio.Redis`` or a ``redis.asyncio.RedisCluster``
             client (without ``decode_responses``). A client built from a URL belongs to the
             storage and is closed by ``close()``; a client you pass stays yours to close.
         prefix: prepended to every session key to form the Redis key. Enumeration
@@ -61,11 +77,20 @@ class RedisStorage(Closeable, BatchedEnumeration):
         TypeError, ValueError: an argument has the wrong type or value.
     """
 
-    __slots__ = ("_client", "_locks", "_owns_client", "_prefix", "_scan_count", "_ttl")
+    __slots__ = (
+        "_client",
+        "_cluster",
+        "_locks",
+        "_owns_client",
+        "_prefix",
+        "_scan_count",
+        "_starting",
+        "_ttl",
+    )
 
     def __init__(
         self,
-        redis: str | Redis = "redis://localhost:6379/0",
+        redis: str | Redis | RedisCluster = "redis://localhost:6379/0",
         *,
         prefix: str = "",
         ttl: float | timedelta | None = None,
@@ -74,9 +99,10 @@ class RedisStorage(Closeable, BatchedEnumeration):
         scan_count: int = 500,
     ) -> None:
         aioredis = import_redis()
-        if not isinstance(redis, str | aioredis.Redis):
+        if not isinstance(redis, str | aioredis.Redis | aioredis.RedisCluster):
             raise TypeError(
-                f"redis must be a URL or a redis.asyncio.Redis client, got {type(redis).__name__}"
+                "redis must be a URL, a redis.asyncio.Redis or a redis.asyncio.RedisCluster "
+                f"client, got {type(redis).__name__}"
             )
         if not isinstance(prefix, str):
             raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
@@ -89,11 +115,21 @@ class RedisStorage(Closeable, BatchedEnumeration):
         ttl_seconds = duration(ttl, what="ttl", maximum=_MAX_SECONDS)
         wait = duration(lock_wait, what="lock_wait")
         lease = lease_seconds(lock_lease, maximum=_MAX_SECONDS)
+        self._client: Redis | RedisCluster
         if isinstance(redis, str):
-            self._client: Redis = aioredis.Redis.from_url(redis)
+            cluster = is_cluster_url(redis)
+            self._client = (
+                cluster_from_url(aioredis, redis) if cluster else aioredis.Redis.from_url(redis)
+            )
             self._owns_client = True
         else:
-            if redis.connection_pool.connection_kwargs.get("decode_responses"):
+            cluster = isinstance(redis, aioredis.RedisCluster)
+            kwargs = (
+                redis.get_connection_kwargs()
+                if isinstance(redis, aioredis.RedisCluster)
+                else redis.connection_pool.connection_kwargs
+            )
+            if kwargs.get("decode_responses"):
                 raise ValueError(
                     "RedisStorage needs a client that returns bytes: build it without "
                     "decode_responses=True (or pass the URL)"
@@ -101,6 +137,10 @@ class RedisStorage(Closeable, BatchedEnumeration):
             self._client = redis
             self._owns_client = False
         super().__init__()
+        self._cluster = cluster
+        # redis-py's RedisCluster can drop connections when its first commands race its
+        # lazy start-up (seen with redis-py 8.1): the first operation starts it alone.
+        self._starting = asyncio.Lock() if cluster else None
         self._prefix = prefix
         self._ttl = None if ttl_seconds is None else max(1, round(ttl_seconds * 1000))
         self._scan_count = scan_count
@@ -110,7 +150,19 @@ class RedisStorage(Closeable, BatchedEnumeration):
             wait=math.inf if wait is None else wait,
             lease=lease,
             ttl_ms=self._ttl,
+            cluster=cluster,
         )
+
+    async def _start(self, key: str | None) -> None:
+        starting = self._starting
+        if starting is None:
+            return
+        async with starting:
+            if self._starting is None:
+                return
+            with RedisErrors("connect", key):
+                await cast("RedisCluster", self._client).initialize()
+            self._starting = None
 
     def __repr__(self) -> str:
         return f"<RedisStorage prefix={self._prefix!r} ttl_ms={self._ttl!r} {self._state.value}>"
@@ -121,6 +173,8 @@ class RedisStorage(Closeable, BatchedEnumeration):
         Raises ``CorruptDataError`` (data left in place) when the stored value is not JSON.
         """
         self._check_open()
+        if self._starting is not None:
+            await self._start(key)
         with RedisErrors("read", key):
             data = await self._client.get(self._prefix + key)
         return None if data is None else loads(key, data)
@@ -131,6 +185,8 @@ class RedisStorage(Closeable, BatchedEnumeration):
         Raises ``TypeError`` naming the key, before any I/O, when ``value`` is not JSON data.
         """
         self._check_open()
+        if self._starting is not None:
+            await self._start(key)
         data = dumps(key, value)
         with RedisErrors("write", key):
             await self._client.set(self._prefix + key, data, px=self._ttl)
@@ -138,12 +194,16 @@ class RedisStorage(Closeable, BatchedEnumeration):
     async def delete(self, key: str) -> None:
         """Delete the session (no error when it does not exist)."""
         self._check_open()
+        if self._starting is not None:
+            await self._start(key)
         with RedisErrors("delete", key):
             await self._client.delete(self._prefix + key)
 
     async def has(self, key: str) -> bool:
         """Whether a session is stored under ``key``."""
         self._check_open()
+        if self._starting is not None:
+            await self._start(key)
         with RedisErrors("has", key):
             return bool(await self._client.exists(self._prefix + key))
 
@@ -159,16 +219,61 @@ class RedisStorage(Closeable, BatchedEnumeration):
             StorageError: Redis failed.
         """
         self._check_open()
+        if self._starting is not None:
+            await self._start(key)
         return await self._locks.acquire(key, read=read)
 
-    async def _batches(self, *, values: bool) -> AsyncIterator[list[tuple[str, Any]]]:
-        # SCAN of the string keys under the prefix; each round trip carries the MGET of one
-        # batch and the SCAN of the next.
+    async def read_with_expiry(self, key: str) -> tuple[Any, float | None] | None:
+        """The session under ``key`` and its expiry (epoch seconds, from ``PTTL``), or ``None``."""
         self._check_open()
+        if self._starting is not None:
+            await self._start(key)
+        pipe = self._client.pipeline(transaction=True)
+        pipe.get(self._prefix + key)
+        pipe.pttl(self._prefix + key)
+        with RedisErrors("read", key):
+            data, pttl = await pipe.execute()
+        if data is None:
+            return None
+        return loads(key, data), _expires_at(pttl, time.time())
+
+    async def read_all_entries_with_expiry(self) -> AsyncIterator[ExpiringEntry]:
+        """Every ``(key, value, expires_at)``: ``SCAN``, then ``MGET`` and ``PTTL`` per batch,
+        pipelined (one round trip per batch)."""
+        async for batch in self._batches(values=True, expiry=True):
+            for entry in batch:
+                yield entry
+
+    async def write_entries_with_expiry(self, entries: Sequence[ExpiringEntry]) -> None:
+        """Store every ``(key, value, expires_at)`` in one pipeline (``SET ... PXAT``)."""
+        self._check_open()
+        if self._starting is not None:
+            await self._start(None)
+        now = time.time()
+        pipe = self._client.pipeline(transaction=False)
+        for key, value, expires_at in entries:
+            if expires_at is None:
+                pipe.set(self._prefix + key, dumps(key, value))
+            elif expires_at > now:
+                pipe.set(self._prefix + key, dumps(key, value), pxat=math.ceil(expires_at * 1000))
+        if len(pipe):
+            with RedisErrors("write", entries[0][0] if len(entries) == 1 else None):
+                await pipe.execute()
+
+    async def _batches(self, *, values: bool, expiry: bool = False) -> AsyncIterator[list[Any]]:
+        # SCAN of the string keys under the prefix; each round trip carries the MGET (and
+        # with ``expiry`` the PTTLs) of one batch and the SCAN of the next.
+        self._check_open()
+        if self._starting is not None:
+            await self._start(None)
         client, count = self._client, self._scan_count
         prefix = self._prefix.encode()
         pattern = self._prefix.translate(_GLOB_SPECIALS).encode() + b"*"
         seen: set[str] = set()
+        if self._cluster:
+            async for entries in self._cluster_batches(pattern, seen, values, expiry):
+                yield entries
+            return
         with RedisErrors("scan", None):
             cursor, batch = await client.scan(0, match=pattern, count=count, _type="string")
         while True:
@@ -176,11 +281,26 @@ class RedisStorage(Closeable, BatchedEnumeration):
             pipe = client.pipeline(transaction=False)
             if values and keys:
                 pipe.mget([prefix + name.encode() for name in keys])
+            if expiry and keys:
+                for name in keys:
+                    pipe.pttl(prefix + name.encode())
             if cursor != 0:
                 pipe.scan(cursor, match=pattern, count=count, _type="string")
             with RedisErrors("scan", None):
                 replies: list[Any] = await pipe.execute() if len(pipe) else []
-            if values and keys:
+            if expiry and keys:
+                found, pttls, replies = (
+                    replies[0],
+                    replies[1 : len(keys) + 1],
+                    replies[len(keys) + 1 :],
+                )
+                now = time.time()
+                yield [
+                    (name, loads(name, data), _expires_at(pttl, now))
+                    for name, data, pttl in zip(keys, found, pttls, strict=True)
+                    if data is not None
+                ]
+            elif values and keys:
                 found = replies.pop(0)
                 yield [
                     (name, loads(name, data))
@@ -193,9 +313,50 @@ class RedisStorage(Closeable, BatchedEnumeration):
                 return
             cursor, batch = replies[0]
 
+    async def _cluster_batches(
+        self, pattern: bytes, seen: set[str], values: bool, expiry: bool
+    ) -> AsyncIterator[list[Any]]:
+        # Every primary on its own; values (and PTTLs) of a batch in one pipeline per node.
+        client = cast("RedisCluster", self._client)
+        prefix = self._prefix.encode()
+        scan = aiter(scan_primaries(client, pattern, self._scan_count))
+        while True:
+            with RedisErrors("scan", None):
+                batch = await anext(scan, None)
+            if batch is None:
+                return
+            keys = _session_keys(batch, len(prefix), seen)
+            if not keys:
+                continue
+            if not values:
+                yield [(name, None) for name in keys]
+                continue
+            with RedisErrors("scan", None):
+                found, pttls = await fetch(
+                    client, [prefix + name.encode() for name in keys], expiry=expiry
+                )
+            if expiry:
+                now = time.time()
+                yield [
+                    (name, loads(name, data), _expires_at(pttl, now))
+                    for name, data, pttl in zip(keys, found, pttls, strict=True)
+                    if data is not None
+                ]
+            else:
+                yield [
+                    (name, loads(name, data))
+                    for name, data in zip(keys, found, strict=True)
+                    if data is not None
+                ]
+
     async def _release(self) -> None:
         if self._owns_client:
             await self._client.aclose()
+
+
+def _expires_at(pttl: int, now: float) -> float | None:
+    """The epoch time a key with ``PTTL`` ``pttl`` expires (``None``: no expiry)."""
+    return None if pttl < 0 else now + pttl / 1000
 
 
 def _session_keys(batch: list[bytes | str], start: int, seen: set[str]) -> list[str]:
