@@ -22,14 +22,14 @@ import sys
 import time
 from pathlib import Path
 
-from bench import concurrency, crossprocess, dispatch, memory, startup
+from bench import concurrency, crossprocess, dispatch, fsm, memory, startup
 from bench._common import Json
 from bench._report import render
 from bench._runner import BENCH_DIR, NODE_DIR, Progress, ensure_node_modules, node_child, run_child
 from bench._servers import DEFAULT_POSTGRES_DSN, RedisServer, postgres_rtt_us
 from bench._targets import check
 
-WORKLOADS = ("W0", "W1", "W2", "W3", "W4", "startup")
+WORKLOADS = ("W0", "W1", "W2", "W3", "W4", "startup", "fsm")
 RESULTS_DIR = BENCH_DIR / "results"
 
 
@@ -37,7 +37,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small N and few repetitions (smoke run)")
     p.add_argument(
-        "--only", default=",".join(WORKLOADS), help="comma list of W0,W1,W2,W3,W4,startup"
+        "--only", default=",".join(WORKLOADS), help="comma list of W0,W1,W2,W3,W4,startup,fsm"
     )
     p.add_argument("--reps", type=int, help="repetitions of W0-W2 (default 5, quick 2)")
     p.add_argument("--reps-io", type=int, help="repetitions of the Redis/SQL phases (default 3)")
@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> Json:
     total += len(w3_systems) if "W3" in args.only else 0
     total += 1 if cross else 0
     total += startup.STEPS if "startup" in args.only else 0
+    total += 1 if "fsm" in args.only else 0
     progress = Progress(total)
     ensure_node_modules()
     redis = RedisServer(cpu)
@@ -213,6 +214,13 @@ def main(argv: list[str] | None = None) -> Json:
             mark = time.monotonic()
             results["startup"] = startup.run(args.startup_runs, progress)
             phase_s["startup"] = time.monotonic() - mark
+        if "fsm" in args.only:
+            mark = time.monotonic()
+            results["fsm"] = fsm.run(
+                redis_url=redis.url, postgres_dsn=args.postgres_dsn, progress=progress
+            )
+            progress.step()
+            phase_s["fsm"] = time.monotonic() - mark
     finally:
         redis.stop()
         progress.finish()
@@ -235,7 +243,7 @@ def main(argv: list[str] | None = None) -> Json:
             "startup_runs": args.startup_runs,
         },
     }
-    markdown = render(results, check(results))
+    markdown = render(results, check(results)) + fsm.render(results.get("fsm"))
     sys.stdout.write(markdown)
     if not args.no_save:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -1,40 +1,27 @@
-"""Count the messages in every chat: the smallest session bot.
-
-Run it with a token from @BotFather::
-
-    BOT_TOKEN=123:abc python examples/counter.py
-
-Set ``BOT_API_SERVER`` to talk to another Bot API server (a local one in tests).
-"""
-
 import os
-from typing import Any
+import sys
 
-from botsessions import Bot, Context, MemorySessionStorage, StorageAdapter, session
+from botsessions import Bot, Context, MemorySessionStorage, session
+
+token = os.environ.get("BOT_TOKEN")
+if not token:
+    sys.exit("Set BOT_TOKEN to your bot's token from @BotFather: BOT_TOKEN=123:abc python bot.py")
+
+# Bot API server: $BOT_API_SERVER when set (a local one, to run offline), else Telegram.
+bot = Bot(token)
+
+# One session per chat, starting at zero. Memory forgets on restart; SQLiteStorage("bot.db")
+# from botsessions.storage keeps sessions in a file.
+storage: MemorySessionStorage[dict[str, int]] = MemorySessionStorage()
+bot.use(session(initial=lambda: {"count": 0}, storage=storage))
 
 
-def build_bot(
-    token: str, *, api_server: str | None = None, storage: StorageAdapter[Any] | None = None
-) -> Bot:
-    """Build the counter bot; ``storage`` defaults to a fresh in-memory storage."""
-    bot = Bot(token, api_server=api_server)
-
-    # One session per chat, starting at zero.
-    bot.use(
-        session(
-            initial=lambda: {"count": 0},
-            storage=MemorySessionStorage() if storage is None else storage,
-        )
-    )
-
-    # Context[S] tells the type checker what ctx.session holds.
-    @bot.on("message")
-    async def count(ctx: Context[dict[str, int]]) -> None:
-        ctx.session["count"] += 1
-        await ctx.reply(f"Messages in this chat: {ctx.session['count']}")
-
-    return bot
+# Context[S] tells the type checker what ctx.session holds.
+@bot.on("message")
+async def count(ctx: Context[dict[str, int]]) -> None:
+    ctx.session["count"] += 1
+    await ctx.reply(f"Messages in this chat: {ctx.session['count']}")
 
 
 if __name__ == "__main__":
-    build_bot(os.environ["BOT_TOKEN"], api_server=os.environ.get("BOT_API_SERVER")).start()
+    bot.start()

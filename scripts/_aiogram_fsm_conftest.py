@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 import uuid
 from collections import defaultdict
@@ -176,6 +177,7 @@ def pytest_sessionfinish() -> None:
 async def _cleanup() -> None:
     for space in _strays:
         await _close(space)
+    shutil.rmtree(WORKDIR, ignore_errors=True)
     if BACKEND == "redis":
         import redis.asyncio as aioredis
 

@@ -1,47 +1,64 @@
-"""Every ```python block of the docs and the README runs, and the site builds strictly.
+"""Every ```python block of the docs and the README runs as written, and the site builds.
 
-A page's blocks run in order in one namespace (later blocks may use what earlier ones
-defined), with top-level ``await`` allowed. A block is skipped only when the line right
-before its fence is ``<!-- illustrative -->``.
+A block is a complete program: the test saves it as a file in an empty directory and runs
+it with a fresh interpreter, as a reader would (``python block.py``). The only exception
+is a block marked as an excerpt: the line right before its fence is ``<!-- snippet -->``
+(``<!-- illustrative -->`` is accepted too), which renders as nothing on the site.
+
+Blocks that need a server read its address from the environment: ``REDIS_URL`` and
+``POSTGRES_DSN`` point at the servers the rest of the tests use. A block that starts a
+bot must end by itself, which ``LocalBotAPI`` makes easy.
 """
 
 from __future__ import annotations
 
-import ast
-import asyncio
-import inspect
 import os
 import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
-ILLUSTRATIVE = "<!-- illustrative -->"
+SNIPPET_MARKERS = ("<!-- snippet -->", "<!-- illustrative -->")
 FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)```python\s*$")
+PRIVATE_IMPORT = re.compile(
+    r"^\s*(?:from|import)\s+botsessions(?:\.[A-Za-z]\w*)*\._\w*", re.MULTILINE
+)
+BLOCK_TIMEOUT = 60.0
+PARALLEL_RUNS = 2
+
+# Pages whose owners are converting them to the rule above; their failing blocks are
+# reported as expected failures until then (a passing one does not fail the suite).
+PAGES_BEING_CONVERTED: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class Block:
-    """One runnable code block: its page, the line of its opening fence, its source."""
+    """One ```python block: its page, the line of its opening fence, its source."""
 
     page: Path
     line: int
     source: str
+    snippet: bool
 
     @property
     def name(self) -> str:
         return f"{self.page.relative_to(ROOT)}:{self.line}"
 
+    @property
+    def services(self) -> set[str]:
+        """The environment variables of servers this block reads."""
+        return {name for name in ("REDIS_URL", "POSTGRES_DSN") if name in self.source}
+
 
 def extract_blocks(page: Path) -> list[Block]:
-    """Return the runnable ```python blocks of ``page`` in order."""
+    """Return every ```python block of ``page`` in order, snippets included."""
     lines = page.read_text(encoding="utf-8").splitlines()
     blocks: list[Block] = []
     i = 0
@@ -60,93 +77,134 @@ def extract_blocks(page: Path) -> list[Block]:
         if i == len(lines):
             raise ValueError(f"{page.name}:{start + 1}: unclosed ```python fence")
         i += 1
-        if start > 0 and lines[start - 1].strip() == ILLUSTRATIVE:
-            continue
-        blocks.append(Block(page, start + 1, "\n".join(body) + "\n"))
+        snippet = start > 0 and lines[start - 1].strip() in SNIPPET_MARKERS
+        blocks.append(Block(page, start + 1, "\n".join(body) + "\n", snippet))
     return blocks
 
 
-BLOCKS = [block for page in PAGES if page.exists() for block in extract_blocks(page)]
+ALL_BLOCKS = [block for page in PAGES if page.exists() for block in extract_blocks(page)]
+PROGRAMS = [block for block in ALL_BLOCKS if not block.snippet]
+
+
+def run_program(block: Block, directory: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``block`` as ``directory/block.py`` in a fresh interpreter."""
+    directory.mkdir(parents=True, exist_ok=True)
+    script = directory / "block.py"
+    script.write_text(block.source, encoding="utf-8")
+    try:
+        return subprocess.run(
+            [sys.executable, str(script)],
+            cwd=directory,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=BLOCK_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        output = exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+        return subprocess.CompletedProcess(exc.cmd, -1, "", f"timed out\n{output}")
+
+
+def service_url(request: pytest.FixtureRequest, fixture: str) -> str | None:
+    """The URL a conftest fixture gives, or ``None`` when that server is unavailable."""
+    try:
+        return str(request.getfixturevalue(fixture))
+    except pytest.skip.Exception:
+        return None
 
 
 @dataclass
-class PageRun:
-    """The shared state of one page's blocks: namespace, event loop, working directory."""
+class ProgramRuns:
+    """Every complete block, started on a small thread pool at once, awaited one by one."""
 
-    blocks: list[Block]
-    directory: Path
-    namespace: dict[str, Any] = field(default_factory=lambda: {"__name__": "__docs__"})
-    runner: asyncio.Runner = field(default_factory=asyncio.Runner)
-    done: int = 0
-    failed_at: str | None = None
-
-    def run_through(self, block: Block) -> None:
-        """Run every block of the page up to and including ``block``, each once."""
-        target = self.blocks.index(block)
-        while self.done <= target:
-            current = self.blocks[self.done]
-            if self.failed_at is not None:
-                pytest.fail(f"not run: an earlier block of this page failed ({self.failed_at})")
-            self.done += 1
-            try:
-                self._execute(current)
-            except BaseException:
-                self.failed_at = current.name
-                raise
-
-    def _execute(self, block: Block) -> None:
-        # Padded so that tracebacks point at the page's own line numbers.
-        source = "\n" * block.line + block.source
-        code = compile(
-            source, str(block.page), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
-        )
-        previous = Path.cwd()
-        os.chdir(self.directory)
-        try:
-            if code.co_flags & inspect.CO_COROUTINE:
-                self.runner.run(eval(code, self.namespace))
-            else:
-                exec(code, self.namespace)
-        finally:
-            os.chdir(previous)
-
-    def close(self) -> None:
-        self.runner.close()
+    runs: dict[Block, Future[subprocess.CompletedProcess[str]]]
+    environment: dict[str, str]
 
 
 @pytest.fixture(scope="module")
-def page_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[Path, PageRun]]:
-    runs: dict[Path, PageRun] = {}
-    for page in PAGES:
-        blocks = [block for block in BLOCKS if block.page == page]
-        if blocks:
-            runs[page] = PageRun(blocks, tmp_path_factory.mktemp(page.stem))
-    yield runs
-    for run in runs.values():
-        run.close()
+def program_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProgramRuns]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("BOT_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    for name, fixture in (("REDIS_URL", "redis_url"), ("POSTGRES_DSN", "postgres_dsn")):
+        url = service_url(request, fixture)
+        if url is not None:
+            env[name] = url
+    root = tmp_path_factory.mktemp("docs")
+    with ThreadPoolExecutor(PARALLEL_RUNS) as pool:
+        runs = {
+            block: pool.submit(run_program, block, root / f"block{index}", env)
+            for index, block in enumerate(PROGRAMS)
+            if block.services <= env.keys()
+        }
+        yield ProgramRuns(runs, env)
+        pool.shutdown(cancel_futures=True)
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=[block.name for block in BLOCKS])
-def test_docs_code_block_runs(block: Block, page_runs: dict[Path, PageRun]) -> None:
-    page_runs[block.page].run_through(block)
+def expected_failure(block: Block) -> list[pytest.MarkDecorator]:
+    if block.page.name in PAGES_BEING_CONVERTED:
+        return [pytest.mark.xfail(reason="page not converted yet", strict=False)]
+    return []
+
+
+@pytest.mark.parametrize(
+    "block",
+    [pytest.param(block, marks=expected_failure(block)) for block in PROGRAMS],
+    ids=[block.name for block in PROGRAMS],
+)
+def test_docs_code_block_runs_as_its_own_file(block: Block, program_runs: ProgramRuns) -> None:
+    if block not in program_runs.runs:
+        pytest.skip(f"needs {', '.join(sorted(block.services - program_runs.environment.keys()))}")
+    result = program_runs.runs[block].result()
+    assert result.returncode == 0, (
+        f"{block.name} failed as a file (exit {result.returncode}); mark it "
+        f"<!-- snippet --> if it is an excerpt:\n{result.stderr[-4000:]}"
+    )
 
 
 def test_docs_blocks_are_found() -> None:
-    assert any(block.page.name == "quickstart.md" for block in BLOCKS)
-    assert any(block.page.name == "README.md" for block in BLOCKS)
+    assert any(block.page.name == "quickstart.md" for block in PROGRAMS)
+    assert any(block.page.name == "README.md" for block in PROGRAMS)
 
 
-def test_illustrative_marker_skips_only_the_next_block(tmp_path: Path) -> None:
+def test_a_marker_makes_only_the_next_block_a_snippet(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text(
-        "<!-- illustrative -->\n```python\nskipped()\n```\n\n```python\nx = 1\n```\n"
-        "- item\n\n    ```python\n    y = x + 1\n    ```\n",
+        "<!-- snippet -->\n```python\nexcerpt()\n```\n\n```python\nx = 1\n```\n"
+        "- item\n\n    <!-- illustrative -->\n    ```python\n    y = x + 1\n    ```\n",
         encoding="utf-8",
     )
-    assert [(b.line, b.source) for b in extract_blocks(page)] == [
-        (6, "x = 1\n"),
-        (11, "y = x + 1\n"),
+    assert [(b.line, b.source, b.snippet) for b in extract_blocks(page)] == [
+        (2, "excerpt()\n", True),
+        (6, "x = 1\n", False),
+        (12, "y = x + 1\n", True),
     ]
+
+
+def test_a_block_runs_in_a_fresh_interpreter_in_an_empty_directory(tmp_path: Path) -> None:
+    block = Block(
+        tmp_path / "page.md",
+        1,
+        "import os, sys\nassert os.listdir('.') == ['block.py']\nassert 'pytest' not in sys.modules\n",
+        snippet=False,
+    )
+    result = run_program(block, tmp_path / "run", dict(os.environ))
+    assert result.returncode == 0, result.stderr
+    failing = Block(tmp_path / "page.md", 1, "await something()\n", snippet=False)
+    assert run_program(failing, tmp_path / "fail", dict(os.environ)).returncode != 0
+
+
+@pytest.mark.parametrize("page", [page for page in PAGES if page.exists()], ids=lambda p: p.name)
+def test_no_page_is_a_placeholder(page: Path) -> None:
+    assert "being written" not in page.read_text(encoding="utf-8").lower()
+
+
+@pytest.mark.parametrize("page", [page for page in PAGES if page.exists()], ids=lambda p: p.name)
+def test_no_page_imports_a_private_module(page: Path) -> None:
+    imports = PRIVATE_IMPORT.findall(page.read_text(encoding="utf-8"))
+    assert imports == [], f"{page.name} imports private modules: {imports}"
 
 
 def test_readme_names_the_two_commands() -> None:

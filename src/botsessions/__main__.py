@@ -34,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
         "--storage",
         default="sqlite",
         metavar="KIND",
-        help="memory, sqlite (default), file, a redis:// URL or a postgresql:// DSN",
+        help="memory, sqlite (default), file, a redis:// or redis+cluster:// URL, "
+        "a postgresql:// DSN or a mysql:// URL",
     )
     demo.add_argument(
         "--db",

@@ -12,6 +12,7 @@ from botsessions._errors import StorageError
 from botsessions.storage import (
     FileStorage,
     MemorySessionStorage,
+    MySQLStorage,
     PostgresStorage,
     RedisStorage,
     SQLiteStorage,
@@ -20,7 +21,7 @@ from botsessions.storage import (
 from botsessions.testing.conformance import StorageConformance, StorageFactory
 from botsessions.testing.recording import RecordingStorage
 from tests.services import free_port
-from tests.storage._cluster import redis_cluster  # noqa: F401  (a fixture)
+from tests.storage import _cluster
 
 
 class TestMemorySessionStorage(StorageConformance):
@@ -202,6 +203,9 @@ class TestRecordingStorage(StorageConformance):
         return lambda: RecordingStorage(SQLiteStorage(tmp_path))
 
 
+redis_cluster = _cluster.redis_cluster  # the shared cluster fixture
+
+
 class TestRedisClusterStorage(StorageConformance):
     """RedisStorage on a three-primary cluster (``tests/storage/_cluster.py``)."""
 
@@ -227,3 +231,28 @@ class TestRedisClusterStorage(StorageConformance):
     @pytest.fixture
     def make_broken_storage(self) -> StorageFactory:
         return lambda: RedisStorage(f"redis+cluster://127.0.0.1:{free_port()}")
+
+
+class TestMySQLStorage(StorageConformance):
+    """MySQLStorage on the MariaDB / MySQL server of ``tests/storage/_mysql.py``."""
+
+    ttl_clock = "time"
+    supports_namespaces = True
+    error_type = StorageError
+
+    @pytest.fixture
+    def make_storage(self, unique_name: str) -> Iterator[StorageFactory]:
+        from tests.storage._mysql import dropped, mysql_url
+
+        url = mysql_url()
+        with dropped(url, set()) as tables:
+
+            def make(*, ttl: float | None = None, namespace: str = "main") -> Any:
+                tables.add(f"{unique_name}_{namespace}")
+                return MySQLStorage(url, table=f"{unique_name}_{namespace}", ttl=ttl)
+
+            yield make
+
+    @pytest.fixture
+    def make_broken_storage(self) -> StorageFactory:
+        return lambda: MySQLStorage(f"mysql://root@127.0.0.1:{free_port()}/test")

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from botsessions.testing.locking import LockingConformance, LockingStorageSpec
-from tests.storage._cluster import redis_cluster  # noqa: F401  (a fixture)
+from tests.storage import _cluster
 
 
 def _redis_queue(prefix: str, key: str) -> bytes:
@@ -119,6 +119,9 @@ async def _drop(dsn: str, table: str) -> None:
         await connection.close()
 
 
+redis_cluster = _cluster.redis_cluster  # the shared cluster fixture
+
+
 class TestRedisClusterLocking(LockingConformance):
     """RedisStorage's lock on a three-primary cluster (``tests/storage/_cluster.py``)."""
 
@@ -150,3 +153,50 @@ class TestRedisClusterLocking(LockingConformance):
         finally:
             await client.aclose()
         return waiting
+
+
+class TestMySQLStorageLocking(LockingConformance):
+    """MySQLStorage's ``GET_LOCK`` lock; a lock is lost with its connection."""
+
+    @pytest.fixture
+    def locking_storage(self, unique_name: str) -> Iterator[LockingStorageSpec]:
+        from tests.storage._mysql import dropped, mysql_url
+
+        url = mysql_url()
+        with dropped(url, {unique_name}):
+            yield LockingStorageSpec(
+                "tests.storage._mysql:mysql", {"url": url, "table": unique_name}
+            )
+
+    @staticmethod
+    def _lock_name(spec: LockingStorageSpec, key: str) -> str:
+        from urllib.parse import urlsplit
+
+        from botsessions.storage.mysql._sql import lock_name
+
+        database = urlsplit(spec.options["url"]).path.lstrip("/")
+        return lock_name(database, spec.options["table"], key)
+
+    async def count_waiters(self, spec: LockingStorageSpec, key: str) -> int | None:
+        from tests.storage._mysql import admin_run
+
+        rows = await admin_run(
+            spec.options["url"],
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+            "WHERE STATE = 'User lock' AND INFO LIKE %s",
+            (f"%{self._lock_name(spec, key)}%",),
+        )
+        waiting: int = rows[0][0]
+        return waiting
+
+    async def lose_leases(self, spec: LockingStorageSpec, keys: list[str]) -> None:
+        # A MySQL user lock lives as long as its connection: losing it means losing that.
+        from tests.storage._mysql import admin_run
+
+        url = spec.options["url"]
+        for key in keys:
+            ((holder,),) = await admin_run(
+                url, "SELECT IS_USED_LOCK(%s)", (self._lock_name(spec, key),)
+            )
+            assert holder is not None, key
+            await admin_run(url, f"KILL CONNECTION {int(holder)}")

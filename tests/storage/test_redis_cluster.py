@@ -17,10 +17,11 @@ from botsessions.storage import RedisStorage
 from botsessions.storage.redis._lock import bookkeeping_base
 from botsessions.storage.redis._slots import key_slot, slot_tag
 from tests.integrations._updates import message
-from tests.storage._cluster import ThrowawayCluster, private_cluster, redis_cluster
+from tests.storage import _cluster
+from tests.storage._cluster import ThrowawayCluster, private_cluster
 from tests.storage._workers import counting_bot, run_workers
 
-__all__ = ["redis_cluster"]  # the fixture, used by this module's tests
+redis_cluster = _cluster.redis_cluster  # the shared cluster fixture
 
 
 @pytest.fixture
@@ -37,7 +38,9 @@ async def cluster_client(
 
 def _owner(cluster: ThrowawayCluster, client: RedisCluster, key: bytes) -> int:
     """The port of the primary serving ``key``."""
-    port: int = client.get_node_from_key(key).port
+    node = client.get_node_from_key(key.decode())
+    assert node is not None
+    port = int(node.port)
     assert port in cluster.ports
     return port
 
@@ -78,7 +81,8 @@ class TestRedisCluster:
                 str(chat) for chat in range(300)
             ]
         assert await cluster_client.get(f"{prefix}7") == b'{"chat":70}'
-        owners = {_owner(redis_cluster, cluster_client, f"{prefix}{c}".encode()) for c in range(300)}
+        names = [f"{prefix}{chat}".encode() for chat in range(300)]
+        owners = {_owner(redis_cluster, cluster_client, name) for name in names}
         assert owners == set(redis_cluster.ports)
         for port in redis_cluster.ports:  # each primary really holds some of them
             node = aioredis.Redis(port=port)

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 from botsessions.storage import (
     FileStorage,
     MemorySessionStorage,
+    MySQLStorage,
     PostgresStorage,
     RedisStorage,
     SQLiteStorage,
@@ -19,6 +20,7 @@ from botsessions.storage import (
 __all__ = [
     "DEFAULT_DB",
     "DEFAULT_DIRECTORY",
+    "MYSQL_TABLE",
     "POSTGRES_TABLE",
     "REDIS_PREFIX",
     "DemoStorage",
@@ -29,6 +31,7 @@ DEFAULT_DB = "botsessions-demo.db"
 DEFAULT_DIRECTORY = "botsessions-demo-sessions"
 REDIS_PREFIX = "botsessions-demo:"
 POSTGRES_TABLE = "botsessions_demo"
+MYSQL_TABLE = "botsessions_demo"
 
 
 @dataclass(frozen=True)
@@ -76,14 +79,20 @@ def open_storage(kind: str, db: str | None = None) -> DemoStorage:
         directory = Path(db or DEFAULT_DIRECTORY).resolve()
         place = f"{directory} (one JSON file per chat)"
         return DemoStorage(FileStorage(directory), place, persistent=True)
-    if kind.startswith(("redis://", "rediss://", "unix://")):
+    if kind.startswith(
+        ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
+    ):
         place = f"Redis at {_redacted(kind)}, keys prefixed {REDIS_PREFIX!r}"
         return DemoStorage(RedisStorage(kind, prefix=REDIS_PREFIX), place, persistent=True)
     if kind.startswith(("postgresql://", "postgres://")):
         place = f"the PostgreSQL table {POSTGRES_TABLE} at {_redacted(kind)}"
         return DemoStorage(PostgresStorage(kind, table=POSTGRES_TABLE), place, persistent=True)
+    if kind.startswith(("mysql://", "mariadb://")):
+        place = f"the MySQL table {MYSQL_TABLE} at {_redacted(kind)}"
+        return DemoStorage(MySQLStorage(kind, table=MYSQL_TABLE), place, persistent=True)
     raise ValueError(
-        f"unknown storage {kind!r}: use memory, sqlite, file, a redis:// URL or a postgresql:// DSN"
+        f"unknown storage {kind!r}: use memory, sqlite, file, a redis:// (or redis+cluster://) "
+        "URL, a postgresql:// DSN or a mysql:// URL"
     )
 
 

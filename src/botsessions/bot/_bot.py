@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
+import os
 import signal
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import sys
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from botsessions._errors import BotError
@@ -16,9 +19,13 @@ from botsessions.bot._context import Context
 from botsessions.bot._objects import TelegramObject, User
 from botsessions.bot._polling import Poller
 
-__all__ = ["Bot", "ErrorHandler"]
+__all__ = ["API_SERVER_ENV", "Bot", "ErrorHandler"]
 
 logger = logging.getLogger("botsessions.bot")
+
+API_SERVER_ENV = "BOT_API_SERVER"
+"""The environment variable ``Bot`` reads its Bot API server from when ``api_server``
+is not given (``python -m botsessions.testing.bot_api`` prints a command that sets it)."""
 
 ErrorHandler = Callable[[BotError], Awaitable[None] | None]
 """``bot.catch`` handler: ``(err: BotError) -> None``, sync or async."""
@@ -66,7 +73,9 @@ class Bot(Composer):
             ``User``); with it the bot needs no ``init()`` call and no network to
             handle updates.
         api_server: base URL of a Bot API server other than api.telegram.org
-            (a self-hosted or local test server).
+            (a self-hosted or local test server). When not given, the
+            ``BOT_API_SERVER`` environment variable is used if it is set, so a bot
+            written for Telegram runs unchanged against a local server.
         context_type: the class instantiated per update; a subclass of ``Context``
             may add its own properties.
 
@@ -83,6 +92,8 @@ class Bot(Composer):
         context_type: type[Context] = Context,
     ) -> None:
         super().__init__()
+        if api_server is None:
+            api_server = os.environ.get(API_SERVER_ENV) or None
         self.api: Api = Api(token, server=api_server)
         """The Bot API client (``await bot.api.send_message(chat_id, text)``)."""
         self._me: User | None = None if bot_info is None else _user(bot_info)
@@ -251,7 +262,9 @@ class Bot(Composer):
         """Run long polling until ``stop()``, Ctrl+C or SIGTERM (blocking).
 
         The synchronous twin of ``await bot.run_polling(**options)``; a first
-        Ctrl+C / SIGTERM stops gracefully, a second one interrupts at once.
+        Ctrl+C / SIGTERM stops gracefully, a second one interrupts at once. When the
+        program has not configured logging, the bot's own log lines (the startup line
+        "Bot @name is polling ...", errors of handlers) go to stderr meanwhile.
 
         Raises:
             RuntimeError: called from async code (use ``await bot.run_polling()``).
@@ -286,7 +299,26 @@ class Bot(Composer):
                 for sig in installed:
                     loop.remove_signal_handler(sig)
 
-        asyncio.run(main())
+        with _default_logging():
+            asyncio.run(main())
+
+
+@contextlib.contextmanager
+def _default_logging() -> Iterator[None]:
+    """Show the bot's INFO lines on stderr while ``start()`` runs, unless the program
+    configured logging itself (then its configuration decides)."""
+    if logging.root.handlers or logger.handlers or logger.level != logging.NOTSET:
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
 
 
 def _user(bot_info: Any) -> User:

@@ -13,6 +13,7 @@ from botsessions.storage._protocol import NOT_JSON_BYTES, JSONBytesStorage, Stor
 from botsessions.storage._wrapper import StorageWrapper
 from botsessions.storage.files import FileStorage
 from botsessions.storage.memory import MemorySessionStorage
+from botsessions.storage.mysql import MySQLStorage
 from botsessions.storage.postgres import PostgresStorage
 from botsessions.storage.redis import RedisStorage
 from botsessions.storage.sqlite import SQLiteStorage
@@ -24,6 +25,7 @@ __all__ = [
     "JSONBytesStorage",
     "LockingStorage",
     "MemorySessionStorage",
+    "MySQLStorage",
     "PostgresStorage",
     "RedisStorage",
     "SQLiteStorage",

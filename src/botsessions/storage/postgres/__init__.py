@@ -4,8 +4,9 @@ asyncpg is imported when a ``PostgresStorage`` is built; without it the construc
 ``ModuleNotFoundError`` naming the extra: ``pip install "botsessions[postgres]"``.
 
 Modules: ``_storage`` (the adapter), ``_sql`` (every statement, and why the lock uses
-functions), ``_lock`` (the session lock), ``_errors`` (the driver import and its error
-mapping).
+functions), ``_lock`` (the session lock), ``_pool`` (which connection each operation uses,
+so that lock holders never starve the storage), ``_errors`` (the driver import and its
+error mapping).
 """
 
 from botsessions.storage.postgres._storage import PostgresStorage

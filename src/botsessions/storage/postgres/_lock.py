@@ -6,7 +6,8 @@ save and unlock in one call of ``__save``/``__remove``, ``release`` unlocks. Wai
 by the server (``lock_timeout`` = ``lock_wait``), so a waiter wakes the moment the holder
 commits. If the holder's process dies its connection closes and the server frees the lock;
 whenever this module cannot tell whether a connection still holds a lock, it closes that
-connection instead of returning it to the pool.
+connection instead of returning it to the pool. Which connection a lease gets, and who else
+may run statements on it, is decided by ``_pool.ConnectionGate``.
 """
 
 from __future__ import annotations

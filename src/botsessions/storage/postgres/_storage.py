@@ -57,9 +57,9 @@ class PostgresStorage(Closeable, BatchedEnumeration):
 
     Pool connections: each session lock held by an update keeps one connection (when the
     pool has no room, the fragments of a multi session on this storage share their update's
-    first connection instead of waiting for another). With a pool of N >= 2
-    at most N - 1 are held by locks at a time, so the storage's other operations always
-    find one; operations run by a lock holder (its handler) use the holder's connection.
+    first connection instead of waiting for another). With a pool of N >= 2 at most N - 1
+    are held by locks at a time, so the storage's other operations always find one;
+    operations run by a lock holder (its handler) use the holder's connection.
     No wait for a connection is unbounded: see ``lock_wait`` and ``pool_timeout``.
 
     Args:

@@ -1,0 +1,279 @@
+"""MySQLStorage: sessions as rows of a MariaDB / MySQL table, with expiry and a user lock."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from botsessions._options import duration
+from botsessions.storage._enumeration import BatchedEnumeration
+from botsessions.storage._jsontext import dumps, loads
+from botsessions.storage._lifecycle import Closeable
+from botsessions.storage.mysql._errors import MySQLErrors, import_asyncmy
+from botsessions.storage.mysql._lock import MySQLLease, acquire, now_ms, run
+from botsessions.storage.mysql._sql import TableSQL, lock_name
+
+if TYPE_CHECKING:
+    from asyncmy import Pool
+
+__all__ = ["MySQLStorage"]
+
+_PURGE_EVERY = 60.0  # seconds between opportunistic purges of expired rows
+_PURGE_LIMIT = 1000  # rows deleted per opportunistic purge
+_MAX_TTL = 9.2e15 / 1000  # expiry times are signed 64-bit milliseconds
+_MAX_WAIT = 31_536_000.0  # GET_LOCK's timeout is kept to a year (see _lock.FOREVER)
+_SCHEMES = ("mysql", "mariadb")
+
+
+def _connect_options(url: str) -> dict[str, Any]:
+    """asyncmy's connection options for ``mysql://user:password@host:port/database``."""
+    parts = urlsplit(url)
+    if parts.scheme not in _SCHEMES:
+        raise ValueError(f"url must start with mysql:// or mariadb://, got {url!r}")
+    database = unquote(parts.path.lstrip("/"))
+    if not database:
+        raise ValueError(f"url must name a database (mysql://host/database), got {url!r}")
+    return {
+        "host": parts.hostname or "localhost",
+        "port": parts.port or 3306,
+        "user": unquote(parts.username) if parts.username else "root",
+        "password": unquote(parts.password) if parts.password else "",
+        "database": database,
+    }
+
+
+class MySQLStorage(Closeable, BatchedEnumeration):
+    """Session storage in a MariaDB (10.6+) or MySQL (8+) table, one row per session.
+
+    The table (``k VARBINARY(3072) primary key``, ``v LONGTEXT`` holding the exact JSON
+    text, ``expires_at BIGINT`` in epoch milliseconds) is created on first use. Reads and
+    writes are one round trip each (``INSERT ... ON DUPLICATE KEY UPDATE``). Expired rows
+    are invisible to every method and deleted in small batches in the background (or by
+    ``purge_expired()``). Keys are compared byte for byte, up to 3,072 UTF-8 bytes.
+
+    It also offers the session lock used by ``session()``: a ``GET_LOCK`` user lock held
+    on a pooled connection while the update runs, so updates of one session handled by
+    different processes never lose each other's writes (see ``acquire()``). The lock
+    ends with its connection: a crashed process frees its sessions at once, and there is
+    no lease to renew or to outlive.
+    Enumeration (``read_all_keys/values/entries``) lists unexpired sessions in key order.
+
+    Args:
+        url: ``mysql://user:password@host:port/database`` (``mariadb://`` works too), or
+            an ``asyncmy`` pool built with ``autocommit=True``, ``charset="utf8mb4"`` and
+            ``client_flag=CLIENT.MULTI_STATEMENTS``. A pool built from a URL belongs to
+            the storage and is closed by ``close()``; a pool you pass stays yours. Each
+            held session lock uses one pool connection for the whole update.
+        table: table name (a plain identifier, created if missing).
+        ttl: expire a session this long after its last write (seconds or ``timedelta``);
+            ``None`` or ``inf`` keeps sessions forever.
+        lock_wait: seconds an update waits for the lock of a busy session before
+            ``LockTimeoutError``; ``None`` or ``inf`` waits as long as it takes (at most a
+            year, ``GET_LOCK``'s own limit here).
+        min_size, max_size: size of the pool built from a URL.
+        batch_size: rows fetched per query during enumeration.
+
+    Raises:
+        ModuleNotFoundError: asyncmy is not installed (``pip install "botsessions[mysql]"``).
+        TypeError, ValueError: an argument has the wrong type or value.
+    """
+
+    __slots__ = (
+        "_batch",
+        "_connect",
+        "_database",
+        "_lock_wait",
+        "_next_purge",
+        "_pool",
+        "_purges",
+        "_ready",
+        "_setup_lock",
+        "_sql",
+        "_table",
+        "_ttl",
+    )
+
+    def __init__(
+        self,
+        url: str | Pool = "mysql://root@localhost:3306/test",
+        *,
+        table: str = "sessions",
+        ttl: float | timedelta | None = None,
+        lock_wait: float | timedelta | None = 10.0,
+        min_size: int = 1,
+        max_size: int = 10,
+        batch_size: int = 500,
+    ) -> None:
+        asyncmy = import_asyncmy()
+        self._pool: Pool | None
+        if isinstance(url, str):
+            self._connect: dict[str, Any] | None = _connect_options(url)
+            self._pool = None
+        elif isinstance(url, asyncmy.Pool):
+            self._connect = None
+            self._pool = url
+        else:
+            raise TypeError(f"url must be a URL string or an asyncmy Pool, got {type(url)!r}")
+        for name, number in (
+            ("min_size", min_size),
+            ("max_size", max_size),
+            ("batch_size", batch_size),
+        ):
+            if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+                raise ValueError(f"{name} must be a positive int, got {number!r}")
+        if min_size > max_size:
+            raise ValueError(f"min_size ({min_size}) must not exceed max_size ({max_size})")
+        self._ttl = duration(ttl, what="ttl", maximum=_MAX_TTL)
+        self._lock_wait = duration(lock_wait, what="lock_wait", maximum=_MAX_WAIT)
+        self._table = table
+        self._sql = TableSQL.build(table)
+        if self._connect is not None:
+            self._connect.update(minsize=min_size, maxsize=max_size)
+        self._batch = batch_size
+        self._database = ""
+        self._ready: Pool | None = None
+        self._setup_lock = asyncio.Lock()
+        super().__init__()
+        self._next_purge = time.monotonic() + _PURGE_EVERY
+        self._purges: set[asyncio.Task[int]] = set()
+
+    def __repr__(self) -> str:
+        return f"<MySQLStorage table={self._table!r} ttl={self._ttl!r} {self._state.value}>"
+
+    async def _setup(self) -> Pool:
+        async with self._setup_lock:
+            self._check_open()
+            if self._ready is not None:
+                return self._ready
+            if self._pool is None:
+                asyncmy = import_asyncmy()
+                from asyncmy.constants import CLIENT
+
+                with MySQLErrors("connect", None):
+                    self._pool = await asyncmy.create_pool(
+                        autocommit=True,
+                        charset="utf8mb4",
+                        client_flag=CLIENT.MULTI_STATEMENTS,
+                        pool_recycle=-1,
+                        **(self._connect or {}),
+                    )
+            pool = self._pool
+            with MySQLErrors(f"create table {self._table!r}", None):
+                async with pool.acquire() as conn:
+                    ((database,),), _ = await run(
+                        conn, f"SELECT DATABASE(); {self._sql.create_table}", ()
+                    )
+            self._database = database or ""
+            self._ready = pool
+            return pool
+
+    async def read(self, key: str) -> Any:
+        """Return the stored session or ``None``; ``StorageError`` if the server fails.
+
+        Raises ``CorruptDataError`` (data left in place) when the stored value is not JSON.
+        """
+        pool = self._ready or await self._setup()
+        with MySQLErrors("read", key):
+            async with pool.acquire() as conn:
+                (rows,) = await run(conn, self._sql.read, (key.encode(), now_ms()))
+        return loads(key, rows[0][0]) if rows else None
+
+    async def write(self, key: str, value: Any) -> None:
+        """Store ``value`` (one upsert); with ``ttl``, refreshes the expiry."""
+        pool = self._ready or await self._setup()
+        data = dumps(key, value).decode()
+        ttl = self._ttl
+        expires = None if ttl is None else now_ms() + round(ttl * 1000)
+        with MySQLErrors("write", key):
+            async with pool.acquire() as conn:
+                await run(conn, self._sql.write, (key.encode(), data, expires))
+        if ttl is not None and time.monotonic() >= self._next_purge:
+            self._start_purge()
+
+    async def delete(self, key: str) -> None:
+        """Delete the session (no error when it does not exist)."""
+        pool = self._ready or await self._setup()
+        with MySQLErrors("delete", key):
+            async with pool.acquire() as conn:
+                await run(conn, self._sql.delete, (key.encode(),))
+
+    async def has(self, key: str) -> bool:
+        """Whether an unexpired session is stored under ``key``."""
+        pool = self._ready or await self._setup()
+        with MySQLErrors("has", key):
+            async with pool.acquire() as conn:
+                (rows,) = await run(conn, self._sql.has, (key.encode(), now_ms()))
+        return bool(rows)
+
+    async def acquire(self, key: str, *, read: bool) -> MySQLLease:
+        """Lock the session ``key`` across processes, reading it in the same round trip.
+
+        The returned lease carries the stored ``value`` (``None`` when missing or when
+        ``read`` is false) and ends with exactly one of ``write(value)``, ``delete()`` (each
+        also unlocks, in one round trip) or ``release()``.
+
+        Raises:
+            LockTimeoutError: the lock stayed busy for ``lock_wait`` seconds.
+            StorageError: the server failed.
+        """
+        pool = self._ready or await self._setup()
+        name = lock_name(self._database, self._table, key)
+        return await acquire(
+            pool, self._sql, name, key, read=read, wait=self._lock_wait, ttl=self._ttl
+        )
+
+    async def _batches(self, *, values: bool) -> AsyncIterator[list[tuple[str, Any]]]:
+        # Keyset pagination: no transaction or connection is held while the caller iterates.
+        pool = self._ready or await self._setup()
+        with MySQLErrors("scan", None):
+            async with pool.acquire() as conn:
+                (rows,) = await run(conn, self._sql.first_page, (now_ms(), self._batch))
+        while rows:
+            keys = [bytes(row[0]).decode() for row in rows]
+            if values:
+                yield [(key, loads(key, row[1])) for key, row in zip(keys, rows, strict=True)]
+            else:
+                yield [(key, None) for key in keys]
+            if len(rows) < self._batch:
+                return
+            with MySQLErrors("scan", None):
+                async with pool.acquire() as conn:
+                    (rows,) = await run(
+                        conn, self._sql.page, (bytes(rows[-1][0]), now_ms(), self._batch)
+                    )
+
+    async def purge_expired(self, limit: int = _PURGE_LIMIT) -> int:
+        """Delete up to ``limit`` expired rows now; return how many were deleted.
+
+        Expired rows are never visible; with ``ttl`` set, writes also purge in the background
+        about once a minute. Call this from a periodic job to reclaim space faster.
+        """
+        pool = self._ready or await self._setup()
+        with MySQLErrors("purge", None):
+            async with pool.acquire() as conn, conn.cursor() as cursor:
+                deleted: int = await cursor.execute(self._sql.purge, (now_ms(), limit))
+        return deleted
+
+    def _start_purge(self) -> None:
+        self._next_purge = time.monotonic() + _PURGE_EVERY
+        task = asyncio.get_running_loop().create_task(self._purge_quietly())
+        self._purges.add(task)
+        task.add_done_callback(self._purges.discard)
+
+    async def _purge_quietly(self) -> int:
+        try:
+            return await self.purge_expired()
+        except Exception:  # best effort: the next write tries again; reads never see expired rows
+            return 0
+
+    async def _release(self) -> None:
+        self._ready = None
+        if self._purges:
+            await asyncio.gather(*self._purges, return_exceptions=True)
+        if self._connect is not None and self._pool is not None:
+            self._pool.close()
+            await self._pool.wait_closed()
