@@ -1,5 +1,7 @@
 import inspect
 
+import pytest
+
 import botsessions
 
 SUBPACKAGES = {"annotations", "bot", "engine", "storage", "keys", "integrations", "testing"}
@@ -25,9 +27,5 @@ def test_every_exported_class_and_function_comes_from_botsessions() -> None:
 
 
 def test_an_unknown_attribute_raises_attribute_error() -> None:
-    try:
-        botsessions.no_such_name  # type: ignore[attr-defined]  # noqa: B018
-    except AttributeError as exc:
-        assert "no_such_name" in str(exc)
-    else:
-        raise AssertionError("expected AttributeError")
+    with pytest.raises(AttributeError, match="no_such_name"):
+        botsessions.no_such_name  # noqa: B018

@@ -1,17 +1,24 @@
 """botsessions storages for the aiogram FSM tests: one kind, one namespace, many objects.
 
 ``Stores(kind, ...)`` builds storage objects that all see the same data (``new()``), as a
-bot restarted over the same database would, then closes them and removes the data.
+bot restarted over the same database would, then closes them and removes the data. The
+fixtures ``stores`` (every kind), ``locking_stores`` (memory and Redis) and
+``redis_store`` are imported by the test modules that use them, with the shared ``KEY``,
+its ``RECORD`` key and ``feed()``.
 """
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 import redis.asyncio as aioredis
+from aiogram import Bot, Dispatcher
+from aiogram.fsm.storage.base import StorageKey
 
 from botsessions import enhance_storage
 from botsessions.storage import (
@@ -21,7 +28,10 @@ from botsessions.storage import (
     RedisStorage,
     SQLiteStorage,
 )
+from tests.integrations import _updates
 
+KEY = StorageKey(bot_id=42, chat_id=-100, user_id=7)
+RECORD = "fsm:-100:7"  # DefaultKeyBuilder() of KEY
 SERVER_KINDS = ("redis", "postgres", "enhanced-redis")
 PERSISTENT_KINDS = ("sqlite", "files", "enhanced-sqlite", *SERVER_KINDS)
 ALL_KINDS = ("memory", *PERSISTENT_KINDS)
@@ -118,3 +128,41 @@ async def drop_postgres(dsn: str, table: str) -> None:
             await connection.execute(f'DROP FUNCTION IF EXISTS "{table}__{name}"')
     finally:
         await connection.close()
+
+
+def stores_for(request: pytest.FixtureRequest, kind: str, tmp_path: Path, name: str) -> Stores:
+    redis_url = request.getfixturevalue("redis_url") if "redis" in kind else None
+    postgres_dsn = request.getfixturevalue("postgres_dsn") if kind == "postgres" else None
+    return Stores(
+        kind, directory=tmp_path, name=name, redis_url=redis_url, postgres_dsn=postgres_dsn
+    )
+
+
+@pytest.fixture(params=ALL_KINDS)
+async def stores(
+    request: pytest.FixtureRequest, tmp_path: Path, unique_name: str
+) -> AsyncIterator[Stores]:
+    built = stores_for(request, request.param, tmp_path, unique_name)
+    yield built
+    await built.aclose()
+
+
+@pytest.fixture
+async def redis_store(redis_url: str, unique_name: str) -> AsyncIterator[RedisStorage]:
+    storage = RedisStorage(redis_url, prefix=f"{unique_name}:", lock_wait=30.0)
+    yield storage
+    await storage.close()
+    await drop_redis(redis_url, f"{unique_name}:")
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def locking_stores(
+    request: pytest.FixtureRequest, tmp_path: Path, unique_name: str
+) -> AsyncIterator[Stores]:
+    built = stores_for(request, request.param, tmp_path, unique_name)
+    yield built
+    await built.aclose()
+
+
+async def feed(dp: Dispatcher, bot: Bot, update_id: int, chat_id: int, text: str = "hi") -> Any:
+    return await dp.feed_raw_update(bot, _updates.message(update_id, chat_id, text=text))

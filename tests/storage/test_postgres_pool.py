@@ -114,7 +114,8 @@ class TestLockHoldersAndPlainOperations:
 
         async def handler(ctx: Context) -> None:
             listed.append([key async for key in storage.read_all_keys()])
-            assert [e async for e in storage.read_all_entries()][0] == ("1", {"count": 0})
+            entries = [entry async for entry in storage.read_all_entries()]
+            assert entries == [("1", {"count": 0}), ("a", 1)]
 
         await storage.write("1", {"count": 0})
         assert await handle_all(counting_bot(storage, handler), range(1, 2)) == [None]
@@ -132,7 +133,7 @@ class TestLockHoldersAndPlainOperations:
             found = await asyncio.gather(
                 storage.read(f"{key}.3"), storage.has(f"{key}.4"), storage.delete(f"{key}.0")
             )
-            assert found == [3, True, None]
+            assert list(found) == [3, True, None]
 
         results = await handle_all(counting_bot(storage, handler), range(1, 4))
         assert results == [None] * 3
@@ -156,14 +157,16 @@ class TestLockHoldersAndPlainOperations:
 
         bot = counting_bot(storage, handler)
         updates = asyncio.ensure_future(handle_all(bot, range(1, 5)))
-        async with asyncio.timeout(GUARD):
-            await together.full.wait()
-            # Two updates hold locks and two wait for a connection: this task holds no
-            # lock, and its operations still run, on the connection kept in reserve.
-            assert await storage.read("shared") == {"news": 1}
-            assert [k async for k in storage.read_all_keys()] == ["shared"]
-            assert together.inside == 2
-        release.set()
+        try:
+            async with asyncio.timeout(GUARD):
+                await together.full.wait()
+                # Two updates hold locks and two wait for a connection: this task holds no
+                # lock, and its operations still run, on the connection kept in reserve.
+                assert await storage.read("shared") == {"news": 1}
+                assert [k async for k in storage.read_all_keys()] == ["shared"]
+                assert together.inside == 2
+        finally:
+            release.set()
         assert await updates == [None] * 4
         assert await counts(storage, range(1, 5)) == [{"count": 1}] * 4
 
@@ -254,10 +257,13 @@ class TestPoolExhaustion:
 
         bot = counting_bot(storage, handler)
         first = asyncio.ensure_future(bot.handle_update(message(1, 1)))
-        async with asyncio.timeout(GUARD):
-            await holding.wait()
-            with pytest.raises(BotError) as caught:
-                await bot.handle_update(message(2, 2))
+        try:
+            async with asyncio.timeout(GUARD):
+                await holding.wait()
+                with pytest.raises(BotError) as caught:
+                    await bot.handle_update(message(2, 2))
+        finally:
+            release.set()
         error = caught.value.error
         assert isinstance(error, LockTimeoutError)
         assert error.key == "2"
@@ -265,7 +271,6 @@ class TestPoolExhaustion:
         assert "session '2'" in text
         assert "pool of 2 connections is exhausted by updates holding session locks" in text
         assert "max_size=" in text
-        release.set()
         async with asyncio.timeout(GUARD):
             await first
         assert await counts(storage, range(1, 3)) == [{"count": 1}, None]
@@ -283,18 +288,20 @@ class TestPoolExhaustion:
             await release.wait()
 
         first = asyncio.ensure_future(counting_bot(storage, handler).handle_update(message(1, 1)))
-        async with asyncio.timeout(GUARD):
-            await holding.wait()
-            # This task holds no lock, and the only connection is the lock holder's.
-            with pytest.raises(StorageError) as caught:
-                await storage.read("other")
+        try:
+            async with asyncio.timeout(GUARD):
+                await holding.wait()
+                # This task holds no lock, and the only connection is the lock holder's.
+                with pytest.raises(StorageError) as caught:
+                    await storage.read("other")
+        finally:
+            release.set()
         assert caught.value.key == "other"
         text = str(caught.value)
         assert "read of session 'other'" in text
         assert "pool_timeout" in text
         assert "pool of 1 connections is exhausted" in text
         assert "max_size=" in text
-        release.set()
         async with asyncio.timeout(GUARD):
             await first
         assert await storage.read("1") == {"count": 1}

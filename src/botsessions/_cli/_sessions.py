@@ -148,14 +148,15 @@ def _lines(path: str) -> Iterator[tuple[int, bytes]]:
 
 async def import_(args: argparse.Namespace, storage: Any) -> int:
     """Write every session of an export file, under the lock unless ``--no-lock``."""
+    # Remaining TTLs count from the start of the import.
+    started = time.time()
     records: list[ExpiringEntry] | None = None
     if args.file == "-":  # stdin can be read only once: keep it
-        records = [decode_line(line, n) for n, line in _lines("-")]
+        records = [decode_line(line, n, now=started) for n, line in _lines("-")]
         total = len(records)
     else:
         # Check the whole file first, so that a bad line writes nothing at all.
         total = sum(1 for n, line in _lines(args.file) if decode_line(line, n))
-    started = time.time()
 
     async def source() -> AsyncIterator[ExpiringEntry]:
         items: Any = records
