@@ -22,14 +22,14 @@ import sys
 import time
 from pathlib import Path
 
-from bench import concurrency, crossprocess, dispatch, fsm, memory, startup
+from bench import cli, concurrency, crossprocess, dispatch, fsm, memory, startup
 from bench._common import Json
 from bench._report import render
 from bench._runner import BENCH_DIR, NODE_DIR, Progress, ensure_node_modules, node_child, run_child
 from bench._servers import DEFAULT_POSTGRES_DSN, RedisServer, postgres_rtt_us
 from bench._targets import check
 
-WORKLOADS = ("W0", "W1", "W2", "W3", "W4", "startup", "fsm")
+WORKLOADS = ("W0", "W1", "W2", "W3", "W4", "startup", "fsm", "cli")
 RESULTS_DIR = BENCH_DIR / "results"
 
 
@@ -37,7 +37,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small N and few repetitions (smoke run)")
     p.add_argument(
-        "--only", default=",".join(WORKLOADS), help="comma list of W0,W1,W2,W3,W4,startup,fsm"
+        "--only", default=",".join(WORKLOADS), help="comma list of W0,W1,W2,W3,W4,startup,fsm,cli"
     )
     p.add_argument("--reps", type=int, help="repetitions of W0-W2 (default 5, quick 2)")
     p.add_argument("--reps-io", type=int, help="repetitions of the Redis/SQL phases (default 3)")
@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> Json:
     total += 1 if cross else 0
     total += startup.STEPS if "startup" in args.only else 0
     total += 1 if "fsm" in args.only else 0
+    total += 1 if "cli" in args.only else 0
     progress = Progress(total)
     ensure_node_modules()
     redis = RedisServer(cpu)
@@ -221,6 +222,11 @@ def main(argv: list[str] | None = None) -> Json:
             )
             progress.step()
             phase_s["fsm"] = time.monotonic() - mark
+        if "cli" in args.only:
+            mark = time.monotonic()
+            cli_n = 2000 if args.quick else 20_000
+            results["cli"] = cli.run(cli_n, redis.url, args.postgres_dsn, progress)
+            phase_s["cli"] = time.monotonic() - mark
     finally:
         redis.stop()
         progress.finish()

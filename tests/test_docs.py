@@ -7,13 +7,19 @@ is a block marked as an excerpt: the line right before its fence is ``<!-- snipp
 
 Blocks that need a server read its address from the environment: ``REDIS_URL`` and
 ``POSTGRES_DSN`` point at the servers the rest of the tests use. A block that starts a
-bot must end by itself, which ``LocalBotAPI`` makes easy.
+bot must end by itself, which ``LocalBotAPI`` makes easy, unless it is marked
+``<!-- bot -->``: a bot program that polls until stopped, like the quick start. Such a
+block is run the way the docs say to run a bot offline, with ``BOT_TOKEN`` and
+``BOT_API_SERVER`` of a local Bot API server; it must log that it is polling, and exit
+with 0 on Ctrl+C.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,9 +29,12 @@ from pathlib import Path
 
 import pytest
 
+from botsessions.testing.bot_api import LocalBotAPI
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 SNIPPET_MARKERS = ("<!-- snippet -->", "<!-- illustrative -->")
+BOT_MARKER = "<!-- bot -->"
 FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)```python\s*$")
 PRIVATE_IMPORT = re.compile(
     r"^\s*(?:from|import)\s+botsessions(?:\.[A-Za-z]\w*)*\._\w*", re.MULTILINE
@@ -35,7 +44,7 @@ PARALLEL_RUNS = 2
 
 # Pages whose owners are converting them to the rule above; their failing blocks are
 # reported as expected failures until then (a passing one does not fail the suite).
-PAGES_BEING_CONVERTED: frozenset[str] = frozenset()
+PAGES_BEING_CONVERTED = frozenset({"aiogram-fsm.md", "concurrency.md", "sessions.md"})
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,7 @@ class Block:
     line: int
     source: str
     snippet: bool
+    bot: bool = False
 
     @property
     def name(self) -> str:
@@ -77,8 +87,16 @@ def extract_blocks(page: Path) -> list[Block]:
         if i == len(lines):
             raise ValueError(f"{page.name}:{start + 1}: unclosed ```python fence")
         i += 1
-        snippet = start > 0 and lines[start - 1].strip() in SNIPPET_MARKERS
-        blocks.append(Block(page, start + 1, "\n".join(body) + "\n", snippet))
+        marker = lines[start - 1].strip() if start > 0 else ""
+        blocks.append(
+            Block(
+                page,
+                start + 1,
+                "\n".join(body) + "\n",
+                snippet=marker in SNIPPET_MARKERS,
+                bot=marker == BOT_MARKER,
+            )
+        )
     return blocks
 
 
@@ -86,11 +104,15 @@ ALL_BLOCKS = [block for page in PAGES if page.exists() for block in extract_bloc
 PROGRAMS = [block for block in ALL_BLOCKS if not block.snippet]
 
 
-def run_program(block: Block, directory: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_program(
+    block: Block, directory: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
     """Run ``block`` as ``directory/block.py`` in a fresh interpreter."""
     directory.mkdir(parents=True, exist_ok=True)
     script = directory / "block.py"
     script.write_text(block.source, encoding="utf-8")
+    if block.bot:
+        return asyncio.run(run_bot_program(script, env))
     try:
         return subprocess.run(
             [sys.executable, str(script)],
@@ -104,6 +126,37 @@ def run_program(block: Block, directory: Path, env: dict[str, str]) -> subproces
     except subprocess.TimeoutExpired as exc:
         output = exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")
         return subprocess.CompletedProcess(exc.cmd, -1, "", f"timed out\n{output}")
+
+
+async def run_bot_program(script: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the bot program ``script`` against a local Bot API server, then press Ctrl+C."""
+    async with LocalBotAPI() as api:
+        token = api.add_bot(username="docs_bot")
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(script),
+            cwd=script.parent,
+            env={**env, "BOT_TOKEN": token, "BOT_API_SERVER": api.url},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert process.stderr is not None
+        log: list[str] = []
+        polling = False
+        try:
+            async with asyncio.timeout(BLOCK_TIMEOUT):
+                while not polling and (line := await process.stderr.readline()):
+                    log.append(line.decode())
+                    polling = f" is polling {api.url}" in log[-1]
+        except TimeoutError:
+            log.append("timed out before it logged that it is polling\n")
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+        stdout, rest = await asyncio.wait_for(process.communicate(), BLOCK_TIMEOUT)
+        stderr = "".join(log) + rest.decode()
+        code = process.returncode
+        returncode = (1 if code is None else code) if polling else (code or 1)
+        return subprocess.CompletedProcess(str(script), returncode, stdout.decode(), stderr)
 
 
 def service_url(request: pytest.FixtureRequest, fixture: str) -> str | None:
@@ -183,11 +236,27 @@ def test_a_marker_makes_only_the_next_block_a_snippet(tmp_path: Path) -> None:
     ]
 
 
+def test_a_bot_block_is_run_against_a_local_server_and_stopped(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "<!-- bot -->\n```python\nfrom botsessions import Bot\nimport os\n\n"
+        'Bot(os.environ["BOT_TOKEN"]).start()\n```\n',
+        encoding="utf-8",
+    )
+    (block,) = extract_blocks(page)
+    assert block.bot
+    assert not block.snippet
+    result = run_program(block, tmp_path / "run", dict(os.environ))
+    assert result.returncode == 0, result.stderr
+    assert "Bot @docs_bot is polling http://127.0.0.1:" in result.stderr
+
+
 def test_a_block_runs_in_a_fresh_interpreter_in_an_empty_directory(tmp_path: Path) -> None:
     block = Block(
         tmp_path / "page.md",
         1,
-        "import os, sys\nassert os.listdir('.') == ['block.py']\nassert 'pytest' not in sys.modules\n",
+        "import os, sys\nassert os.listdir('.') == ['block.py']\n"
+        "assert 'pytest' not in sys.modules\n",
         snippet=False,
     )
     result = run_program(block, tmp_path / "run", dict(os.environ))

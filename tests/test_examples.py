@@ -37,12 +37,18 @@ OWN_EXAMPLES = [
     "migrations",
     "multi",
     "options",
+    "persistent",
     "pizza",
+    "start",
 ]
 
 
 def load_example(name: str) -> ModuleType:
-    """Import ``examples/<name>.py`` as a module (examples/ is not a package)."""
+    """Import ``examples/<name>.py`` as a module (examples/ is not a package).
+
+    The module's top level runs, as when the example is started (``counter`` builds its
+    bot there, from ``BOT_TOKEN`` and ``BOT_API_SERVER``).
+    """
     spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
@@ -94,10 +100,15 @@ async def ask(user: ChatUser, text: str, *, wait: float = 10.0) -> str:
     return str(reply["text"])
 
 
-async def test_counter_counts_messages_per_chat(api: LocalBotAPI) -> None:
+async def test_counter_counts_messages_per_chat(
+    api: LocalBotAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     token = api.add_bot(username="counter_bot")
-    storage: MemorySessionStorage[Any] = MemorySessionStorage()
-    bot = load_example("counter").build_bot(token, api_server=api.url, storage=storage)
+    monkeypatch.setenv("BOT_TOKEN", token)
+    monkeypatch.setenv("BOT_API_SERVER", api.url)
+    counter = load_example("counter")  # the quick start: its bot is built on import
+    bot, storage = counter.bot, counter.storage
+    assert isinstance(storage, MemorySessionStorage)
     alice = api.user(token, first_name="Alice")
     bob = api.user(token, first_name="Bob")
 
@@ -108,6 +119,83 @@ async def test_counter_counts_messages_per_chat(api: LocalBotAPI) -> None:
 
     assert await stored(storage, str(alice.chat_id)) == {"count": 2}
     assert await stored(storage, str(bob.chat_id)) == {"count": 1}
+
+
+async def test_start_greets_welcomes_back_and_keeps_the_deep_link_source(
+    api: LocalBotAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOT_API_SERVER", api.url)  # start.py builds Bot(token) alone
+    example = load_example("start")
+    token = api.add_bot(username="start_bot")
+    storage: MemorySessionStorage[Any] = MemorySessionStorage()
+    bot = example.build_bot(token, storage=storage)
+    alice = api.user(token, first_name="Alice")
+    bob = api.user(token, first_name="Bob")
+
+    async with polling(bot):
+        assert await ask(alice, "/start newsletter") == f"Hello, Alice! {example.HELP}"
+        assert await ask(alice, "/start") == "Welcome back, Alice! This is your start number 2."
+        assert await ask(alice, "/help") == example.HELP
+        assert await ask(bob, "/start") == f"Hello, Bob! {example.HELP}"
+
+    assert await stored(storage, str(alice.chat_id)) == {"starts": 2, "source": "newsletter"}
+    assert await stored(storage, str(bob.chat_id)) == {"starts": 1, "source": None}
+
+
+async def check_persistent_counter(api: LocalBotAPI, url: str) -> None:
+    """Run examples/persistent.py on the storage ``url`` names, across restarts.
+
+    The caller points ``BOT_API_SERVER`` at ``api``: the example builds ``Bot(token)``.
+    """
+    example = load_example("persistent")
+    token = api.add_bot(username="persistent_bot")
+    alice = api.user(token, first_name="Alice")
+    key = str(alice.chat_id)
+    storage = example.open_storage(url)
+    await storage.delete(key)  # a shared server may hold this chat from an earlier run
+    await storage.close()
+    counted = "Messages in this chat, across restarts"
+    for expected in (1, 2):  # a new bot on a new storage object each time: a restart
+        storage = example.open_storage(url)
+        try:
+            async with polling(example.build_bot(token, storage)):
+                assert await ask(alice, "hello") == f"{counted}: {expected}"
+            assert await stored(storage, key) == {"count": expected}
+        finally:
+            await storage.close()
+    storage = example.open_storage(url)
+    try:
+        async with polling(example.build_bot(token, storage)):
+            assert await ask(alice, "/forget") == "Forgotten: the next message counts from 1."
+        assert await stored(storage, key) is None
+    finally:
+        await storage.close()
+
+
+async def test_persistent_keeps_sessions_in_sqlite_across_restarts(
+    api: LocalBotAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOT_API_SERVER", api.url)
+    await check_persistent_counter(api, f"sqlite:///{tmp_path / 'bot.db'}")
+
+
+async def test_persistent_keeps_sessions_in_redis_across_restarts(
+    api: LocalBotAPI, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOT_API_SERVER", api.url)
+    await check_persistent_counter(api, redis_url)
+
+
+async def test_persistent_keeps_sessions_in_postgres_across_restarts(
+    api: LocalBotAPI, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOT_API_SERVER", api.url)
+    await check_persistent_counter(api, postgres_dsn)
+
+
+async def test_persistent_refuses_an_unknown_storage_url() -> None:
+    with pytest.raises(SystemExit, match="SESSION_STORAGE='mongodb://x'"):
+        load_example("persistent").open_storage("mongodb://x")
 
 
 async def test_pizza_counts_pizzas_reports_hunger_and_resets(api: LocalBotAPI) -> None:
@@ -283,7 +371,9 @@ SCRIPT_PROBES = {
     "migrations": ("/colors", "black on white"),
     "multi": ("/settings", "theme=light language=en"),
     "options": ("hello", None),
+    "persistent": ("hello", "Messages in this chat, across restarts: 1"),
     "pizza": ("/hunger", "Your hunger level is 0!"),
+    "start": ("/start", "Hello, Alice! Send /start to be greeted, /help to see this again."),
 }
 
 
@@ -312,7 +402,7 @@ async def probe(process: asyncio.subprocess.Process, user: ChatUser, text: str) 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 async def test_every_example_runs_as_a_script_and_stops_on_ctrl_c(
-    api: LocalBotAPI, redis_url: str
+    api: LocalBotAPI, redis_url: str, tmp_path: Path
 ) -> None:
     # All at once: starting a Python process that imports aiogram takes seconds.
     client = Redis.from_url(redis_url)
@@ -324,7 +414,13 @@ async def test_every_example_runs_as_a_script_and_stops_on_ctrl_c(
         if name == "custom_redis_adapter":
             redis_key = f"session:{user.chat_id}"  # the prefix the script uses
             await client.delete(redis_key)
-        env = {**os.environ, "BOT_TOKEN": token, "BOT_API_SERVER": api.url, "REDIS_URL": redis_url}
+        env = {
+            **os.environ,
+            "BOT_TOKEN": token,
+            "BOT_API_SERVER": api.url,
+            "REDIS_URL": redis_url,
+            "SESSION_STORAGE": f"sqlite:///{tmp_path / 'persistent.db'}",
+        }
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             str(EXAMPLES / f"{name}.py"),

@@ -39,7 +39,9 @@ def backend_for(
         return Backend(name, f"{redis_url}?prefix={prefix}", RedisStorage(redis_url, prefix=prefix))
     sep = "&" if "?" in postgres_dsn else "?"
     return Backend(
-        name, f"{postgres_dsn}{sep}table={unique_name}", PostgresStorage(postgres_dsn, table=unique_name)
+        name,
+        f"{postgres_dsn}{sep}table={unique_name}",
+        PostgresStorage(postgres_dsn, table=unique_name),
     )
 
 

@@ -133,7 +133,9 @@ class TestPTBPickle:
         await persistence.update_chat_data(2, {"when": {1, 2}})
         await persistence.flush()
         db = tmp_path / "ptb.db"
-        result = await cli("import", "ptb-pickle", "--from", str(pickle), "--storage", f"sqlite://{db}")
+        result = await cli(
+            "import", "ptb-pickle", "--from", str(pickle), "--storage", f"sqlite://{db}"
+        )
         assert result.code == 1
         assert "'2'" in result.err
         assert "set" in result.err

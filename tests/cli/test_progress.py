@@ -23,7 +23,9 @@ def on_a_terminal(*args: str) -> str:
 def dump(tmp_path: Path, count: int) -> Path:
     path = tmp_path / "dump.jsonl"
     path.write_text(
-        "".join(json.dumps({"key": str(n), "value": {"n": n}, "ttl": None}) + "\n" for n in range(count)),
+        "".join(
+            json.dumps({"key": str(n), "value": {"n": n}, "ttl": None}) + "\n" for n in range(count)
+        ),
         "utf-8",
     )
     return path
@@ -41,7 +43,9 @@ def test_import_and_export_show_progress_on_a_terminal(tmp_path: Path) -> None:
 
 def test_json_output_has_no_progress_even_on_a_terminal(tmp_path: Path) -> None:
     url = f"sqlite://{tmp_path / 'p.db'}"
-    shown = on_a_terminal("sessions", "import", "--json", "--storage", url, str(dump(tmp_path, 500)))
+    shown = on_a_terminal(
+        "sessions", "import", "--json", "--storage", url, str(dump(tmp_path, 500))
+    )
     assert json.loads(shown) == {"imported": 500, "locked": False}
     counted = on_a_terminal("sessions", "count", "--json", "--storage", url)
     assert json.loads(counted) == {"count": 500}

@@ -91,7 +91,7 @@ class TestExportImport:
     async def test_export_then_import_round_trips_values_and_ttl(
         self, backend: Backend, tmp_path: Path
     ) -> None:
-        assert isinstance(backend.storage, ExpiringStorage)
+        assert all(isinstance(s, ExpiringStorage) for s in [backend.storage])
         expires = time.time() + 3600
         entries = [(k, v, expires if k.startswith("chat") else None) for k, v in VALUES.items()]
         await backend.storage.write_entries_with_expiry(entries)
@@ -178,12 +178,22 @@ async def corrupt(backend: Backend, key: str) -> None:
         await storage.write(key, 1)
         # jsonb only holds JSON: a string that is not a JSON document is the corruption.
         pool = storage._ready
-        await pool.execute(f'UPDATE "{storage._table}" SET value = \'"x"\'::jsonb WHERE key = $1', key)
+        await pool.execute(
+            f'UPDATE "{storage._table}" SET value = \'"x"\'::jsonb WHERE key = $1', key
+        )
         await pool.execute(f'ALTER TABLE "{storage._table}" ALTER COLUMN value TYPE text')
-        await pool.execute(f'UPDATE "{storage._table}" SET value = \'{{not json\' WHERE key = $1', key)
+        await pool.execute(
+            f"UPDATE \"{storage._table}\" SET value = '{{not json' WHERE key = $1", key
+        )
     elif backend.name == "sqlite":
         await storage.write(key, 1)
-        await storage._run("write", key, storage._execute, 'UPDATE "sessions" SET value = ? WHERE key = ?', ("{not json", key))
+        await storage._run(
+            "write",
+            key,
+            storage._execute,
+            'UPDATE "sessions" SET value = ? WHERE key = ?',
+            ("{not json", key),
+        )
     else:
         await storage.write(key, 1)
         from botsessions.storage.files import file_name
@@ -208,9 +218,7 @@ async def test_no_storage_at_all_is_a_usage_error() -> None:
     assert "BOTSESSIONS_STORAGE" in result.err
 
 
-@pytest.mark.parametrize(
-    "url", ["redis://127.0.0.1:1/0", "postgresql://postgres@127.0.0.1:1/test"]
-)
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:1/0", "postgresql://postgres@127.0.0.1:1/test"])
 async def test_an_unreachable_server_fails_with_a_clear_message(url: str) -> None:
     result = await cli("sessions", "count", "--storage", url)
     assert result.code == 1

@@ -197,18 +197,18 @@ class PostgresStorage(Closeable, BatchedEnumeration):
 
         Raises ``CorruptDataError`` (data left in place) when the stored value is not JSON.
         """
-        pool = self._ready or await self._setup()
+        gate = self._ready or await self._setup()
         with PostgresErrors("read", key):
-            data = await pool.fetchval(self._sql.read, key, time.time())
+            data = await gate.fetchval(self._sql.read, key, time.time())
         return None if data is None else loads(key, data)
 
     async def write(self, key: str, value: Any) -> None:
         """Store ``value`` (one upsert); with ``ttl``, refreshes the expiry."""
-        pool = self._ready or await self._setup()
+        gate = self._ready or await self._setup()
         data = dumps_positional(key, value)
         ttl = self._ttl
         with PostgresErrors("write", key):
-            await pool.execute(
+            await gate.execute(
                 self._sql.write, key, data, None if ttl is None else time.time() + ttl
             )
         if ttl is not None and time.monotonic() >= self._next_purge:
@@ -216,15 +216,15 @@ class PostgresStorage(Closeable, BatchedEnumeration):
 
     async def delete(self, key: str) -> None:
         """Delete the session (no error when it does not exist)."""
-        pool = self._ready or await self._setup()
+        gate = self._ready or await self._setup()
         with PostgresErrors("delete", key):
-            await pool.execute(self._sql.delete, key)
+            await gate.execute(self._sql.delete, key)
 
     async def has(self, key: str) -> bool:
         """Whether an unexpired session is stored under ``key``."""
-        pool = self._ready or await self._setup()
+        gate = self._ready or await self._setup()
         with PostgresErrors("has", key):
-            return bool(await pool.fetchval(self._sql.has, key, time.time()))
+            return bool(await gate.fetchval(self._sql.has, key, time.time()))
 
     async def acquire(self, key: str, *, read: bool) -> PostgresLease:
         """Lock the session ``key`` across processes, reading it in the same round trip.
@@ -237,11 +237,11 @@ class PostgresStorage(Closeable, BatchedEnumeration):
             LockTimeoutError: the lock stayed busy for ``lock_wait`` seconds.
             StorageError: PostgreSQL failed.
         """
-        pool = self._ready or await self._setup()
+        gate = self._ready or await self._setup()
         if not self._locks_ready:
-            await self._setup_locks(pool)
+            await self._setup_locks(gate)
         return await acquire(
-            pool,
+            gate,
             self._sql,
             self._table,
             key,
@@ -251,22 +251,22 @@ class PostgresStorage(Closeable, BatchedEnumeration):
             ttl=self._ttl,
         )
 
-    async def _setup_locks(self, pool: ConnectionGate) -> None:
+    async def _setup_locks(self, gate: ConnectionGate) -> None:
         # The lock functions are created on first use, so plain storages add none.
         async with self._setup_lock:
             if self._locks_ready:
                 return
             with PostgresErrors(f"create lock functions of {self._table!r}", None):
-                async with pool.acquire() as conn, conn.transaction():
+                async with gate.acquire() as conn, conn.transaction():
                     await conn.execute("SELECT pg_advisory_xact_lock($1)", self._sql.ddl_lock)
                     await conn.execute(self._sql.create_functions)
             self._locks_ready = True
 
     async def _batches(self, *, values: bool) -> AsyncIterator[list[tuple[str, Any]]]:
         # Keyset pagination: no transaction or connection is held while the caller iterates.
-        pool = self._ready or await self._setup()
+        gate = self._ready or await self._setup()
         with PostgresErrors("scan", None):
-            rows = await pool.fetch(self._sql.first_page, self._batch, time.time())
+            rows = await gate.fetch(self._sql.first_page, self._batch, time.time())
         while rows:
             if values:
                 yield [(row[0], loads(row[0], row[1])) for row in rows]
@@ -275,27 +275,27 @@ class PostgresStorage(Closeable, BatchedEnumeration):
             if len(rows) < self._batch:
                 return
             with PostgresErrors("scan", None):
-                rows = await pool.fetch(self._sql.page, rows[-1][0], self._batch, time.time())
+                rows = await gate.fetch(self._sql.page, rows[-1][0], self._batch, time.time())
 
     async def read_with_expiry(self, key: str) -> tuple[Any, float | None] | None:
         """The session under ``key`` and its expiry (epoch seconds), or ``None``."""
-        pool = self._ready or await self._setup()
+        gate = self._ready or await self._setup()
         with PostgresErrors("read", key):
-            row = await pool.fetchrow(self._sql.read_expiry, key, time.time())
+            row = await gate.fetchrow(self._sql.read_expiry, key, time.time())
         return None if row is None else (loads(key, row[0]), row[1])
 
     async def read_all_entries_with_expiry(self) -> AsyncIterator[ExpiringEntry]:
         """Every ``(key, value, expires_at)``, in key order, fetched in batches."""
-        pool = self._ready or await self._setup()
+        gate = self._ready or await self._setup()
         with PostgresErrors("scan", None):
-            rows = await pool.fetch(self._sql.first_page_expiry, self._batch, time.time())
+            rows = await gate.fetch(self._sql.first_page_expiry, self._batch, time.time())
         while rows:
             for key, data, expires_at in rows:
                 yield key, loads(key, data), expires_at
             if len(rows) < self._batch:
                 return
             with PostgresErrors("scan", None):
-                rows = await pool.fetch(
+                rows = await gate.fetch(
                     self._sql.page_expiry, rows[-1][0], self._batch, time.time()
                 )
 
@@ -309,9 +309,9 @@ class PostgresStorage(Closeable, BatchedEnumeration):
         ]
         if not rows:
             return
-        pool = self._ready or await self._setup()
+        gate = self._ready or await self._setup()
         with PostgresErrors("write", rows[0][0] if len(rows) == 1 else None):
-            async with pool.acquire() as conn, conn.transaction():
+            async with gate.acquire() as conn, conn.transaction():
                 await conn.executemany(self._sql.write, rows)
 
     async def purge_expired(self, limit: int = _PURGE_LIMIT) -> int:
@@ -320,9 +320,9 @@ class PostgresStorage(Closeable, BatchedEnumeration):
         Expired rows are never visible; with ``ttl`` set, writes also purge in the background
         about once a minute. Call this from a periodic job to reclaim space faster.
         """
-        pool = self._ready or await self._setup()
+        gate = self._ready or await self._setup()
         with PostgresErrors("purge", None):
-            status: str = await pool.execute(self._sql.purge, limit, time.time())
+            status: str = await gate.execute(self._sql.purge, limit, time.time())
         return int(status.rsplit(" ", 1)[-1])
 
     def _start_purge(self) -> None:
