@@ -14,8 +14,8 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 from typing_extensions import TypedDict
 
-from botsessions.engine.codec import codec_for
 from botsessions._errors import CorruptDataError
+from botsessions.engine.codec import codec_for
 
 
 class Color(enum.Enum):

@@ -159,3 +159,38 @@ class TestCatch:
     def test_catch_rejects_non_callables(self) -> None:
         with pytest.raises(TypeError, match="callable"):
             make_bot().catch("nope")  # type: ignore[arg-type]
+
+
+class TestApiServerFromTheEnvironment:
+    def test_bot_api_server_is_read_when_api_server_is_not_given(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("BOT_API_SERVER", "http://127.0.0.1:8081/")
+        assert Bot("4242:token").api.server == "http://127.0.0.1:8081"
+
+    def test_an_explicit_api_server_wins_over_the_environment(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("BOT_API_SERVER", "http://127.0.0.1:8081")
+        assert Bot("4242:token", api_server="http://10.0.0.1").api.server == "http://10.0.0.1"
+
+    @pytest.mark.parametrize("value", [None, ""])
+    def test_without_the_variable_the_bot_talks_to_telegram(
+        self, monkeypatch: pytest.MonkeyPatch, value: str | None
+    ) -> None:
+        if value is None:
+            monkeypatch.delenv("BOT_API_SERVER", raising=False)
+        else:
+            monkeypatch.setenv("BOT_API_SERVER", value)
+        assert Bot("4242:token").api.server == "https://api.telegram.org"
+
+    async def test_a_bot_written_for_telegram_polls_the_server_in_the_variable(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        async with LocalBotAPI() as api:
+            token = api.add_bot(username="env_bot")
+            monkeypatch.setenv("BOT_API_SERVER", api.url)
+            bot = Bot(token)
+            await bot.init()
+            await bot.api.close()
+        assert bot.me.username == "env_bot"

@@ -54,8 +54,8 @@ def test_aiogram_own_fsm_tests_pass_on_every_backend(redis_url: str, postgres_ds
         **os.environ,
         "BOTSESSIONS_REDIS_URL": redis_url,
         "BOTSESSIONS_POSTGRES_DSN": postgres_dsn,
+        "BOTSESSIONS_PYTHON": sys.executable,
     }
-    env["BOTSESSIONS_PYTHON"] = sys.executable
     result = subprocess.run(
         [str(ROOT / "scripts" / "aiogram-fsm-tests")],
         env=env,

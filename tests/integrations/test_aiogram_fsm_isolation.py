@@ -26,6 +26,7 @@ from tests.integrations._fsm_storages import (
     KEY,
     RECORD,
     Stores,
+    drop_redis,
     feed,
     locking_stores,
     redis_store,
@@ -188,6 +189,22 @@ class TestSessionIsolation:
         await straggler
 
         assert await fsm.get_data(KEY) == {"second": True, "late": True}
+
+    async def test_an_inner_isolation_of_another_storage_keeps_the_outer_lease_in_use(
+        self, redis_url: str, unique_name: str, redis_store: RedisStorage
+    ) -> None:
+        recording = RecordingStorage(redis_store)
+        elsewhere = RedisStorage(redis_url, prefix=f"{unique_name}-other:")
+        try:
+            async with SessionIsolation(recording).lock(KEY):
+                async with SessionIsolation(elsewhere).lock(KEY):
+                    pass
+                await FSMStorage(recording).set_state(KEY, "outer")
+        finally:
+            await elsewhere.close()
+            await drop_redis(redis_url, f"{unique_name}-other:")
+
+        assert [call[0] for call in recording.calls] == ["acquire", "lease.write", "lease.release"]
 
     async def test_taking_the_same_key_twice_in_one_task_raises(
         self, locking_stores: Stores

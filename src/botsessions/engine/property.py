@@ -1,56 +1,43 @@
 """One session property of one update, from load to save: the engine's state machine.
 
 A ``PropertySession`` serves a strict session, a lazy session and every fragment of a
-multi session alike. It talks to its storage only through the plan's ``Access`` (whose
-shape was decided when the session was built) and keeps the *stored form* it read
-(``stored``) untouched, to compare against at the end.
+multi session alike. It reaches its storage only through the plan's ``Access`` and keeps
+the *stored form* it read (``stored``) untouched, to compare against at the end.
 
 States (``PropertySession.state``), one meaning each:
 
 ``NO_KEY``
-    The key function gave ``None``. Reading or assigning raises ``SessionKeyError``;
-    the update passes through with no lock and no storage call.
+    The key function gave ``None``: touching ``ctx.session`` raises ``SessionKeyError``;
+    no lock, no storage call.
 ``UNLOADED``
-    The key is known, nothing is locked or read yet. A strict session leaves this state
-    before its handler runs; a lazy one stays here until the first access. Reading
-    -> ``LOADING`` (or straight to ``ACCESSED`` when the lock is free and the storage
-    synchronous); assigning -> ``ASSIGNED``.
-``LOADING`` (lazy only)
-    The one load task runs: take the key's lock, then read (or take the storage's
-    lease). Every read of ``ctx.session`` returns that task. Assigning -> ``ASSIGNED``;
-    the read goes on but its result loses.
-``LOADED`` (strict only)
-    Locked and read before the handler; the stored form is kept, not yet decoded (an
-    update that never touches its session pays no decoding). Reading -> ``ACCESSED``;
-    assigning -> ``ASSIGNED``.
+    Key known, nothing locked or read. Strict sessions leave it before the handler; lazy
+    ones stay until first accessed (-> ``LOADING``, or ``ACCESSED`` at once when the lock
+    is free and the storage synchronous) or assigned (-> ``ASSIGNED``).
+``LOADING`` (lazy)
+    The one load task runs (lock, then read or lease); every access returns it. An
+    assignment (-> ``ASSIGNED``) lets it go on, but its result loses.
+``LOADED`` (strict)
+    Locked and read before the handler, not decoded yet (an update that never touches its
+    session pays no decoding). Reading -> ``ACCESSED``; assigning -> ``ASSIGNED``.
 ``ACCESSED``
-    The handler holds the value: a decoded copy of the stored form, or ``initial()``
-    when storage had none. Assigning -> ``ASSIGNED``.
+    The handler holds the value: a decoded copy of the stored form, or ``initial()``.
 ``ASSIGNED``
-    The handler assigned a value, ``None``, or an awaitable (kept in a future, so it can
-    be awaited more than once).
-``FAILED`` (lazy only)
-    The load failed; awaiting ``ctx.session`` re-raises, and so does the end of the
+    The handler assigned a value, ``None``, or an awaitable (kept in a future).
+``FAILED`` (lazy)
+    The load failed: awaiting ``ctx.session`` re-raises, and so does the end of the
     update unless a value was assigned afterwards.
 
-End of the update: ``abort`` when the handler raised writes and deletes nothing, cancels
-pending work and ends the lease. Otherwise ``decide`` makes the one write decision:
+The end of an update: ``abort`` (the handler raised) writes nothing, cancels pending
+work and ends the lease. Otherwise ``decide`` makes the one write decision: ``ACCESSED``
+or ``ASSIGNED`` writes when the encoded value differs from the stored form (always when
+storage had nothing, or when an assignment beat the lazy read); ``ASSIGNED`` ``None``
+deletes; a value read as ``None`` and everything else is kept. A lazy read that an
+awaitable assignment raced gives the loaded value to whoever awaits it, so
+``ctx.session = bump(ctx.session)`` cannot wait for itself.
 
-* ``NO_KEY`` / ``UNLOADED`` / ``LOADED``: keep (nothing was touched).
-* ``ACCESSED``: write if the encoded value differs (``!=``) from the stored form, and
-  always when storage had nothing; a value of ``None`` (read, no ``initial``) is kept.
-* ``ASSIGNED``: an awaitable is awaited first; ``None`` deletes; any other value is
-  written if it differs from the stored form, and always when the lazy read had not
-  finished when the assignment happened.
-
-A lazy read still running when a value is assigned keeps going; whoever awaits it gets
-the assigned value, or the loaded value when the assignment was itself an awaitable (so
-``ctx.session = bump(ctx.session)`` cannot wait for itself).
-
-Leases (``Shape.LEASED``): the end of the update applies the decision under the lease
-and hands it on to the next local update of the key, or releases it (``engine.handoff``);
-an update that arrives with a handed-over lease starts from ``lease.value`` without
-locking or reading. Every way out ends the lease or hands it on.
+Leases (``Shape.LEASED``): the decision is applied under the lease, which then goes on to
+the next local update of the key or is released (``engine.handoff``); an update that
+arrives with a handed-over lease starts from ``lease.value``, without locking or reading.
 """
 
 from __future__ import annotations

@@ -167,6 +167,7 @@ class SessionIsolation(BaseEventIsolation):
                 raise
             held = HeldLease(self.storage, name, lease)
         holding = _Holding(held)
+        outer = _HELD.get().get(name)  # another isolation's hold on the same name, if any
         _HELD.set({**_HELD.get(), name: holding})
         try:
             yield
@@ -174,7 +175,10 @@ class SessionIsolation(BaseEventIsolation):
             holding.active = False
             remaining = dict(_HELD.get())
             if remaining.get(name) is holding:
-                del remaining[name]
+                if outer is None:
+                    del remaining[name]
+                else:
+                    remaining[name] = outer
                 _HELD.set(remaining)
             await self._end(name, held)
 

@@ -35,18 +35,26 @@ try:
     from aiogram.dispatcher.event.handler import HandlerObject
     from aiogram.dispatcher.middlewares.user_context import EventContext
     from aiogram.types import TelegramObject, Update
-except ModuleNotFoundError as exc:  # pragma: no cover - aiogram is a core dependency today
+except ModuleNotFoundError as exc:
     raise ModuleNotFoundError(
-        "botsessions.integrations.aiogram needs aiogram 3: pip install botsessions[aiogram]"
+        'botsessions.integrations.aiogram needs aiogram 3: pip install "botsessions[aiogram]"'
     ) from exc
 
 from botsessions._errors import SessionKeyError
 from botsessions.engine.manager import build_manager, run_update
 from botsessions.engine.protocols import SessionSlot
+from botsessions.integrations._aiogram_fsm import FSMStorage, SessionIsolation
 from botsessions.integrations._handle import SessionHandle
 from botsessions.keys import per_chat
 
-__all__ = ["EventKeyContext", "SessionHandle", "SessionMiddleware", "setup_sessions"]
+__all__ = [
+    "EventKeyContext",
+    "FSMStorage",
+    "SessionHandle",
+    "SessionIsolation",
+    "SessionMiddleware",
+    "setup_sessions",
+]
 
 AiogramHandler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
