@@ -15,7 +15,8 @@ import pytest
 
 from botsessions import MemorySessionStorage
 from botsessions.__main__ import main
-from botsessions._demo import build_demo_bot, open_storage
+from botsessions._demo.bot import build_demo_bot
+from botsessions._demo.storages import open_storage
 from botsessions.storage import FileStorage, PostgresStorage, RedisStorage, SQLiteStorage
 from botsessions.testing.bot_api import ChatUser, LocalBotAPI
 

@@ -10,8 +10,7 @@ import os
 import sys
 
 from botsessions._cli import add_commands, run
-from botsessions._demo import DEFAULT_DB, DEFAULT_DIRECTORY, open_storage, run_demo
-from botsessions.bot import TelegramError
+from botsessions._demo.storages import DEFAULT_DB, DEFAULT_DIRECTORY, open_storage
 
 __all__ = ["main"]
 
@@ -87,6 +86,10 @@ def main(argv: list[str] | None = None) -> None:
             # Show the bot layer's startup line (INFO); offline it would clutter the chat.
             logging.basicConfig(format="%(message)s")
             logging.getLogger("botsessions").setLevel(logging.INFO)
+        # Imported here: the bot layer and its HTTP client are not needed by the other commands.
+        from botsessions._demo.run import run_demo
+        from botsessions.bot import TelegramError
+
         try:
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(run_demo(chosen, telegram_token=token, api_server=api_server))
