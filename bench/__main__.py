@@ -1,9 +1,10 @@
 """``python -m bench``: botsessions against grammY, aiogram and python-telegram-bot.
 
 Runs every workload in one invocation (W0 bare dispatch, W1 memory sessions, W2/W2'
-persistent storages, W3 concurrency in one process and across processes, W4 one million
-memory sessions, and the startup phase: import cost, process start to first reply, the
-demo's first line), prints the
+persistent storages, W3 concurrency in one process and across processes, W2/W3 on a Redis
+Cluster and MariaDB/MySQL, W4 one million memory sessions, the startup phase: import cost,
+process start to first reply, the demo's first line; the aiogram FSM across processes, and
+the operator command line's export/import throughput), prints the
 comparison as Markdown on stdout, shows progress on stderr, and writes
 ``bench/results/latest.json`` and ``bench/results/latest.md``.
 """
@@ -22,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import cli, concurrency, crossprocess, dispatch, fsm, memory, startup
+from bench import _scaleout, cli, concurrency, crossprocess, dispatch, fsm, memory, startup
 from bench._common import Json
 from bench._report import render
 from bench._runner import BENCH_DIR, NODE_DIR, Progress, ensure_node_modules, node_child, run_child
@@ -62,6 +63,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--postgres-dsn", default=os.environ.get("BOTSESSIONS_POSTGRES_DSN", DEFAULT_POSTGRES_DSN)
     )
+    p.add_argument(
+        "--mysql-url",
+        default=os.environ.get(_scaleout.MYSQL_ENV, _scaleout.DEFAULT_MYSQL_URL),
+        help="MariaDB/MySQL of the scale-out W2/W3 rows (BOTSESSIONS_MYSQL_URL)",
+    )
+    p.add_argument("--no-cluster", action="store_true", help="skip the Redis Cluster rows of W2/W3")
+    p.add_argument("--no-mysql", action="store_true", help="skip the MariaDB/MySQL rows of W2/W3")
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="where latest.json/.md go")
     p.add_argument("--no-save", action="store_true", help="print only; write no result files")
     p.add_argument(
@@ -135,6 +143,13 @@ def main(argv: list[str] | None = None) -> Json:
     cross = "W3" in args.only and (systems is None or "botsessions" in systems)
     total += len(w3_systems) if "W3" in args.only else 0
     total += 1 if cross else 0
+    scale_kinds = [
+        kind
+        for kind in _scaleout.KINDS
+        if not getattr(args, f"no_{kind}") and (systems is None or "botsessions" in systems)
+    ]
+    scale_only = args.only & {"W2", "W3"}
+    total += _scaleout.steps(scale_only, scale_kinds) if scale_kinds else 0
     total += startup.STEPS if "startup" in args.only else 0
     total += 1 if "fsm" in args.only else 0
     total += 1 if "cli" in args.only else 0
@@ -201,6 +216,24 @@ def main(argv: list[str] | None = None) -> Json:
                 results["w3"]["failures"]["botsessions across processes"] = repr(exc)
             progress.step()
             phase_s["W3 across processes"] = time.monotonic() - mark
+        if scale_kinds and scale_only:
+            mark = time.monotonic()
+            results["scaleout"] = _scaleout.run(
+                only=scale_only,
+                kinds=scale_kinds,
+                n=args.n_sql,
+                chats=args.chats,
+                reps=args.reps_io,
+                k=args.k,
+                processes=args.w3_processes,
+                runs=args.w3_runs,
+                mysql_url=args.mysql_url,
+                cpu=cpu,
+                progress=progress,
+            )
+            for kind, server in results["scaleout"]["servers"].items():
+                meta[f"{_scaleout.LABELS[kind]} server"] = server
+            phase_s["W2/W3 scale-out"] = time.monotonic() - mark
         if "W4" in args.only:
             mark = time.monotonic()
 
@@ -247,9 +280,10 @@ def main(argv: list[str] | None = None) -> Json:
             "w3_runs": args.w3_runs,
             "w4_n": args.w4_n,
             "startup_runs": args.startup_runs,
+            "scale_out": scale_kinds if scale_only else [],
         },
     }
-    markdown = render(results, check(results)) + fsm.render(results.get("fsm"))
+    markdown = render(results, check(results))
     sys.stdout.write(markdown)
     if not args.no_save:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,10 @@
-"""Results -> Markdown: the comparison table, targets, W3 and W4 tables."""
+"""Results -> Markdown: the comparison table, targets, W3, W4, startup, FSM and cli tables."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from bench import fsm
 from bench._common import Json
 
 # workload -> the peers' workload it is compared with
@@ -215,6 +216,78 @@ def startup_table(startup: Json) -> list[str]:
     return lines
 
 
+REFERENCE_W2 = ("W2-redis", "W2-redis-nolock", "W2-postgres", "W2-postgres-nolock")
+
+
+def _w2_line(storage: str, name: str, row: Json, rtt: float | None) -> str:
+    return (
+        f"| {storage} | {name}: {row['label']} | {_cell(row.get('overhead_us'))} "
+        f"| {_f(row['updates_per_s']['median'], 0)} | {_f(rtt)} "
+        f"| {_cell(row.get('round_trips'), 2)} "
+        f"| {_list(row.get('storage_calls_per_update') or {}) or '—'} "
+        f"| {_cmds(row) if 'redis_commands_per_update' in row else '—'} "
+        f"| {'ok' if row.get('checks', {}).get('ok') else 'FAILED'} |"
+    )
+
+
+def scaleout_w2_table(scale: Json, dispatch: Json | None) -> list[str]:
+    """The scale-out W2 rows, under this run's single-Redis and PostgreSQL rows of the bot layer."""
+    lines = [
+        "| storage | workload | µs/update over own W0, median [min, max] | upd/s (median) "
+        "| driver round trip (µs) | round trips per update (overhead / driver RTT) "
+        "| storage calls per update | Redis commands per update (all nodes) | checks |",
+        "|---|---|---:|---:|---:|---:|---|---|---|",
+    ]
+    ours = ((dispatch or {}).get("systems") or {}).get("botsessions") or {}
+    rtt = (ours.get("redis_get_rtt_us") or {}).get("median")
+    for name in REFERENCE_W2:
+        row = ours.get("workloads", {}).get(name)
+        if row:
+            storage = f"{row.get('storage', '—')} (reference)"
+            lines.append(_w2_line(storage, name, row, rtt if "redis" in name else None))
+    for kind, found in scale.get("w2", {}).items():
+        for name, row in found["workloads"].items():
+            lines.append(_w2_line(kind, name, row, found["rtt_us"]))
+    return lines
+
+
+def cli_table(cli: Json) -> list[str]:
+    lines = [
+        "| storage | sessions | export (sessions/s) | import under the lock (sessions/s) "
+        "| import `--no-lock` (sessions/s) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for kind, row in cli.items():
+        if "error" in row:
+            lines.append(f"| {kind} | {NA}: {row['error'][:160]} | | | |")
+            continue
+        locked = row.get("import_locked_per_s", row.get("import_per_s"))
+        direct = row.get("import_no_lock_per_s")
+        lines.append(
+            f"| {kind} | {row['n']:,} | {_f(row.get('export_per_s'), 0)} | {_f(locked, 0)} "
+            f"| {_f(direct, 0) if direct is not None else 'same path (no lock)'} |"
+        )
+    return lines
+
+
+def _why(msg: str) -> str:
+    lines = msg.strip().splitlines() or [""]
+    return lines[-1][:200]
+
+
+def _with_scaleout(cross: Json | None, scale: Json | None) -> Json | None:
+    """One cross-process table: the scale-out storages' rows after the others."""
+    if not scale or not scale.get("rows"):
+        return cross
+    if not cross:
+        return scale
+    return {
+        **cross,
+        "rows": cross["rows"] + scale["rows"],
+        "failures": {**cross["failures"], **scale["failures"]},
+    }
+
+
 def render(results: Json, targets: list[str]) -> str:
     meta = results["meta"]
     out: list[str] = ["# botsessions benchmark results", ""]
@@ -258,18 +331,33 @@ def render(results: Json, targets: list[str]) -> str:
                 for job, msg in d["failures"].items()
             ]
             out.append("")
-    if results.get("w3"):
+    scale: Json = results.get("scaleout") or {}
+    if scale.get("w2"):
         out += [
-            f"## W3: {results['w3']['k']:,} concurrent updates of one chat",
+            f"## W2 on the scale-out storages (N={scale['n']:,}, {scale['reps']} runs, bot layer)",
             "",
-            *w3_table(results["w3"]),
+            *scaleout_w2_table(scale, d),
             "",
         ]
-        for system, msg in results["w3"]["failures"].items():
+    if scale.get("failures"):
+        out += ["Scale-out storages not available:", ""]
+        out += [f"- {what}: {NA} ({_why(msg)})" for what, msg in scale["failures"].items()]
+        out.append("")
+    w3: Json = results.get("w3") or {}
+    if not w3 and (scale.get("w3") or scale.get("cross_process")):
+        w3 = {"k": scale["k"], "rows": [], "failures": {}}
+    if w3:
+        out += [
+            f"## W3: {w3['k']:,} concurrent updates of one chat",
+            "",
+            *w3_table({"rows": w3["rows"] + scale.get("w3", [])}),
+            "",
+        ]
+        for system, msg in w3["failures"].items():
             out.append(f"- {system}: {NA} ({msg.strip().splitlines()[-1][:200]})")
-        if results["w3"]["failures"]:
+        if w3["failures"]:
             out.append("")
-        cross = results["w3"].get("cross_process")
+        cross = _with_scaleout(w3.get("cross_process"), scale.get("cross_process"))
         if cross:
             out += [
                 f"### W3 across processes: {cross['processes']} bot processes × "
@@ -297,6 +385,11 @@ def render(results: Json, targets: list[str]) -> str:
             out.append(f"- {what}: {NA} ({msg.strip().splitlines()[-1][:200]})")
         if startup["failures"]:
             out.append("")
+    fsm_section = fsm.render(results.get("fsm"))
+    if fsm_section:
+        out += [*fsm_section.strip("\n").split("\n"), ""]
+    if results.get("cli"):
+        out += ["## Operator command line: export and import", "", *cli_table(results["cli"]), ""]
     if results.get("missing"):
         out += ["## Missing pieces", ""]
         out += [f"- {m}" for m in results["missing"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench._common import Json
+from bench._scaleout_child import LABELS as LABELS_SCALE
 from bench.crossprocess import LABELS
 
 
@@ -100,11 +101,24 @@ def check(results: Json) -> list[str]:
         row = d.get("systems", {}).get(name, {}).get("workloads", {}).get("W0")
         value = None if not row else 1e6 / row["updates_per_s"]["median"]
         add(f"{name}: bare dispatch µs/update", value, "reported side by side", True)
+    scale: Json = results.get("scaleout") or {}
+    for kind, found in scale.get("w2", {}).items():
+        rows_of = found["workloads"]
+        locked, unlocked = rows_of.get(f"W2-{kind}"), rows_of.get(f"W2-{kind}-nolock")
+        label = LABELS_SCALE[kind]
+        rt = None if locked is None else float(locked["round_trips"]["median"])
+        add(f"{label}: round trips per changed update, lock on", rt, "reported", True)
+        cost = None
+        if locked is not None and unlocked is not None:
+            cost = locked["overhead_us"]["median"] - unlocked["overhead_us"]["median"]
+        add(f"{label}: uncontended lock cost, µs/update", cost, "reported", True, "{:+.1f}")
     w3 = results.get("w3") or {}
     ours = [r for r in w3.get("rows", []) if r["system"].startswith("botsessions")]
     cross = (w3.get("cross_process") or {}).get("rows", [])
-    if ours or cross:
-        lost = sum(r["lost"] for r in ours) + sum(r["lost"] for r in cross)
+    cross = cross + ((scale.get("cross_process") or {}).get("rows") or [])
+    scale_w3 = scale.get("w3") or []
+    if ours or cross or scale_w3:
+        lost = sum(r["lost"] for r in [*ours, *cross, *scale_w3])
         add(
             "W3: lost updates, all botsessions configurations"
             + (" (one process and across processes)" if cross else ""),
@@ -116,11 +130,16 @@ def check(results: Json) -> list[str]:
     if ours:
         worst = max(r["vs_floor"] for r in ours)
         add("W3, one process: worst time / serial floor", worst, "≤ 1.2×", worst <= 1.2)
-    spec = w3.get("cross_process")
+    for r in scale_w3:
+        one = float(r["vs_floor"])
+        label = LABELS_SCALE[r["storage"]]
+        add(f"W3, one process, {label}: time / serial floor", one, "≤ 1.2×", one <= 1.2)
+    spec = w3.get("cross_process") or scale.get("cross_process")
     if spec:
         found = {r["storage"]: r for r in cross}
         shape = f"{spec['processes']} processes × {spec['per_process']:,}"
-        for backend, label in LABELS.items():
+        wanted = {**(LABELS if w3.get("cross_process") else {}), **(LABELS_SCALE if scale else {})}
+        for backend, label in wanted.items():
             r = found.get(backend)
             ratio = None if r is None else float(r["vs_floor"]["median"])
             runs = "" if r is None else f", median of {len(r['runs'])}"
@@ -130,6 +149,16 @@ def check(results: Json) -> list[str]:
                 "≤ 1.2×",
                 ratio is not None and ratio <= 1.2,
             )
+    fsm_rows = (results.get("fsm") or {}).get("rows") or []
+    if fsm_rows:
+        lost = sum(int(r["lost"]) for r in fsm_rows)
+        add(
+            "aiogram FSM across processes: lost updates, all configurations",
+            float(lost),
+            "0",
+            lost == 0,
+            "{:.0f}",
+        )
     startup = results.get("startup")
     if startup:
         r = _startup_ratio(startup, "first_reply", "botsessions", "grammY")

@@ -121,9 +121,9 @@ class StandInStorage(FSMStorage):
             await FSMStorage.set_data(self, key, record.data)
             await FSMStorage.set_state(self, key, record.state)
 
-    async def _get(self, name: str) -> Any:
+    async def _get(self, name: str, *, private: bool = True) -> Any:
         await self._replay()
-        return await super()._get(name)
+        return await super()._get(name, private=private)
 
     async def _change(self, name: str, change: Any) -> Any:
         await self._replay()

@@ -99,3 +99,130 @@ async def test_bot_processes_sharing_one_storage_lose_no_update_of_one_chat(
             assert burst["lost"] == 0, row
             assert burst["errors"] == 0, row
             assert burst["api_calls"] == 0, row
+
+
+def _scaleout_kinds() -> list[str]:
+    """The scale-out storages this machine has; a loud skip (or failure) for the others."""
+    import os
+    import shutil
+    from urllib.parse import urlsplit
+
+    from bench import _scaleout
+
+    from tests.services import REQUIRE_ENV, port_open
+
+    kinds: list[str] = []
+    missing: list[str] = []
+    if shutil.which("redis-server") and shutil.which("redis-cli"):
+        kinds.append("cluster")
+    else:
+        missing.append("redis-server/redis-cli (Redis Cluster)")
+    url = os.environ.get(_scaleout.MYSQL_ENV, _scaleout.DEFAULT_MYSQL_URL)
+    parts = urlsplit(url)
+    if port_open(parts.hostname or "127.0.0.1", parts.port or 3306):
+        kinds.append("mysql")
+    else:
+        missing.append(f"MariaDB/MySQL at {url}")
+    if missing and os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"not available: {', '.join(missing)} ({REQUIRE_ENV}=1)", pytrace=False)
+    if not kinds:
+        pytest.skip(f"not available: {', '.join(missing)}")
+    return kinds
+
+
+# bench._runner.run_child leaves its child's pipes to the garbage collector.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_scaleout_rows_count_every_update_on_cluster_and_mysql() -> None:
+    import os
+
+    from bench import _scaleout
+    from bench._report import render
+    from bench._runner import Progress
+    from bench._targets import check
+
+    kinds = _scaleout_kinds()
+    url = os.environ.get(_scaleout.MYSQL_ENV, _scaleout.DEFAULT_MYSQL_URL)
+    result = _scaleout.run(
+        only={"W2", "W3"},
+        kinds=kinds,
+        n=60,
+        chats=6,
+        reps=1,
+        k=20,
+        processes=2,
+        runs=1,
+        mysql_url=url,
+        cpu=None,
+        progress=Progress(_scaleout.steps({"W2", "W3"}, kinds)),
+    )
+    assert result["failures"] == {}
+    assert sorted(result["w2"]) == sorted(kinds)
+    for kind, found in result["w2"].items():
+        rows = found["workloads"]
+        assert set(rows) == {f"W2-{kind}", f"W2-{kind}-nolock"}
+        assert rows[f"W2-{kind}"]["storage_calls_per_update"] == {
+            "acquire(read=True)": 1.0,
+            "lease.write": 1.0,
+        }
+        assert rows[f"W2-{kind}-nolock"]["storage_calls_per_update"] == {
+            "read": 1.0,
+            "write": 1.0,
+        }
+        for row in rows.values():
+            assert row["checks"]["ok"], row["checks"]
+    if "cluster" in kinds:
+        unlocked = result["w2"]["cluster"]["workloads"]["W2-cluster-nolock"]
+        assert unlocked["redis_commands_per_update"] == {"get": 1.0, "set": 1.0}
+    assert sorted(row["storage"] for row in result["w3"]) == sorted(kinds)
+    cross = result["cross_process"]
+    assert sorted(row["storage"] for row in cross["rows"]) == sorted(kinds)
+    for row in [*result["w3"], *cross["rows"]]:
+        assert (row["final"], row["lost"], row["errors"]) == (20, 0, 0), row
+    meta = {"command": "smoke", "date": "-", "wall_s": 0.0, "machine": {}}
+    markdown = render({"scaleout": result, "meta": meta}, check({"scaleout": result}))
+    assert "W2 on the scale-out storages" in markdown
+    assert "W3 across processes" in markdown
+    for kind in kinds:
+        assert f"W2-{kind}-nolock" in markdown
+
+
+def test_report_renders_the_cli_and_fsm_phases_and_their_failures() -> None:
+    from bench._report import render
+    from bench._targets import check
+
+    results: dict[str, Any] = {
+        "meta": {"command": "smoke", "date": "-", "wall_s": 0.0, "machine": {}},
+        "cli": {
+            "sqlite": {"n": 2000, "export_per_s": 5000.0, "import_per_s": 4000.0},
+            "redis": {
+                "n": 2000,
+                "export_per_s": 9000.0,
+                "import_locked_per_s": 3000.0,
+                "import_no_lock_per_s": 6000.0,
+            },
+            "postgres": {"error": "OSError('refused')"},
+        },
+        "fsm": {
+            "rows": [
+                {
+                    "config": "FSMStorage + SessionIsolation, RedisStorage",
+                    "final": 1000,
+                    "lost": 0,
+                    "errors": 0,
+                    "seconds": 1.3,
+                    "serial_floor_s": 1.1,
+                    "vs_floor": 1.18,
+                }
+            ],
+            "failures": {"aiogram RedisStorage + RedisEventIsolation": "RuntimeError: down"},
+        },
+    }
+    markdown = render(results, check(results))
+    assert "| sqlite | 2,000 | 5,000 | 4,000 | same path (no lock) |" in markdown
+    assert "| redis | 2,000 | 9,000 | 3,000 | 6,000 |" in markdown
+    assert "| postgres | not available: OSError('refused')" in markdown
+    assert "## aiogram FSM across processes" in markdown
+    assert "failed: RuntimeError: down" in markdown
+    assert "| aiogram FSM across processes: lost updates, all configurations | 0 | 0 | met |" in (
+        markdown
+    )

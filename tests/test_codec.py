@@ -116,6 +116,38 @@ class TestPlainSessions:
             codec_for(None).encode(value)
         assert str(caught.value).startswith(message)
 
+    @pytest.mark.parametrize("method", ["encode", "encode_bytes", "decode"])
+    def test_a_cyclic_session_is_refused_naming_where_it_refers_back(self, method: str) -> None:
+        value: dict[str, Any] = {"user": {"friends": [1]}}
+        value["user"]["friends"].append(value)
+        with pytest.raises(TypeError, match=r'^session\["user"\]\["friends"\]\[1\]: .*cyclic'):
+            getattr(codec_for(None), method)(value)
+
+    @pytest.mark.parametrize("levels", [255, 10_000])
+    @pytest.mark.parametrize("method", ["encode", "encode_bytes", "decode"])
+    def test_a_session_nested_too_deep_is_refused_not_a_recursion_error(
+        self, method: str, levels: int
+    ) -> None:
+        value: Any = {}
+        for _ in range(levels - 2):
+            value = [value]
+        value = {"root": value}
+        with pytest.raises(TypeError, match=r'^session\["root"\]\[0\].*: nests more than 254'):
+            getattr(codec_for(None), method)(value)
+
+    def test_254_nested_containers_and_shared_objects_are_fine(self) -> None:
+        value: Any = {}
+        for _ in range(253):
+            value = [value]
+        shared = [10**30]  # a big int: the exact walk copies, not orjson
+        codec = codec_for(None)
+        assert codec.encode(value) == value
+        assert codec.encode({"a": shared, "b": shared, "deep": value[0]}) == {
+            "a": shared,
+            "b": shared,
+            "deep": value[0],
+        }
+
     def test_int_and_str_enums_are_stored_as_their_plain_value(self) -> None:
         # They compare equal to their value, so the JSON check lets them through.
         assert type(codec_for(None).encode({"l": Level.LOW})["l"]) is int

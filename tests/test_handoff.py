@@ -389,7 +389,7 @@ class TestRealStorages:
             assert await burst(mw, 50) == [None] * 50
             stats = await admin.info("commandstats")
             assert await storage.read("42") == {"count": 51}
-            assert not await admin.exists("botsessions.lock:42")
+            assert not await admin.exists(b"\xffbotsessions.lock:42")  # the lock was released
         await admin.aclose()
         chains = math.ceil(50 / (HANDOFF_LIMIT + 1))
         # Without the handoff: 100 (lock and read, then write and unlock, per update).

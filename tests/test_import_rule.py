@@ -5,7 +5,8 @@ botsessions is built in layers, lowest first:
     L0  botsessions._errors, botsessions._options        the error tree, option validation
     L1  botsessions.storage                              storage protocols and backends
     L2  botsessions.engine                               all per-update session code
-    L3  botsessions._session, ._enhance, .keys           session(), enhance_storage(), keys
+    L3  botsessions._session, ._enhance, .keys           session(), enhance_storage(), keys,
+        botsessions.telemetry                            instrument(): an OpenTelemetry wrapper
     L4  botsessions.bot, botsessions.integrations        the bot layer and framework glue
     L5  botsessions.testing                              test kit and Bot API emulator
     L6  botsessions._demo, ._cli, .__main__              the demo and the command line
@@ -71,6 +72,7 @@ LAYERS: dict[str, int] = {
     "botsessions._session": 3,
     "botsessions._enhance": 3,
     "botsessions.keys": 3,
+    "botsessions.telemetry": 3,
     "botsessions.bot": 4,
     "botsessions.integrations": 4,
     "botsessions.testing": 5,

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
 
 from botsessions.engine.manager import SessionManager, make_plans, run_update
+from botsessions.engine.outside import OutsideAccess
 from botsessions.keys import per_chat
 
 __all__ = ["SessionMiddleware", "lazy_session", "session"]
 
+S = TypeVar("S")
 
-class SessionMiddleware(SessionManager):
+
+class SessionMiddleware(SessionManager, OutsideAccess[S]):
     """What ``session()`` and ``lazy_session()`` return: the built session, and the
     middleware that runs it, ``await mw(ctx, next)``.
 
     ``ctx`` is a host context: ``botsessions.Context``, or anything with the
     ``KeyContext`` attributes and ``bind_session``.
+
+    Outside an update (jobs, admin code, broadcasts): ``open(key)``, ``keys()``,
+    ``entries()``, and ``encode()``/``decode()`` for the session's stored form (see
+    ``OutsideAccess`` and the "Jobs, admin code and broadcasts" page).
     """
 
     __slots__ = ()
@@ -30,13 +38,24 @@ class SessionMiddleware(SessionManager):
         update, as the integrations' ``manager`` attributes are."""
         return self
 
+    def _session_manager(self) -> SessionManager:
+        return self
 
-def _build(options: dict[str, Any], *, lazy: bool) -> SessionMiddleware:
+
+def _build(options: dict[str, Any], *, lazy: bool) -> SessionMiddleware[Any]:
     plans, multi = make_plans(options, lazy=lazy, default_key=per_chat)
     return SessionMiddleware(plans, multi=multi, lazy=lazy)
 
 
-def session(**options: Any) -> SessionMiddleware:
+@overload
+def session(
+    *, initial: type[dict[Any, Any]], **options: Any
+) -> SessionMiddleware[dict[str, Any]]: ...
+@overload
+def session(*, initial: Callable[[], S], **options: Any) -> SessionMiddleware[S]: ...
+@overload
+def session(**options: Any) -> SessionMiddleware[Any]: ...
+def session(**options: Any) -> SessionMiddleware[Any]:
     """Middleware that gives every update a session in ``ctx.session``.
 
     The session is read (once) before the handler and written after it, only if it
@@ -57,7 +76,15 @@ def session(**options: Any) -> SessionMiddleware:
     return _build(options, lazy=False)
 
 
-def lazy_session(**options: Any) -> SessionMiddleware:
+@overload
+def lazy_session(
+    *, initial: type[dict[Any, Any]], **options: Any
+) -> SessionMiddleware[dict[str, Any]]: ...
+@overload
+def lazy_session(*, initial: Callable[[], S], **options: Any) -> SessionMiddleware[S]: ...
+@overload
+def lazy_session(**options: Any) -> SessionMiddleware[Any]: ...
+def lazy_session(**options: Any) -> SessionMiddleware[Any]:
     """Like ``session()``, but nothing is read until the handler asks for it.
 
     ``ctx.session`` is always an awaitable: ``data = await ctx.session``. The first access

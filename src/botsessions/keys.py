@@ -1,7 +1,7 @@
 """Built-in session key strategies: pass one as ``get_session_key``.
 
 Each strategy reads only the ``KeyContext`` attributes (``chat_id``, ``user_id``,
-``thread_id``, ``business_connection_id``), so it works with ``botsessions.Context``
+``thread_id``, ``business_connection_id``, ``bot_id``), so it works with ``botsessions.Context``
 and with the aiogram and python-telegram-bot integrations alike. Each returns ``None``
 for updates it cannot key; touching ``ctx.session`` on such an update raises
 ``SessionKeyError``.
@@ -16,6 +16,8 @@ Which one is safe depends on who must see the same data:
 * ``per_user_in_topic``: one session per user in each forum topic.
 * ``per_business_chat``: one session per chat, kept apart per business connection, for
   bots that answer on behalf of several business accounts.
+* ``per_bot_chat``: one session per chat and bot, for several bots sharing one storage
+  (aiogram's ``with_bot_id``).
 
 Keys of different strategies can coincide (``per_topic`` gives the plain chat id outside
 topics): give each session that shares a storage its own ``prefix``.
@@ -26,6 +28,7 @@ from __future__ import annotations
 from botsessions.engine.protocols import KeyContext
 
 __all__ = [
+    "per_bot_chat",
     "per_business_chat",
     "per_chat",
     "per_topic",
@@ -96,3 +99,17 @@ def per_business_chat(ctx: KeyContext) -> str | None:
         return None
     connection = ctx.business_connection_id
     return str(chat_id) if connection is None else f"{connection}:{chat_id}"
+
+
+def per_bot_chat(ctx: KeyContext) -> str | None:
+    """``"<bot_id>:<chat_id>"``: the chat's session of this bot, apart from other bots'.
+
+    For several bots (or one bot per token in a multi-bot Dispatcher) sharing a storage.
+    ``None`` without a chat, and when the context does not know the bot id: falling back
+    to the chat id alone would merge the bots' sessions.
+    """
+    chat_id = ctx.chat_id
+    bot_id = getattr(ctx, "bot_id", None)  # contexts written before bot_id existed
+    if chat_id is None or bot_id is None:
+        return None
+    return f"{bot_id}:{chat_id}"

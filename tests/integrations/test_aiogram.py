@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 from aiogram import Bot, Dispatcher, Router
+from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import InlineQuery, Message
 
-from botsessions import SessionKeyError, SessionOptions
+from botsessions import LockError, SessionKeyError, SessionOptions, keys
 from botsessions.integrations.aiogram import (
     EventKeyContext,
     SessionHandle,
@@ -365,7 +366,7 @@ class TestFrameworkCooperation:
 
     def test_installing_on_a_router_is_rejected(self) -> None:
         with pytest.raises(TypeError, match="Dispatcher"):
-            setup_sessions(Router(), initial=counter)  # type: ignore[arg-type]
+            setup_sessions(Router(), initial=counter)  # type: ignore[call-overload]
 
 
 class TestRedisStorage:
@@ -387,3 +388,55 @@ class TestRedisStorage:
 
             assert await storage.read("-100") == {"count": 200}
             await storage.delete("-100")
+
+
+class TestOutsideAnUpdate:
+    async def test_admin_command_changes_another_chats_session(self, aiogram_bot: Bot) -> None:
+        storage = RecordingStorage()
+        dp = Dispatcher()
+        sessions = setup_sessions(dp, initial=counter, storage=storage)
+        storage.storage.write("8", {"count": 5})
+
+        @dp.message(Command("reset"))
+        async def reset(message: Message, command: CommandObject) -> None:
+            async with sessions.open(str(command.args)) as handle:
+                handle.data["count"] = 0
+
+        await feed(dp, aiogram_bot, _updates.message(1, chat_id=7, text="/reset 8"))
+
+        assert storage.storage.read("8") == {"count": 0}
+        assert storage.storage.read("7") is None  # the admin's own session: untouched
+        assert [key async for key in sessions.keys()] == ["8"]  # noqa: SIM118 (an async iterator)
+        assert [entry async for entry in sessions.entries()] == [("8", {"count": 0})]
+
+    async def test_opening_the_key_of_the_running_update_fails_at_once(
+        self, aiogram_bot: Bot
+    ) -> None:
+        dp = Dispatcher()
+        sessions = setup_sessions(dp, initial=counter)
+        errors: list[BaseException] = []
+
+        @dp.message()
+        async def reopen(message: Message, session: dict[str, int]) -> None:
+            try:
+                async with sessions.open(str(message.chat.id)):
+                    pass
+            except LockError as exc:
+                errors.append(exc)
+
+        await feed(dp, aiogram_bot, _updates.message(1, chat_id=7))
+
+        assert len(errors) == 1
+
+    async def test_per_bot_chat_keys_sessions_by_the_bot_id(self, aiogram_bot: Bot) -> None:
+        storage = RecordingStorage()
+        dp = Dispatcher()
+        setup_sessions(dp, initial=counter, storage=storage, get_session_key=keys.per_bot_chat)
+
+        @dp.message()
+        async def count(message: Message, session: dict[str, int]) -> None:
+            session["count"] += 1
+
+        await feed(dp, aiogram_bot, _updates.message(1, chat_id=7))
+
+        assert storage.storage.read("42:7") == {"count": 1}

@@ -206,6 +206,20 @@ class TestSessionIsolation:
 
         assert [call[0] for call in recording.calls] == ["acquire", "lease.write", "lease.release"]
 
+    async def test_data_read_under_the_lease_is_a_copy_as_a_fresh_read_would_be(
+        self, redis_store: RedisStorage
+    ) -> None:
+        fsm = FSMStorage(redis_store)
+        async with SessionIsolation(redis_store).lock(KEY):
+            items = [1]
+            await fsm.update_data(KEY, {"items": items})
+            items.append(2)  # changes neither the lease's record nor storage
+            (await fsm.get_data(KEY))["items"].append(3)
+            (await fsm.update_data(KEY, {"n": 1}))["items"].append(4)
+            assert await fsm.get_data(KEY) == {"items": [1], "n": 1}
+
+        assert await redis_store.read(RECORD) == {"state": None, "data": {"items": [1], "n": 1}}
+
     async def test_taking_the_same_key_twice_in_one_task_raises(
         self, locking_stores: Stores
     ) -> None:

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,14 +23,14 @@ from telegram.ext import (
     filters,
 )
 
-from botsessions import SessionKeyError, SessionOptions
+from botsessions import CorruptDataError, SessionKeyError, SessionOptions, keys
 from botsessions.integrations.ptb import (
     SessionApplication,
     SessionContext,
     UpdateKeyContext,
     setup_sessions,
 )
-from botsessions.storage import RedisStorage
+from botsessions.storage import RedisStorage, SQLiteStorage
 from botsessions.testing.recording import RecordingStorage
 from tests.integrations import _updates
 
@@ -463,3 +466,144 @@ class TestRedisStorage:
 
             assert await storage.read("7") == {"count": 200}
             await storage.delete("7")
+
+
+def corrupt_sqlite_value(path: Path, key: str) -> None:
+    """Replace the stored value of ``key`` by text that is not JSON."""
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE sessions SET value = 'not json{' WHERE key = ?", (key,))
+
+
+class TestSessionErrors:
+    async def test_corrupt_session_fails_only_its_update_with_default_settings(
+        self, apps: list[AnyApp], ptb_builder: AnyBuilder, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "sessions.db"
+        async with SQLiteStorage(path) as storage:
+            await storage.write("7", {"count": 1})
+            corrupt_sqlite_value(path, "7")
+            handled: list[int] = []
+            errors: list[BaseException] = []
+
+            async def count(update: Update, context: SessionContext[dict[str, int]]) -> None:
+                context.session["count"] += 1
+                assert update.effective_chat is not None
+                handled.append(update.effective_chat.id)
+
+            async def on_error(update: object, context: SessionContext) -> None:
+                assert context.error is not None
+                errors.append(context.error)
+
+            app = await build(
+                apps, ptb_builder, MessageHandler(filters.ALL, count), initial=counter,
+                storage=storage,
+            )  # fmt: skip
+            app.add_error_handler(on_error)
+            await app.start()  # PTB's default: one update after the other, from the queue
+            try:
+                for update_id, chat in enumerate((7, 8, 9), start=1):
+                    await app.update_queue.put(
+                        Update.de_json(_updates.message(update_id, chat), app.bot)
+                    )
+                await app.update_queue.join()
+                await app.update_queue.put(Update.de_json(_updates.message(4, 10), app.bot))
+                await app.update_queue.join()
+            finally:
+                await app.stop()
+
+            assert handled == [8, 9, 10]
+            assert [type(error) for error in errors] == [CorruptDataError]
+            assert isinstance(errors[0], CorruptDataError)
+            assert errors[0].key == "7"
+            with sqlite3.connect(path) as connection:
+                row = connection.execute("SELECT value FROM sessions WHERE key = '7'").fetchone()
+            assert row == ("not json{",)  # left in place
+
+    async def test_session_error_of_a_direct_process_update_call_reaches_error_handlers(
+        self, apps: list[AnyApp], ptb_builder: AnyBuilder, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "sessions.db"
+        async with SQLiteStorage(path) as storage:
+            await storage.write("7", {"count": 1})
+            corrupt_sqlite_value(path, "7")
+            errors: list[str] = []
+
+            async def on_error(update: object, context: SessionContext) -> None:
+                errors.append(type(context.error).__name__)
+
+            app = await build(apps, ptb_builder, initial=counter, storage=storage)
+            app.add_error_handler(on_error)
+            await process(app, _updates.message(1, chat_id=7))
+
+            assert errors == ["CorruptDataError"]
+
+    async def test_process_update_before_initialize_still_raises(
+        self, apps: list[AnyApp], ptb_builder: AnyBuilder
+    ) -> None:
+        app = setup_sessions(ptb_builder, initial=counter).build()
+        with pytest.raises(RuntimeError, match="initialize"):
+            await app.process_update(Update.de_json(_updates.message(1, 7), app.bot))
+
+
+@dataclass
+class Score:
+    points: int = 0
+
+
+class TestOutsideAnUpdate:
+    async def test_application_sessions_open_changes_a_session_between_updates(
+        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: RecordingStorage
+    ) -> None:
+        seen: list[int] = []
+
+        async def score(update: Update, context: SessionContext[Score]) -> None:
+            context.session.points += 1
+            seen.append(context.session.points)
+
+        app = await build(
+            apps, ptb_builder, MessageHandler(filters.ALL, score), initial=Score, storage=storage
+        )
+        await process(app, _updates.message(1, chat_id=7))
+        assert isinstance(app, SessionApplication)
+        async with app.sessions.open("7") as handle:
+            assert handle.data == Score(points=1)
+            handle.data.points = 10
+        await process(app, _updates.message(2, chat_id=7))
+
+        assert seen == [1, 11]
+        assert [(key, value) async for key, value in app.sessions.entries()] == [
+            ("7", Score(points=11))
+        ]
+        assert [key async for key in app.sessions.keys()] == ["7"]  # noqa: SIM118 (an async iterator)
+
+    async def test_a_job_callback_opens_the_session_through_its_context(
+        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: RecordingStorage
+    ) -> None:
+        app = await build(apps, ptb_builder, initial=counter, storage=storage)
+        context = SessionContext(app)  # what a JobQueue job receives
+
+        with pytest.raises(RuntimeError, match=r"sessions\.open"):
+            context.session["count"] += 1
+        assert isinstance(context.application, SessionApplication)
+        async with context.application.sessions.open("7") as handle:
+            handle.data["count"] += 5
+
+        assert storage.storage.read("7") == {"count": 5}
+
+    async def test_per_bot_chat_keys_sessions_by_the_bot_id(
+        self, apps: list[AnyApp], ptb_builder: AnyBuilder, storage: RecordingStorage
+    ) -> None:
+        async def count(update: Update, context: SessionContext) -> None:
+            context.session["count"] += 1
+
+        app = await build(
+            apps, ptb_builder, MessageHandler(filters.ALL, count), initial=counter,
+            storage=storage, get_session_key=keys.per_bot_chat,
+        )  # fmt: skip
+        await process(app, _updates.message(1, chat_id=7))
+
+        assert storage.storage.read("42:7") == {"count": 1}
+
+    def test_bot_id_comes_from_the_token_before_initialize(self, ptb_builder: AnyBuilder) -> None:
+        app = setup_sessions(ptb_builder, initial=counter).build()
+        assert UpdateKeyContext(None, app).bot_id == 42

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import re
 from typing import Any
 
 import pytest
@@ -55,7 +56,6 @@ class TestMemorySessionStorage:
             (1, 2),
             {"when": datetime.datetime(2024, 1, 1)},
             Point(1),
-            {"nan": float("nan")},
             {1: "int key"},
             10**30,
         ],
@@ -66,6 +66,66 @@ class TestMemorySessionStorage:
         read = storage.read("a")
         assert type(read) is type(value)
         assert repr(read) == repr(value)
+
+    # NaN used to be kept here; it is now refused like every other storage refuses it.
+    @pytest.mark.parametrize(
+        ("value", "where"),
+        [
+            ({"nan": float("nan")}, 'value["nan"] is nan'),
+            ([1, {"x": float("inf")}], 'value[1]["x"] is inf'),
+            ((1, -float("inf")), "value[1] is -inf"),
+            ({"when": datetime.datetime(2024, 1, 1), "n": [float("nan")]}, 'value["n"][0] is nan'),
+        ],
+    )
+    def test_nan_and_infinity_are_refused_naming_the_key_and_place(
+        self, value: Any, where: str
+    ) -> None:
+        storage = MemorySessionStorage[Any]()
+        with pytest.raises(TypeError, match=rf"session 'chat-1': {re.escape(where)}, which JSON"):
+            storage.write("chat-1", value)
+        assert storage.read("chat-1") is None
+
+    @pytest.mark.parametrize("levels", [255, 10_000])
+    def test_values_nested_too_deep_are_refused(self, levels: int) -> None:
+        storage = MemorySessionStorage[Any]()
+        value: Any = []
+        for _ in range(levels - 1):
+            value = [value]
+        with pytest.raises(TypeError, match="session 'k': value nests more than 254 containers"):
+            storage.write("k", value)
+        assert storage.read("k") is None
+        storage.write("k", value[0][0] if levels == 255 else [])  # 253 levels: fine
+        assert storage.has("k")
+
+    def test_254_nested_containers_are_kept(self) -> None:
+        storage = MemorySessionStorage[Any]()
+        value: Any = {}
+        for _ in range(253):
+            value = [value]
+        storage.write("k", value)
+        assert storage.read("k") == value
+
+    # (Not through a tuple: orjson 3.13 does not count tuples against its depth limit and
+    # overflows the C stack on such a cycle before any check of ours can run.)
+    @pytest.mark.parametrize("kind", ["dict", "list"])
+    def test_cyclic_values_are_refused(self, kind: str) -> None:
+        storage = MemorySessionStorage[Any]()
+        inner: list[Any] = []
+        value: Any = {"inner": inner} if kind == "dict" else [inner]
+        inner.append(value)
+        with pytest.raises(TypeError, match=r"session 'k': .*\(or is cyclic\)"):
+            storage.write("k", value)
+        assert storage.read("k") is None
+
+    @pytest.mark.parametrize("operation", ["read", "write", "has", "delete", "write_json_bytes"])
+    def test_keys_that_are_not_valid_unicode_are_refused_naming_the_key(
+        self, operation: str
+    ) -> None:
+        storage = MemorySessionStorage[Any]()
+        arguments: dict[str, tuple[Any, ...]] = {"write": (1,), "write_json_bytes": (b"1",)}
+        with pytest.raises(ValueError, match=r"session key 'a\\ud800' cannot be stored"):
+            getattr(storage, operation)("a\ud800", *arguments.get(operation, ()))
+        assert storage.read_all_keys() == []
 
     def test_read_all_methods_list_every_session(self) -> None:
         storage = MemorySessionStorage[int]()

@@ -242,3 +242,63 @@ class TestRedisLocking(SharedLockingCases):
         assert lease.value == {"count": 5}
         await lease.write({"count": 6})
         assert await storage.read("chat") == {"count": 6}
+
+
+async def _yields(count: int) -> None:
+    """Let the event loop run ``count`` rounds (no waiting: each round is a yield)."""
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+async def _assert_free(redis_client: aioredis.Redis, prefix: str) -> None:
+    assert not await redis_client.exists(lock_key(prefix, "chat")), "the lock leaked"
+    assert await untyped(redis_client).llen(queue_key(prefix, "chat")) == 0
+
+
+class TestRedisCancellation:
+    """A cancelled ``acquire`` raises ``CancelledError`` and never leaves the lock held,
+    wherever the cancellation lands, including inside a command whose reply redis-py
+    hands back anyway."""
+
+    async def test_a_cancelled_free_acquire_raises_and_leaks_nothing(
+        self, storage: RedisStorage, redis_client: aioredis.Redis, unique_name: str
+    ) -> None:
+        await storage.write("chat", {"count": 1})
+        outcomes: set[str] = set()
+        for rounds in range(80):
+            attempt = asyncio.create_task(storage.acquire("chat", read=True))
+            await _yields(rounds)
+            if attempt.cancel():
+                with pytest.raises(asyncio.CancelledError):
+                    await attempt
+                outcomes.add("cancelled")
+            else:
+                await (await attempt).release()
+                outcomes.add("finished first")
+            await _assert_free(redis_client, unique_name)
+        assert outcomes == {"cancelled", "finished first"}  # both sides of the race ran
+        lease = await storage.acquire("chat", read=True)  # at once: nothing was leaked
+        assert lease.value == {"count": 1}
+        await lease.release()
+
+    async def test_a_waiter_cancelled_around_the_handover_leaks_nothing(
+        self,
+        redis_url: str,
+        unique_name: str,
+        storage: RedisStorage,
+        redis_client: aioredis.Redis,
+    ) -> None:
+        async with RedisStorage(redis_url, prefix=unique_name) as other:
+            for rounds in range(60):
+                holder = await storage.acquire("chat", read=True)
+                waiter = asyncio.create_task(other.acquire("chat", read=True))
+                await _queued(redis_client, unique_name, 1)
+                handover = asyncio.create_task(holder.release())
+                await _yields(rounds)
+                if waiter.cancel():
+                    with pytest.raises(asyncio.CancelledError):
+                        await waiter
+                else:
+                    await (await waiter).release()
+                await handover
+                await _assert_free(redis_client, unique_name)

@@ -139,6 +139,12 @@ class Context(Generic[SessionT]):
         kind = self.kind
         return _raw.business_connection_id_of(kind, self.update.get(kind))  # type: ignore[arg-type]
 
+    @property
+    def bot_id(self) -> int | None:
+        """Id of the bot that received the update (``ctx.me.id``)."""
+        bot_id: int | None = getattr(self.me, "id", None)
+        return bot_id
+
     # -- Telegram objects, made on first access ------------------------------------------
 
     def _parsed(self, name: str, build: Callable[[], T]) -> T:

@@ -33,16 +33,12 @@ from typing import TYPE_CHECKING, Any, Protocol, is_typeddict
 import orjson
 
 from botsessions._errors import CorruptDataError
+from botsessions.storage._jsontext import MAX_DEPTH, ORJSON_OPTIONS, refuse
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
 
 __all__ = ["Codec", "codec_for"]
-
-# Datetimes, dataclasses and subclasses of builtins (IntEnum, defaultdict, ...) are handed to
-# ``_refuse``: orjson would otherwise turn them into JSON that reads back as something else.
-_STRICT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-_STRICT |= orjson.OPT_PASSTHROUGH_SUBCLASS
 
 
 class Codec(Protocol):
@@ -57,20 +53,24 @@ class Codec(Protocol):
     def decode_bytes(self, stored: Any, key: str | None = None) -> Any: ...
 
 
-def _refuse(obj: Any) -> Any:
-    raise TypeError
-
-
 def _json_copy(value: Any) -> Any:
     """A fresh copy of JSON data (also for integers beyond 64 bits, which orjson refuses)."""
     try:
-        return orjson.loads(orjson.dumps(value, option=_STRICT, default=_refuse))
+        return orjson.loads(orjson.dumps(value, option=ORJSON_OPTIONS, default=refuse))
     except TypeError:
-        return _checked_copy(value, "session")
+        return _checked_copy(value)
 
 
-def _checked_copy(value: Any, path: str) -> Any:
-    """Copy ``value`` if it survives a JSON round trip unchanged, else name where it fails."""
+def _checked_copy(value: Any) -> Any:
+    """Copy ``value`` if it survives a JSON round trip unchanged, else name where it fails.
+
+    The walk goes at most ``MAX_DEPTH`` containers deep, the limit every storage applies,
+    and names the place where a cyclic value refers back to a container it is inside of.
+    """
+    return _copy(value, "session", MAX_DEPTH, set())
+
+
+def _copy(value: Any, path: str, depth: int, inside: set[int]) -> Any:
     kind = type(value)
     if value is None or kind is str or kind is int or kind is bool:
         return value
@@ -78,19 +78,35 @@ def _checked_copy(value: Any, path: str) -> Any:
         if math.isfinite(value):
             return value
         raise TypeError(f"{path}: {value!r} is not JSON (NaN and infinity are not allowed)")
+    if kind is not dict and kind is not list:
+        hint = (
+            "use a list or declare a typed session" if kind is tuple else "declare a typed session"
+        )
+        raise TypeError(f"{path}: {kind.__name__} is not JSON; {hint}")
+    if id(value) in inside:
+        raise TypeError(f"{path}: the value contains itself (it is cyclic); JSON cannot hold it")
+    if depth == 0:
+        where = path if len(path) <= 80 else path[:70] + "…"  # a path MAX_DEPTH steps long
+        raise TypeError(
+            f"{where}: nests more than {MAX_DEPTH} containers; storages refuse deeper values"
+        )
+    inside.add(id(value))
+    copied: Any
     if kind is dict:
-        copied: dict[str, Any] = {}
+        copied = {}
         for k, item in value.items():
             if type(k) is not str:
                 raise TypeError(
                     f"{path}: key {k!r} ({type(k).__name__}) is not JSON; keys must be str"
                 )
-            copied[k] = _checked_copy(item, f"{path}[{json.dumps(k, ensure_ascii=False)}]")
-        return copied
-    if kind is list:
-        return [_checked_copy(item, f"{path}[{i}]") for i, item in enumerate(value)]
-    hint = "use a list or declare a typed session" if kind is tuple else "declare a typed session"
-    raise TypeError(f"{path}: {kind.__name__} is not JSON; {hint}")
+            where = f"{path}[{json.dumps(k, ensure_ascii=False)}]"
+            copied[k] = _copy(item, where, depth - 1, inside)
+    else:
+        copied = []
+        for i, item in enumerate(value):  # a loop, not a comprehension: one frame per level
+            copied.append(_copy(item, f"{path}[{i}]", depth - 1, inside))
+    inside.discard(id(value))
+    return copied
 
 
 class _JSONCodec:
@@ -104,7 +120,7 @@ class _JSONCodec:
 
     def encode(self, value: Any) -> Any:
         try:
-            copied = orjson.loads(orjson.dumps(value, option=_STRICT, default=_refuse))
+            copied = orjson.loads(orjson.dumps(value, option=ORJSON_OPTIONS, default=refuse))
         except TypeError:
             copied = None  # an unsupported type or a big int: the walk below decides
         else:
@@ -112,14 +128,14 @@ class _JSONCodec:
             # with the original is what proves the value reads back unchanged.
             if copied == value:
                 return copied
-        return _checked_copy(value, "session")
+        return _checked_copy(value)
 
     def decode(self, data: Any, key: str | None = None) -> Any:
         return _json_copy(data)
 
     def encode_bytes(self, value: Any) -> Any:
         try:
-            data = orjson.dumps(value, option=_STRICT, default=_refuse)
+            data = orjson.dumps(value, option=ORJSON_OPTIONS, default=refuse)
         except TypeError:
             return self.encode(value)
         # Same proof as in ``encode``: NaN, tuples, UUIDs... read back as something else.

@@ -18,7 +18,7 @@ from typing import Any
 
 from botsessions.engine.locks import KeyedLock, acquire_all, lock_order, release_all
 from botsessions.engine.plan import PropertyPlan, Shape, coerce_key
-from botsessions.engine.property import NO_KEY, PropertySession, State
+from botsessions.engine.property import LOADED, NO_KEY, PropertySession
 
 __all__ = ["MultiPlan", "MultiUpdate", "SessionFragments"]
 
@@ -117,7 +117,7 @@ class MultiUpdate:
     def __init__(self, plan: MultiPlan) -> None:
         self._plan = plan
         # Placeholders until enter() computes the keys (a fragment without one stays so).
-        self._props = [PropertySession(p, None) for p in plan.plans]
+        self._props = [PropertySession(p) for p in plan.plans]
         self._pairs: list[_Pair] = []  # in-process locks this update releases itself
         self._ending = self._props  # the order in which fragments end
         self.slot = _MultiSlot(SessionFragments(plan.index, self._props), self._props)
@@ -140,8 +140,9 @@ class MultiUpdate:
             if key is not None and key.__class__ is not str:
                 key = await coerce_key(key, plan)
             if key is not None:
-                props[index] = PropertySession(plan, key, owner)
+                props[index].start(key, owner)
         keyed = [p for p in self._props if p.state is not NO_KEY]
+        _check_shared_keys(keyed)
         if self._plan.order is not None:
             ordered = [p for p in (self._props[i] for i in self._plan.order) if p in keyed]
         else:
@@ -156,8 +157,6 @@ class MultiUpdate:
             self._pairs = _own_leased_keys(ordered, pairs, handed)
             self._ending = ordered
         try:
-            if self._plan.leases:
-                _check_shared_leases(ordered)
             await _read_all(ordered)
         except BaseException:
             try:
@@ -235,7 +234,7 @@ async def _read_all(props: list[PropertySession]) -> None:
             if isinstance(result, BaseException):
                 raise result
     for prop in props:
-        prop.state = State.LOADED
+        prop.state = LOADED
 
 
 def _own_leased_keys(
@@ -250,7 +249,7 @@ def _own_leased_keys(
         if prop.plan.access.leased and locks is not None:
             pair = (locks, prop.key)
             if pair in own:
-                continue  # two fragments, one key: refused by _check_shared_leases
+                continue  # pragma: no cover - two fragments, one key: _check_shared_keys
             own.add(pair)
             prop.locked = True
             held = by_pair.get(pair)
@@ -267,15 +266,19 @@ def _prop_order(prop: PropertySession) -> tuple[int, str]:
     return (_serial(prop.plan), prop.key)
 
 
-def _check_shared_leases(props: list[PropertySession]) -> None:
+def _check_shared_keys(props: list[PropertySession]) -> None:
+    """Refuse two fragments that resolve to the same key in the same storage: each would
+    overwrite the other's write (and in a locking storage, wait for its own lease).
+
+    Raises:
+        ValueError: naming both fragments and the key, before any lock or storage call.
+    """
     seen: dict[tuple[int, str], str | None] = {}
     for prop in props:
-        if not prop.plan.access.leased:
-            continue
         ident = (id(prop.plan.storage), prop.key)
         if ident in seen:
             raise ValueError(
                 f"session fragments {seen[ident]!r} and {prop.plan.name!r} resolve to the same "
-                f"key {prop.key!r} in the same locking storage; give them different prefixes"
+                f"key {prop.key!r} in the same storage; give them different prefixes"
             )
         seen[ident] = prop.plan.name

@@ -21,6 +21,8 @@ storage locks:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import enum
 import inspect
 import weakref
@@ -34,7 +36,15 @@ from botsessions.storage._locking import LockingStorage, SessionLease
 from botsessions.storage._protocol import NOT_JSON_BYTES, JSONBytesStorage
 from botsessions.storage.memory import MemorySessionStorage
 
-__all__ = ["Access", "KeyFunction", "PropertyPlan", "Shape", "coerce_key", "make_plan"]
+__all__ = [
+    "Access",
+    "KeyFunction",
+    "PropertyPlan",
+    "Shape",
+    "coerce_key",
+    "completed",
+    "make_plan",
+]
 
 KeyFunction: TypeAlias = Callable[[Any], Any]
 """A ``get_session_key``: ``(ctx) -> str | None``, or a coroutine function giving that."""
@@ -53,9 +63,39 @@ class Shape(enum.Enum):
     LEASED = "leased"
 
 
+def _pending(result: Any) -> bool:
+    return (
+        result is not None
+        and result.__class__ not in _NEVER_PENDING
+        and (inspect.isawaitable(result))
+    )
+
+
 async def _settled(result: Any) -> Any:
-    pending = result is not None and result.__class__ not in _NEVER_PENDING
-    return await result if pending and inspect.isawaitable(result) else result
+    return await result if _pending(result) else result
+
+
+async def completed(result: Any) -> Any:
+    """``await result`` (what a storage's write, delete or lease call returned), to its
+    end even when the awaiting task is cancelled meanwhile; then the cancellation is
+    raised.
+
+    A write that was cancelled half-way may go on regardless (a worker thread cannot be
+    stopped), so the update that holds the key's lock must not let go of the key before
+    its write is over: else a later update's write could land first and be overwritten.
+    """
+    if not _pending(result):
+        return result
+    inner = asyncio.ensure_future(result)
+    try:
+        return await asyncio.shield(inner)
+    except asyncio.CancelledError:
+        while not inner.done():  # cancelled again meanwhile: still wait, cancel once
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait((inner,))
+        if not inner.cancelled():
+            inner.exception()  # retrieved: the cancellation is what this update reports
+        raise
 
 
 class Access:
@@ -89,10 +129,10 @@ class Access:
         return await _settled(self.storage.read(key))
 
     async def write(self, key: str, stored: Any) -> None:
-        await _settled(self.storage.write(key, stored))
+        await completed(self.storage.write(key, stored))
 
     async def delete(self, key: str) -> None:
-        await _settled(self.storage.delete(key))
+        await completed(self.storage.delete(key))
 
     async def acquire(self, key: str, *, read: bool) -> SessionLease:
         raise TypeError(f"{self!r} has no leases")  # pragma: no cover - only LEASED is asked
@@ -126,7 +166,7 @@ class _MemoryBytesAccess(Access):
     session kept in another form, which ``read_other`` (the storage's ``read``) then reads.
     """
 
-    __slots__ = ("_write_bytes", "read_now", "read_other")
+    __slots__ = ("read_now", "read_other", "write_bytes")
     shape = Shape.MEMORY_BYTES
     sync = True
 
@@ -136,11 +176,11 @@ class _MemoryBytesAccess(Access):
         self.decode = codec.decode_bytes
         self.read_now: Callable[[str], Any] = storage.read_json_bytes
         self.read_other: Callable[[str], Any] = storage.read
-        self._write_bytes: Callable[[str, bytes], None] = storage.write_json_bytes
+        self.write_bytes: Callable[[str, bytes], None] = storage.write_json_bytes
 
     def write_now(self, key: str, stored: Any) -> None:
         if stored.__class__ is bytes:
-            self._write_bytes(key, stored)
+            self.write_bytes(key, stored)
         else:  # what orjson could not give as exact bytes (an int beyond 64 bits)
             self.storage.write(key, stored)
 
@@ -206,6 +246,7 @@ class PropertyPlan:
         "lock_timeout",
         "locks",
         "name",
+        "observer",
         "prefix",
         "storage",
     )
@@ -223,6 +264,9 @@ class PropertyPlan:
         self.name = fragment
         self.lazy = lazy
         self.storage: Any = storage
+        # The storage's ``session_observer`` (botsessions.telemetry's InstrumentedStorage,
+        # async), told of updates that read and did not write; None: no call at all.
+        self.observer: Any = getattr(storage, "session_observer", None)
         self.access = access_for(storage, codec, locking=options.locking)
         self.locks: KeyedLock | None = _locks_for(storage) if options.locking else None
         self.lock_timeout = options.lock_timeout

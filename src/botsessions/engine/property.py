@@ -38,6 +38,14 @@ awaitable assignment raced gives the loaded value to whoever awaits it, so
 Leases (``Shape.LEASED``): the decision is applied under the lease, which then goes on to
 the next local update of the key or is released (``engine.handoff``); an update that
 arrives with a handed-over lease starts from ``lease.value``, without locking or reading.
+
+A save that has started runs to its end even when the update is cancelled meanwhile (an
+``asyncio.timeout()`` around handlers, a shutdown): the key stays locked until the write
+is over, so a later update of the key can never be overwritten by it; the cancellation
+is raised after (``plan.completed``; under a lease, the storage's lock does the same).
+
+``SingleUpdate`` (``engine.single``) is a ``PropertySession`` too, with the synchronous
+fast path of the common update; a ``MultiUpdate`` holds one per fragment.
 """
 
 from __future__ import annotations
@@ -103,20 +111,12 @@ class PropertySession:
         "value",
     )
 
-    def __init__(
-        self, plan: PropertyPlan, key: str | None, owner: asyncio.Task[Any] | None = None
-    ) -> None:
-        """``key``: what the key function gave (``None``: ``NO_KEY``, else ``UNLOADED``);
-        ``owner``: the update's task, which holds the key's in-process lock."""
+    def __init__(self, plan: PropertyPlan) -> None:
+        """A property without a key yet (``NO_KEY``); ``start`` gives it one."""
         self.plan = plan
-        if key is None:
-            self.state = NO_KEY
-            self.key = ""
-        else:
-            prefix = plan.prefix
-            self.key = prefix + key if prefix else key
-            self.state = UNLOADED
-        self.owner = owner
+        self.state = NO_KEY
+        self.key: str = None  # type: ignore[assignment]  # a str once the state is not NO_KEY
+        self.owner: asyncio.Task[Any] | None = None  # recorded when a lock is first taken
         self.stored: Any = None  # the stored form read at load; None: storage had none
         self.value: Any = None
         self.lease: SessionLease | None = None
@@ -124,6 +124,14 @@ class PropertySession:
         self.locked = False  # holds its key in the plan's in-process lock family
         self.early = False  # assigned before the lazy read finished: the read loses
         self.task: asyncio.Future[Any] | None = None  # lazy: the one load
+
+    def start(self, key: str, owner: asyncio.Task[Any] | None = None) -> None:
+        """``NO_KEY`` -> ``UNLOADED`` with what the key function gave (unprefixed);
+        ``owner``: the update's task, when the caller knows it already."""
+        prefix = self.plan.prefix
+        self.key = prefix + key if prefix else key
+        self.state = UNLOADED
+        self.owner = owner
 
     def __repr__(self) -> str:
         return f"<PropertySession {self.key!r} {self.state.value}>"
@@ -135,7 +143,7 @@ class PropertySession:
         locks = self.plan.locks
         if locks is None or self.locked:
             return True
-        if locks.try_acquire(self.key, self.owner):
+        if locks.try_acquire(self.key, self._owner()):
             self.locked = True
             return True
         return False
@@ -145,10 +153,18 @@ class PropertySession:
         locks = self.plan.locks
         if locks is None or self.locked:
             return
-        held = await locks.acquire(self.key, self.owner, self.plan.lock_timeout)
+        held = await locks.acquire(self.key, self._owner(), self.plan.lock_timeout)
         self.locked = True
         if held is not None:
             self.take(cast(HeldLease, held))  # the only payload the engine hands over
+
+    def _owner(self) -> asyncio.Task[Any] | None:
+        """The task that holds this update's locks: the one running it, recorded when it
+        first takes a lock (an update that takes none never asks)."""
+        owner = self.owner
+        if owner is None:
+            owner = self.owner = asyncio.current_task()
+        return owner
 
     def take(self, held: HeldLease) -> None:
         """Go on under a lease handed over with the lock: ``lease.value`` is stored."""
@@ -163,27 +179,9 @@ class PropertySession:
             if locks is not None:
                 locks.release(self.key)
 
-    def load_now(self) -> bool:
-        """Lock and read without waiting (``UNLOADED`` -> ``LOADED``) when the lock is free
-        and the storage synchronous. ``False``: ``load`` does the rest."""
-        plan = self.plan
-        access = plan.access
-        if not access.sync:
-            return False
-        locks = plan.locks
-        if locks is not None:  # try_lock, inlined: this runs once per update
-            if not locks.try_acquire(self.key, self.owner):
-                return False
-            self.locked = True
-        stored = access.read_now(self.key)  # type: ignore[attr-defined]  # sync access
-        if stored is NOT_JSON_BYTES:  # kept in another form: JSONBytesStorage's rule
-            stored = access.read_other(self.key)  # type: ignore[attr-defined]
-        self.stored = stored
-        self.state = LOADED
-        return True
-
     async def load(self) -> None:
-        """Lock and read (``UNLOADED`` -> ``LOADED``), the part ``load_now`` left."""
+        """Lock and read (``UNLOADED`` -> ``LOADED``), the part ``SingleUpdate.enter_now``
+        (or, for multi sessions, ``MultiUpdate.enter``) leaves to an ``await``."""
         await self.lock()
         await self.read()
         self.state = LOADED
@@ -264,6 +262,7 @@ class PropertySession:
                 self.task = failed
                 self.state = FAILED
                 return failed
+        self._owner()  # the accessing task, not the load task, holds the lock
         self.task = asyncio.ensure_future(self._load_lazily())
         self.state = LOADING
         return self.task
@@ -306,34 +305,6 @@ class PropertySession:
                 return WRITE, stored
         return KEEP, None
 
-    def finish_now(self) -> bool:
-        """``finish`` and ``unlock`` without waiting, for a synchronous storage with nothing
-        pending. ``False``: nothing was done (not even unlocking), ``finish`` must run."""
-        state = self.state
-        access = self.plan.access
-        if state is ACCESSED and access.sync:
-            pass  # the common case: read, maybe changed
-        elif state is LOADED or state is NO_KEY or state is UNLOADED:
-            if self.lease is not None:
-                return False
-            self.unlock()
-            return True
-        elif state is not ASSIGNED or not access.sync or self.task is not None:
-            return False  # LOADING, FAILED, or an assignment racing a lazy read
-        elif isinstance(self.value, asyncio.Future) or (self.plan.lazy and not self.try_lock()):
-            return False
-        try:
-            action, stored = self.decide()
-            if action is WRITE:
-                access.write_now(self.key, stored)  # type: ignore[attr-defined]  # sync access
-            elif action is DELETE:
-                access.delete_now(self.key)  # type: ignore[attr-defined]  # sync access
-        finally:
-            if self.locked:  # unlock, inlined: this runs once per update
-                self.locked = False
-                self.plan.locks.release(self.key)  # type: ignore[union-attr]  # locked: set
-        return True
-
     async def finish(self) -> None:
         """The handler returned: settle, decide, apply, end the lease.
 
@@ -359,6 +330,8 @@ class PropertySession:
     async def _apply(self, action: LeaseAction, stored: Any) -> None:
         plan = self.plan
         access = plan.access
+        if action is KEEP and plan.observer is not None and self.state not in (NO_KEY, UNLOADED):
+            plan.observer.write_skipped(self.key)  # read, and nothing to write
         if action is not KEEP and plan.lazy:
             await self.lock()  # a lazy session that was only assigned has not locked yet
         if access.leased:
@@ -368,9 +341,11 @@ class PropertySession:
                     return
                 lease = await access.acquire(self.key, read=False)
             self.lease = None
+            # Not completed(): the storage's own lock covers a write cancelled in flight,
+            # which stays held until the write (or the lease's expiry) ends it.
             await self._end(lease, action, stored)
         elif action is WRITE:
-            await access.write(self.key, stored)
+            await access.write(self.key, stored)  # completed(), even when cancelled
         elif action is DELETE:
             await access.delete(self.key)
 

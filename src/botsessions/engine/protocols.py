@@ -44,8 +44,9 @@ class SessionHost(Protocol):
 class KeyContext(Protocol):
     """What the built-in key strategies (``botsessions.keys``) read from a context.
 
-    ``botsessions.Context`` provides these from the raw update without parsing it;
-    the aiogram and PTB integrations provide the same attributes.
+    ``botsessions.Context`` provides these from the raw update without parsing it (and
+    ``bot_id`` from ``ctx.me``); the aiogram and PTB integrations provide the same
+    attributes.
     """
 
     @property
@@ -59,3 +60,8 @@ class KeyContext(Protocol):
 
     @property
     def business_connection_id(self) -> str | None: ...
+
+    @property
+    def bot_id(self) -> int | None:
+        """Id of the bot that received the update (``None`` when unknown)."""
+        ...

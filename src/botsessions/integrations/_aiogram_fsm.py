@@ -24,6 +24,8 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, overload
 
+import orjson
+
 try:
     from aiogram.exceptions import DataNotDictLikeError
     from aiogram.fsm.state import State
@@ -48,7 +50,9 @@ from botsessions.storage._wrapper import StorageWrapper
 __all__ = ["FSMStorage", "SessionIsolation"]
 
 _Record = tuple[str | None, dict[str, Any]]
-_EMPTY: _Record = (None, {})
+# Refuse what orjson would silently turn into something else (see storage.memory).
+_EXACT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+_EXACT |= orjson.OPT_PASSTHROUGH_SUBCLASS
 
 
 class FSMStorage(BaseStorage):
@@ -110,7 +114,7 @@ class FSMStorage(BaseStorage):
 
     async def get_state(self, key: StorageKey) -> str | None:
         """The state of ``key`` (``None`` when there is none)."""
-        return (await self._get(self.key_builder.build(key)))[0]
+        return (await self._get(self.key_builder.build(key), private=False))[0]
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         """A copy of the data of ``key`` (``{}`` when there is none)."""
@@ -153,24 +157,31 @@ class FSMStorage(BaseStorage):
         def merge(state: str | None, current: dict[str, Any]) -> _Record:
             return state, {**current, **updates}
 
-        return copy.deepcopy((await self._change(self.key_builder.build(key), merge))[1])
+        new = (await self._change(self.key_builder.build(key), merge))[1]
+        return _clone(new) if self._leased else copy.deepcopy(new)
 
     async def close(self) -> None:
         """Nothing to close: the storage belongs to the caller, who closes it."""
 
     # -- records -------------------------------------------------------------------------
 
-    async def _get(self, name: str) -> _Record:
+    async def _get(self, name: str, *, private: bool = True) -> _Record:
+        """The record ``name``; its data is the caller's to change unless ``private=False``."""
         held = self._held(name)
         if held is None:
-            return _decode(name, await self._read(name))
+            return _decode(name, await self._read(name))  # a fresh read is the caller's
         async with held.mutex:
-            return copy.deepcopy(_decode(name, held.lease.value))
+            state, data = _decode(name, held.lease.value)
+        return (state, _clone(data)) if private else (state, data)
 
     async def _change(
         self, name: str, change: Callable[[str | None, dict[str, Any]], _Record]
     ) -> _Record:
-        """Apply ``change`` to the record ``name`` under its lock; the record as written."""
+        """Apply ``change`` to the record ``name`` under its lock; the record as written.
+
+        ``change`` builds a new record and never mutates the one it is given; the record
+        returned may be shared with the held lease, so callers copy before handing it out.
+        """
         held = self._held(name)
         if held is not None:
             async with held.mutex:
@@ -198,7 +209,7 @@ class FSMStorage(BaseStorage):
         lease = await self._backend.acquire(name, read=True)
         try:
             old = _decode(name, lease.value)
-            new = change(*copy.deepcopy(old))
+            new = change(*old)
         except BaseException:
             await lease.release()
             raise
@@ -214,14 +225,17 @@ class FSMStorage(BaseStorage):
         self, held: HeldLease, change: Callable[[str | None, dict[str, Any]], _Record]
     ) -> _Record:
         old = _decode(held.name, held.lease.value)
-        new = change(*copy.deepcopy(old))
+        new = change(*old)
         if new == old:
             return new
+        # The lease keeps what it writes as its value: a private copy, so that objects
+        # the caller passed in and changes later cannot change it.
+        new = new[0], _clone(new[1])
         try:
             if _is_empty(new):
                 await held.lease.delete(keep=True)
             else:
-                await held.lease.write(copy.deepcopy(_encode(new)), keep=True)
+                await held.lease.write(_encode(new), keep=True)
         except BaseException:
             held.broken = True  # never hand on a lease whose last write is in doubt
             raise
@@ -280,6 +294,15 @@ def _async_methods(
 async def _settled(result: Any) -> Any:
     # A plain method may still return an awaitable (a wrapper around an async client).
     return await result if inspect.isawaitable(result) else result
+
+
+def _clone(data: dict[str, Any]) -> dict[str, Any]:
+    """A private copy of data bound for a JSON storage: what reading it back would give."""
+    try:
+        clone: dict[str, Any] = orjson.loads(orjson.dumps(data, option=_EXACT))
+    except TypeError:  # not JSON (a custom locking storage may keep other values)
+        return copy.deepcopy(data)
+    return clone
 
 
 def _decode(name: str, value: Any) -> _Record:

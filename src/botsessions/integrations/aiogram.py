@@ -22,13 +22,14 @@ every event observer that hands the value to the handlers that ask for it:
   read the resolved key.
 
 The engine, storages, locking, typed sessions and migrations are the same as for
-``botsessions.Bot``.
+``botsessions.Bot``. What ``setup_sessions`` returns also has ``open(key)``, ``keys()``
+and ``entries()``, for sessions outside an update (admin commands, jobs, broadcasts).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from typing import Any
+from typing import Any, TypeVar, overload
 
 try:
     from aiogram import BaseMiddleware, Bot, Dispatcher
@@ -41,7 +42,8 @@ except ModuleNotFoundError as exc:
     ) from exc
 
 from botsessions._errors import SessionKeyError
-from botsessions.engine.manager import build_manager, run_update
+from botsessions.engine.manager import SessionManager, build_manager, run_update
+from botsessions.engine.outside import OutsideAccess
 from botsessions.engine.protocols import SessionSlot
 from botsessions.integrations._aiogram_fsm import FSMStorage, SessionIsolation
 from botsessions.integrations._handle import SessionHandle
@@ -55,6 +57,8 @@ __all__ = [
     "SessionMiddleware",
     "setup_sessions",
 ]
+
+S = TypeVar("S")
 
 AiogramHandler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -147,8 +151,13 @@ class EventKeyContext:
         return self.bot.id
 
 
-class SessionMiddleware(BaseMiddleware):
+class SessionMiddleware(BaseMiddleware, OutsideAccess[S]):
     """Loads sessions before aiogram's handlers run and saves them after.
+
+    Outside an update (an admin command about another chat, a job, a broadcast), the
+    same object opens sessions by key: ``async with middleware.open("42") as handle:``
+    (same lock, lease, prefix, codec and migrations as an update of chat 42), and lists
+    them with ``keys()`` and ``entries()``.
 
     Prefer :func:`setup_sessions`, which builds one and installs it. To install it by
     hand, call :meth:`setup` on the Dispatcher: registering the object with
@@ -186,6 +195,9 @@ class SessionMiddleware(BaseMiddleware):
                 f"Session fragment name(s) {clash} clash with aiogram handler arguments; "
                 "rename the fragment(s)"
             )
+
+    def _session_manager(self) -> SessionManager:
+        return self.manager
 
     def setup(self, dispatcher: Dispatcher) -> None:
         """Install on ``dispatcher``: outer middleware on ``update``, injector elsewhere.
@@ -305,9 +317,25 @@ def _fragment_names(options: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(name for name in options if name != "type")
 
 
+@overload
+def setup_sessions(
+    dispatcher: Dispatcher,
+    *,
+    lazy: bool = False,
+    initial: type[dict[Any, Any]],
+    **options: Any,
+) -> SessionMiddleware[dict[str, Any]]: ...
+@overload
+def setup_sessions(
+    dispatcher: Dispatcher, *, lazy: bool = False, initial: Callable[[], S], **options: Any
+) -> SessionMiddleware[S]: ...
+@overload
 def setup_sessions(
     dispatcher: Dispatcher, *, lazy: bool = False, **options: Any
-) -> SessionMiddleware:
+) -> SessionMiddleware[Any]: ...
+def setup_sessions(
+    dispatcher: Dispatcher, *, lazy: bool = False, **options: Any
+) -> SessionMiddleware[Any]:
     """Give every handler of ``dispatcher`` a session: build and install the middleware.
 
     Call it once, after creating the Dispatcher and before polling or serving webhooks.
@@ -318,12 +346,13 @@ def setup_sessions(
         **options: The options of ``botsessions.session()``; see :class:`SessionMiddleware`.
 
     Returns:
-        The installed :class:`SessionMiddleware`.
+        The installed :class:`SessionMiddleware`; its ``open(key)``, ``keys()`` and
+        ``entries()`` reach sessions outside an update.
 
     Raises:
         TypeError: ``dispatcher`` is not a ``Dispatcher``, or an option has the wrong type.
         ValueError: An option is invalid or a fragment name clashes with aiogram's.
     """
-    middleware = SessionMiddleware(lazy=lazy, **options)
+    middleware: SessionMiddleware[Any] = SessionMiddleware(lazy=lazy, **options)
     middleware.setup(dispatcher)
     return middleware

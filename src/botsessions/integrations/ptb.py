@@ -6,7 +6,7 @@
         Application.builder().token(TOKEN), initial=lambda: {"count": 0}
     ).build()
 
-    async def count(update: Update, context: SessionContext) -> None:
+    async def count(update: Update, context: SessionContext[dict[str, int]]) -> None:
         context.session["count"] += 1
 
 PTB has no middleware, so :func:`setup_sessions` configures the builder with two
@@ -18,17 +18,22 @@ pieces:
   ``process_update`` calls all pass there, whatever ``concurrent_updates`` says;
   updates sharing a key are serialized by the engine, others run concurrently.
 * :class:`SessionContext` (``context_types``) exposes ``context.session`` and
-  ``context.session_key`` to handlers.
+  ``context.session_key`` to handlers; ``SessionContext[S]`` types ``context.session``.
 
 A handler that raises is reported to ``process_error`` by PTB instead of propagating;
-the application notices it and then writes nothing for that update.
+the application notices it and then writes nothing for that update. A session error of
+the update itself (a corrupt value, a storage that is down, a lock timeout) is reported
+to ``process_error`` too, so it fails that update only.
+
+Outside an update (jobs, admin code), ``application.sessions`` has ``open(key)``,
+``keys()`` and ``entries()``.
 """
 
 from __future__ import annotations
 
 import functools
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 try:
     from telegram import Message, Update
@@ -39,6 +44,7 @@ except ModuleNotFoundError as exc:
     ) from exc
 
 from botsessions.engine.manager import SessionManager, build_manager, run_update
+from botsessions.engine.outside import SessionAccess
 from botsessions.engine.protocols import SessionSlot
 from botsessions.integrations._handle import CLOSED_SLOT, unbound_slot
 from botsessions.keys import per_chat
@@ -50,8 +56,18 @@ _NOT_SET_UP = unbound_slot(
     "setup_sessions(Application.builder()...)"
 )
 _NOT_AN_UPDATE = unbound_slot(
-    "context.session is only available in handlers of an update (not in jobs)"
+    "context.session is only available in handlers of an update (not in jobs); in a job, "
+    "use 'async with context.application.sessions.open(key) as handle:'"
 )
+
+if TYPE_CHECKING:
+    # A default makes a bare ``SessionContext`` mean ``SessionContext[Any]`` under --strict;
+    # typing_extensions is needed by type checkers only.
+    from typing_extensions import TypeVar as DefaultTypeVar
+
+    SessionT = DefaultTypeVar("SessionT", default=Any)
+else:
+    SessionT = TypeVar("SessionT")
 
 _current: ContextVar[_UpdateBinding | None] = ContextVar("botsessions_ptb_update", default=None)
 
@@ -117,9 +133,14 @@ class UpdateKeyContext:
         return None if message is None else message.business_connection_id
 
     @property
-    def bot_id(self) -> int:
-        """Id of the application's bot."""
-        bot_id: int = self.application.bot.id
+    def bot_id(self) -> int | None:
+        """Id of the application's bot (from its token when ``getMe`` has not run yet)."""
+        bot = self.application.bot
+        try:
+            bot_id: int = bot.id
+        except RuntimeError:  # not initialized: the token starts with the id
+            prefix = bot.token.partition(":")[0]
+            return int(prefix) if prefix.isdigit() else None
         return bot_id
 
 
@@ -140,8 +161,14 @@ def _message(update: object) -> Message | None:
     return None
 
 
-class SessionContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+class SessionContext(
+    CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]],
+    Generic[SessionT],
+):
     """``CallbackContext`` with ``context.session`` and ``context.session_key``.
+
+    ``SessionContext[S]`` types ``context.session`` as ``S`` (for ``lazy=True``:
+    ``SessionContext[Awaitable[S]]``); a bare ``SessionContext`` is ``SessionContext[Any]``.
 
     ``context.session`` behaves like ``ctx.session`` of ``botsessions.Bot``: read it,
     change it in place, assign a new value, or assign ``None`` to delete the stored
@@ -179,7 +206,7 @@ class SessionContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any
         return context
 
     @property
-    def session(self) -> Any:
+    def session(self) -> SessionT:
         """The session of this update (an awaitable of it for lazy sessions).
 
         Raises:
@@ -187,10 +214,11 @@ class SessionContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any
             RuntimeError: Used in a job, outside ``setup_sessions``, or after the update was
                 saved (a ``block=False`` handler or a background task).
         """
-        return self._session_slot.get()
+        value: SessionT = self._session_slot.get()
+        return value
 
     @session.setter
-    def session(self, value: Any) -> None:
+    def session(self, value: SessionT | None) -> None:
         self._session_slot.set(value)
 
 
@@ -202,7 +230,11 @@ class _UpdateBinding(UpdateKeyContext):
     """The key context that is also the engine's host and the contexts' slot: it
     follows the engine's slot while the update runs and closes when it is saved."""
 
-    __slots__ = ()
+    __slots__ = ("in_ptb",)
+
+    def __init__(self, update: object, application: Application[Any, Any, Any, Any, Any, Any]):
+        super().__init__(update, application)
+        self.in_ptb = False  # PTB's own processing runs: what it raises is not the session's
 
     def bind_session(self, slot: SessionSlot, key: str | None) -> None:
         self._slot = slot
@@ -227,12 +259,15 @@ class SessionApplication(Application[Any, Any, Any, Any, Any, Any]):
 
     Attributes:
         session_manager: The built session (``botsessions.engine.SessionManager``).
+        sessions: Sessions outside an update (jobs, admin code, broadcasts):
+            ``async with app.sessions.open(key) as handle:``, ``app.sessions.keys()``,
+            ``app.sessions.entries()``, ``encode()``/``decode()``.
 
     Raises:
         TypeError: The context class is not a :class:`SessionContext`.
     """
 
-    __slots__ = ("session_manager",)
+    __slots__ = ("session_manager", "sessions")
 
     def __init__(self, *, session_manager: SessionManager, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -242,13 +277,17 @@ class SessionApplication(Application[Any, Any, Any, Any, Any, Any]):
                 f"got {self.context_types.context.__name__}"
             )
         self.session_manager = session_manager
+        self.sessions: SessionAccess[Any] = SessionAccess(session_manager)
 
     async def process_update(self, update: object) -> None:
         """Process ``update`` inside its session: load, run every handler group, save.
 
         Nothing is saved when a blocking handler raised (PTB hands the error to the
         error handlers instead of propagating it). ``ApplicationHandlerStop`` is normal
-        control flow and saves as usual.
+        control flow and saves as usual. An error of the session itself (loading,
+        locking or saving: ``StorageError``, ``CorruptDataError``, ``LockError``, a value
+        that cannot be stored) goes to the error handlers the same way: only this update
+        fails.
         """
         binding = _UpdateBinding(update, self)
         token = _current.set(binding)
@@ -257,12 +296,21 @@ class SessionApplication(Application[Any, Any, Any, Any, Any, Any]):
             await run_update(self.session_manager, binding, process)
         except _HandlerFailed:
             pass  # PTB already handed the error to process_error; nothing was saved
+        except Exception as error:
+            if binding.in_ptb:
+                raise  # PTB's own processing raised (not initialized, ...): as without sessions
+            # Raised out of here, a session error would stop PTB's sequential update
+            # fetcher for good; reported, it fails this update only.
+            binding._failed = True
+            await self.process_error(update, error)
         finally:
             binding._slot = CLOSED_SLOT
             _current.reset(token)
 
     async def _process_in_session(self, binding: _UpdateBinding) -> None:
+        binding.in_ptb = True
         await super().process_update(binding.update)
+        binding.in_ptb = False
         if binding._failed:
             raise _HandlerFailed  # so run_update discards the session instead of saving it
 

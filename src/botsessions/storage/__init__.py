@@ -14,6 +14,7 @@ import importlib as _importlib
 from typing import TYPE_CHECKING
 from typing import Any as _Any
 
+from botsessions.storage._async_view import as_async
 from botsessions.storage._expiry import ExpiringStorage
 from botsessions.storage._locking import LockingStorage, SessionLease
 from botsessions.storage._protocol import NOT_JSON_BYTES, JSONBytesStorage, StorageAdapter
@@ -49,6 +50,7 @@ __all__ = [
     "SessionLease",
     "StorageAdapter",
     "StorageWrapper",
+    "as_async",
 ]
 
 

@@ -13,17 +13,44 @@ owns the rules of the protocol (``botsessions.storage._locking``):
 * ``keep=True`` leaves the lease held on success, with ``value`` set to what was written
   (``None`` after a delete);
 * ``release`` never raises for a lost lease or an unreachable backend.
+
+Lost leases and lock waits that ran out are logged as warnings by the
+``botsessions.storage`` logger (``log_lock_timeout``), without the session key: the
+raised error carries it.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
 from botsessions._errors import LeaseLostError
 from botsessions._options import duration
 
-__all__ = ["BaseLease", "lease_seconds"]
+__all__ = ["BaseLease", "lease_seconds", "log_lock_timeout"]
+
+logger = logging.getLogger("botsessions.storage")
+
+
+def log_lock_timeout(backend: str, wait: float | None) -> None:
+    """Log that a session lock was not taken within ``wait`` seconds (``lock_wait``)."""
+    limit = "lock_wait" if wait is None else f"lock_wait={wait:g} s"
+    logger.warning(
+        "%s: a session stayed locked by another update for %s; the update failed "
+        "(a handler may be stuck, or lock_wait is too short)",
+        backend,
+        limit,
+    )
+
+
+def _log_lost(lease: object, operation: str) -> None:
+    logger.warning(
+        "%s: the lease of a session was lost before the %s, nothing was written "
+        "(a handler ran longer than lock_lease, or the process stalled)",
+        type(lease).__name__,
+        operation,
+    )
 
 
 class BaseLease:
@@ -51,13 +78,13 @@ class BaseLease:
         """
         data = self._encode(value)  # before any I/O: a refused value leaves the lease held
         self._begin(keep)
-        await self._finish("write", keep, await self._attempt(self._save(data, keep=keep)))
+        await self._finish("write", keep, await self._attempt(self._save(data, keep=keep), "write"))
         self.value = value
 
     async def delete(self, *, keep: bool = False) -> None:
         """Delete the session, then release the lock unless ``keep``; same guarantee."""
         self._begin(keep)
-        await self._finish("delete", keep, await self._attempt(self._remove(keep=keep)))
+        await self._finish("delete", keep, await self._attempt(self._remove(keep=keep), "delete"))
         self.value = None
 
     async def release(self) -> None:
@@ -75,10 +102,12 @@ class BaseLease:
         if not keep:
             self._end()  # ended from here on, whatever the I/O below does
 
-    async def _attempt(self, io: Any) -> bool:
+    async def _attempt(self, io: Any, operation: str) -> bool:
         try:
             done: bool = await io
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, LeaseLostError):  # a backend that learns it from an error
+                _log_lost(self, operation)
             if not self._done:
                 self._end()
             await self._discard()
@@ -90,6 +119,7 @@ class BaseLease:
             if not self._done:
                 self._end()
             await self._discard()
+            _log_lost(self, operation)
             raise LeaseLostError(self._lost_message(operation), key=self._key)
         if keep:
             self._kept()

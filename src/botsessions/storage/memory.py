@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -12,31 +14,90 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from botsessions._options import duration
+from botsessions.storage._errors_map import unencodable_key
+from botsessions.storage._jsontext import MAX_DEPTH, ORJSON_OPTIONS
 from botsessions.storage._protocol import NOT_JSON_BYTES
 
 T = TypeVar("T")
 
 __all__ = ["MemorySessionStorage"]
 
-# Refuse the types orjson would silently turn into something else (dataclass -> dict,
-# datetime -> str, int/str/dict subclasses -> base type); those values are deep-copied.
-_EXACT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
-_EXACT |= orjson.OPT_PASSTHROUGH_SUBCLASS
 _dumps = orjson.dumps
 _loads = orjson.loads
 _SWEEP = 2  # expired entries reclaimed per operation: more than one keeps up with writes
 
 
-def _freeze(value: Any) -> tuple[bool, Any]:
-    """An isolated copy of ``value``: JSON bytes when they round-trip exactly, else a deep copy."""
+def _checked_key(key: str) -> str:
+    """``key``, or ``ValueError`` naming it when no other storage could store it either."""
+    if not key.isascii():  # the usual key is ASCII: one cheap test, no encoding
+        try:
+            key.encode()
+        except UnicodeEncodeError as exc:
+            raise unencodable_key(key, exc) from exc
+    return key
+
+
+def _freeze(key: str, value: Any) -> tuple[bool, Any]:
+    """An isolated copy of ``value``: JSON bytes when they round-trip exactly, else a deep copy.
+
+    ``ORJSON_OPTIONS`` hands datetimes, dataclasses and subclasses of builtins to the deep
+    copy instead of letting orjson turn them into something else.
+    """
     try:
-        data = _dumps(value, option=_EXACT)
+        data = _dumps(value, option=ORJSON_OPTIONS)
     except TypeError:
-        return False, copy.deepcopy(value)
-    # orjson also accepts tuples, UUIDs, enums and NaN, which come back different.
-    if _loads(data) == value:
-        return True, data
+        pass  # not JSON, a big integer, too deep or cyclic: the walk decides
+    else:
+        # orjson also accepts tuples, UUIDs, enums and NaN, which come back different.
+        if _loads(data) == value:
+            return True, data
+    _refuse_unstorable(key, value)
     return False, copy.deepcopy(value)
+
+
+def _refuse_unstorable(key: str, value: Any) -> None:
+    """``TypeError``, as every other storage raises it, for what no storage can keep.
+
+    Other types are kept as deep copies here, but NaN and infinity (anywhere a dict, list
+    or tuple holds them) and more than ``MAX_DEPTH`` nested containers (a cyclic value
+    among them) are refused. The walk is iterative: a deep value cannot exhaust the stack.
+    """
+    labels: list[object] = []  # the dict key or index of each open container but the root
+    stack: list[Iterator[tuple[object, Any]]] = [iter(((None, value),))]
+    while stack:
+        for label, item in stack[-1]:
+            if isinstance(item, float) and not math.isfinite(item):
+                where = _where([*labels, label][1:])
+                raise _refused(
+                    key, where, f"is {item!r}, which JSON cannot hold (NaN and infinity)"
+                )
+            if isinstance(item, dict | list | tuple):
+                if len(stack) > MAX_DEPTH:
+                    # No path: it would be MAX_DEPTH steps long.
+                    raise _refused(
+                        key, "value", f"nests more than {MAX_DEPTH} containers (or is cyclic)"
+                    )
+                stack.append(iter(item.items()) if isinstance(item, dict) else enumerate(item))
+                labels.append(label)
+                break
+        else:
+            stack.pop()
+            if labels:
+                labels.pop()
+
+
+def _where(labels: list[object]) -> str:
+    parts = (
+        f"[{json.dumps(n, ensure_ascii=False) if type(n) is str else repr(n)}]" for n in labels
+    )
+    return "value" + "".join(parts)
+
+
+def _refused(key: str, where: str, reason: str) -> TypeError:
+    return TypeError(
+        f"Cannot store session {key!r}: {where} {reason}; storages take JSON data "
+        "(dict, list, str, int, float, bool, None)"
+    )
 
 
 def _thaw(is_json: bool, payload: Any) -> Any:
@@ -51,8 +112,11 @@ class MemorySessionStorage(Generic[T]):
 
     Values are isolated copies: mutating an object after ``write`` or after ``read`` never
     changes what is stored. JSON-compatible values are stored as JSON bytes; other values
-    are deep-copied. It implements ``JSONBytesStorage``, so the session engine hands it the
-    bytes it encoded and compares bytes, with no JSON conversion of its own per update.
+    are deep-copied. What no other storage can keep is refused as they refuse it: NaN and
+    infinity, more than 254 nested containers or a cyclic value (``TypeError``), and keys
+    that are not valid Unicode (``ValueError``). It implements ``JSONBytesStorage``, so the
+    session engine hands it the bytes it encoded and compares bytes, with no JSON
+    conversion of its own per update.
 
     Args:
         ttl: seconds (int, float or ``timedelta``) a session lives after its last write;
@@ -79,6 +143,8 @@ class MemorySessionStorage(Generic[T]):
 
     def read(self, key: str) -> T | None:
         """The stored value (a fresh copy), or ``None`` when missing or expired."""
+        if not key.isascii():
+            _checked_key(key)
         entry = self._data.get(key)
         if entry is None or (self._ttl is not None and self._gone(key, entry)):
             return None
@@ -89,6 +155,8 @@ class MemorySessionStorage(Generic[T]):
         themselves, which are immutable, so nothing is copied or decoded. ``None`` when
         missing or expired; ``NOT_JSON_BYTES`` for a value kept as a deep copy (``read``
         gives it)."""
+        if not key.isascii():
+            _checked_key(key)
         entry = self._data.get(key)
         if entry is None or (self._ttl is not None and self._gone(key, entry)):
             return None
@@ -103,12 +171,20 @@ class MemorySessionStorage(Generic[T]):
         return False
 
     def write(self, key: str, value: T) -> None:
-        """Store a copy of ``value``; with a TTL, the session expires ``ttl`` seconds from now."""
-        self._put(key, *_freeze(value))
+        """Store a copy of ``value``; with a TTL, the session expires ``ttl`` seconds from now.
+
+        Raises:
+            TypeError: ``value`` holds NaN or infinity, or nests more than 254 containers
+                (or is cyclic), naming the key and the place; nothing is stored.
+            ValueError: ``key`` is not valid Unicode text (a lone surrogate).
+        """
+        self._put(_checked_key(key), *_freeze(key, value))
 
     def write_json_bytes(self, key: str, data: bytes) -> None:
         """Store ``data``, JSON bytes the caller produced and checked (``JSONBytesStorage``),
         as they are; the TTL applies as for ``write``."""
+        if not key.isascii():
+            _checked_key(key)
         if self._ttl is None:  # _put, inlined: the session engine writes through here
             self._data[key] = (None, True, data)
         else:
@@ -126,11 +202,11 @@ class MemorySessionStorage(Generic[T]):
 
     def delete(self, key: str) -> None:
         """Forget ``key`` (no error when it is missing)."""
-        self._data.pop(key, None)
+        self._data.pop(_checked_key(key), None)
 
     def has(self, key: str) -> bool:
         """Whether an unexpired session is stored under ``key``."""
-        entry = self._data.get(key)
+        entry = self._data.get(_checked_key(key))
         return entry is not None and not self._expired(entry)
 
     def read_all_keys(self) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["JSON_VALUES", "KEYS", "assert_same_json"]
+__all__ = ["JSON_VALUES", "KEYS", "UNSTORABLE_KEYS", "UNSTORABLE_VALUES", "assert_same_json"]
 
 #: Values every storage must return exactly as written (types included).
 JSON_VALUES: dict[str, Any] = {
@@ -42,6 +42,36 @@ KEYS: list[str] = [
     "🎉",
     "K" * 1000,
 ]
+
+
+def _nested(levels: int) -> Any:
+    value: Any = []
+    for _ in range(levels - 1):
+        value = [value]
+    return {"deep": value}
+
+
+def _cyclic() -> Any:
+    value: dict[str, Any] = {"items": [1]}
+    value["items"].append(value)
+    return value
+
+
+#: Values no storage can keep, which every storage must refuse with ``TypeError`` naming
+#: the key, storing nothing: JSON has no NaN or infinity, and every built-in storage
+#: nests at most 254 containers (a cyclic value never ends).
+UNSTORABLE_VALUES: dict[str, Any] = {
+    "NaN": {"x": float("nan")},
+    "infinity": {"x": [1, float("inf")]},
+    "minus infinity root": float("-inf"),
+    "255 nested containers": _nested(254),
+    "10,000 nested containers": _nested(9_999),
+    "cyclic": _cyclic(),
+}
+
+#: Keys that are not valid Unicode text (lone surrogates): writing one must raise
+#: ``ValueError`` naming it, never a raw ``UnicodeEncodeError``.
+UNSTORABLE_KEYS: list[str] = ["lone \ud800 surrogate", "\udfff", "ok\udc80"]
 
 
 def assert_same_json(actual: Any, expected: Any, path: str = "value") -> None:

@@ -31,9 +31,24 @@ from typing import Any, ClassVar, Literal
 
 import pytest
 
-from botsessions.testing._conformance_values import JSON_VALUES, KEYS, assert_same_json
+from botsessions.testing._conformance_hostile import UnstorableCases
+from botsessions.testing._conformance_values import (
+    JSON_VALUES,
+    KEYS,
+    UNSTORABLE_KEYS,
+    UNSTORABLE_VALUES,
+    assert_same_json,
+)
 
-__all__ = ["JSON_VALUES", "KEYS", "StorageConformance", "StorageFactory", "assert_same_json"]
+__all__ = [
+    "JSON_VALUES",
+    "KEYS",
+    "UNSTORABLE_KEYS",
+    "UNSTORABLE_VALUES",
+    "StorageConformance",
+    "StorageFactory",
+    "assert_same_json",
+]
 
 
 #: Makes a fresh, empty storage (or an awaitable of one). Keyword ``ttl`` (seconds) is passed
@@ -81,7 +96,7 @@ def _kept_or_refused(value: Any, *, kept: bool, refusal: type[BaseException]) ->
     return body
 
 
-class StorageConformance:
+class StorageConformance(UnstorableCases):
     """Behaviour every session storage must have. Subclass it and provide ``make_storage``.
 
     Class attributes describe the storage:
@@ -97,6 +112,10 @@ class StorageConformance:
     * ``nul_in_strings``: strings containing ``"\\x00"`` read back exactly; when ``False``
       writing one must raise (PostgreSQL ``jsonb`` cannot hold it) and store nothing.
     * ``error_type``: what a failing backend must raise (``Exception`` by default).
+    * ``refuses_unstorable``: writing NaN, infinity, more than 254 nested containers or a
+      cyclic value raises ``TypeError`` naming the key, and a key that is not valid
+      Unicode raises ``ValueError`` naming it; nothing is stored (``True`` by default, as
+      every built-in storage does; see ``UNSTORABLE_VALUES`` and ``UNSTORABLE_KEYS``).
 
     Override the ``make_broken_storage`` fixture to return a factory of storages whose
     backend is unreachable; the suite then checks that every method raises ``error_type``.

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from botsessions._errors import CorruptDataError, LockTimeoutError, StorageError
 from botsessions.storage._jsontext import dumps, loads
-from botsessions.storage._lease import BaseLease
+from botsessions.storage._lease import BaseLease, log_lock_timeout
 from botsessions.storage.mysql._errors import GONE, MySQLErrors, error_number
 from botsessions.storage.mysql._sql import TableSQL
 
@@ -74,6 +74,7 @@ async def acquire(
     if granted != 1:
         if granted == 0:
             pool.release(conn)
+            log_lock_timeout("MySQLStorage", wait)
             raise LockTimeoutError(
                 f"session {key!r} stayed locked by another update for lock_wait={wait:g} s; "
                 "nothing was written. A handler may be stuck, or raise lock_wait",

@@ -6,6 +6,7 @@ from types import ModuleType
 
 from botsessions._errors import LockTimeoutError, StorageError
 from botsessions.storage._errors_map import DriverErrors, unencodable_key
+from botsessions.storage._lease import log_lock_timeout
 
 __all__ = ["LOCK_NOT_AVAILABLE", "PoolTimeout", "PostgresErrors", "import_asyncpg"]
 
@@ -60,6 +61,7 @@ class PostgresErrors(DriverErrors):
         target = "" if self.key is None else f" of session {self.key!r}"
         if isinstance(exc, PoolTimeout):
             if exc.lease:
+                log_lock_timeout("PostgresStorage", None)
                 raise LockTimeoutError(
                     f"the lock{target} could not be taken: {exc}", key=self.key
                 ) from exc
@@ -74,6 +76,7 @@ class PostgresErrors(DriverErrors):
         if isinstance(exc.__cause__, UnicodeEncodeError):
             raise unencodable_key(self.key, exc.__cause__) from exc
         if getattr(exc, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            log_lock_timeout("PostgresStorage", None)
             raise LockTimeoutError(
                 f"session {self.key!r} stayed locked by another update for lock_wait; "
                 "nothing was written. A handler may be stuck, or raise lock_wait",

@@ -14,6 +14,12 @@ lock to the oldest waiter, which is woken by ``BLPOP`` of its own wake-up list h
 lock and the value. Each wait is bounded (by the remaining lease of the holder and by one
 second) and then re-checks, so a crashed holder or a lost wake-up costs at most that.
 
+Cancellation: redis-py can swallow a cancellation that lands while a command runs (the
+cancelled call comes back with its reply). After each command of the lock paths, a task
+whose cancellation count went up meanwhile gives back what the command took (the lock, its
+place in line) and raises ``CancelledError``, so a cancelled ``acquire`` never returns a
+lease nor leaves the lock held.
+
 A holder renews its lease every ``lease / 3`` seconds through a ``call_later`` timer, which
 costs nothing for the usual update that ends sooner.
 
@@ -36,7 +42,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botsessions._errors import CorruptDataError, LockTimeoutError, StorageError
 from botsessions.storage._jsontext import dumps, loads
-from botsessions.storage._lease import BaseLease
+from botsessions.storage._lease import BaseLease, log_lock_timeout
 from botsessions.storage.redis._errors import RedisErrors
 from botsessions.storage.redis._scripts import ACQUIRE, LEAVE, RELEASE, REMOVE, RENEW, SAVE
 from botsessions.storage.redis._slots import key_slot, slot_tag
@@ -58,6 +64,12 @@ def bookkeeping_base(prefix: bytes, key: bytes, *, cluster: bool) -> bytes:
     """
     base = prefix + BOOKKEEPING
     return slot_tag(key_slot(prefix + key)) + base if cluster else base
+
+
+def _cancel_requests() -> int:
+    """How many cancellations of the running task are pending (``Task.cancelling``)."""
+    task = asyncio.current_task()
+    return 0 if task is None else task.cancelling()
 
 
 _MAX_WAIT_STEP = 1.0  # seconds: bound of one BLPOP, in case a wake-up is lost
@@ -124,15 +136,25 @@ class RedisLocks:
         names = [base + b"lock:" + raw, self._prefix + raw, queue, queue + b":" + token.encode()]
         args = [token, self._lease_ms, "1" if read else "0", "0", self._queue_ttl]
         deadline = time.monotonic() + self._wait
+        cancels = _cancel_requests()
         while True:
-            with RedisErrors("lock", key):
-                reply: list[Any] = await self._acquire(keys=names, args=args)
+            try:
+                with RedisErrors("lock", key):
+                    reply: list[Any] = await self._acquire(keys=names, args=args)
+            except asyncio.CancelledError:
+                # The script may have run: leave the line, or free the lock it took.
+                await self._leave_quietly(key, names, token)
+                raise
+            if _cancel_requests() > cancels:  # a cancellation the driver swallowed
+                await self._leave_quietly(key, names, token)
+                raise asyncio.CancelledError
             if reply[0] == 1:
                 return await self._leased(key, names, token, reply[1] if len(reply) > 1 else None)
             args[3] = "1"  # queued: later rounds keep our place in line
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 await self._leave_quietly(key, names, token)
+                log_lock_timeout("RedisStorage", self._wait)
                 raise LockTimeoutError(
                     f"session {key!r} stayed locked by another update for lock_wait="
                     f"{self._wait:g} s; nothing was written. A handler may be stuck, or "
@@ -151,6 +173,9 @@ class RedisLocks:
             except BaseException:
                 await self._leave_quietly(key, names, token)
                 raise
+            if _cancel_requests() > cancels:
+                await self._leave_quietly(key, names, token)  # also frees a lock handed over
+                raise asyncio.CancelledError
             if popped is not None:  # handed over: b"1" + value, or b"0" when there is none
                 payload = popped[1]
                 data = payload[1:] if payload[:1] == b"1" else None
@@ -221,14 +246,22 @@ class RedisLease(BaseLease):
         locks = self._locks
         args: list[str | bytes] = [self._token, locks._lease_ms, data, locks._ttl_ms]
         args.append("1" if keep else "0")
+        cancels = _cancel_requests()
         with RedisErrors("write", self._key):
-            return bool(await locks._save(keys=self._names[:3], args=args))
+            saved = bool(await locks._save(keys=self._names[:3], args=args))
+        if cancels < _cancel_requests():
+            raise asyncio.CancelledError  # the lease ends and its lock is released (keep)
+        return saved
 
     async def _remove(self, *, keep: bool) -> bool:
         locks = self._locks
         args = [self._token, locks._lease_ms, "1" if keep else "0"]
+        cancels = _cancel_requests()
         with RedisErrors("delete", self._key):
-            return bool(await locks._remove(keys=self._names[:3], args=args))
+            removed = bool(await locks._remove(keys=self._names[:3], args=args))
+        if cancels < _cancel_requests():
+            raise asyncio.CancelledError
+        return removed
 
     async def _unlock(self) -> None:
         # A lock that cannot be released (server unreachable) frees itself when its lease

@@ -1,0 +1,72 @@
+"""The conformance cases for what no storage can keep: refused loudly, nothing stored."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterable, Awaitable, Callable
+from typing import Any, ClassVar
+
+import pytest
+
+from botsessions.testing._conformance_values import UNSTORABLE_KEYS, UNSTORABLE_VALUES
+
+__all__ = ["UnstorableCases"]
+
+Body = Callable[[Callable[..., Awaitable[Any]]], Awaitable[None]]
+
+
+async def _await(result: Any) -> Any:
+    return await result if inspect.isawaitable(result) else result
+
+
+class UnstorableCases:
+    """Mixed into ``StorageConformance``: values and keys every storage must refuse.
+
+    ``refuses_unstorable = False`` skips these cases, for a storage that knowingly keeps
+    such values (a ``json.dumps`` adapter writes ``NaN`` tokens that other JSON readers
+    reject).
+    """
+
+    refuses_unstorable: ClassVar[bool] = True
+
+    @staticmethod
+    def _run(factory: Callable[..., Any], body: Body) -> None:
+        raise NotImplementedError  # StorageConformance provides the harness
+
+    @pytest.mark.parametrize("name", list(UNSTORABLE_VALUES))
+    def test_values_no_storage_can_keep_are_refused_naming_the_key(
+        self, make_storage: Callable[..., Any], name: str
+    ) -> None:
+        if not self.refuses_unstorable:
+            pytest.skip("the storage does not declare that it refuses unstorable values")
+        value = UNSTORABLE_VALUES[name]
+
+        async def body(make: Callable[..., Awaitable[Any]]) -> None:
+            storage = await make()
+            with pytest.raises(TypeError) as refused:
+                await _await(storage.write("chat-7", value))
+            assert "'chat-7'" in str(refused.value), "the error does not name the key"
+            assert await _await(storage.read("chat-7")) is None
+
+        self._run(make_storage, body)
+
+    @pytest.mark.parametrize("key", UNSTORABLE_KEYS, ids=ascii)
+    def test_keys_that_are_not_valid_unicode_are_refused_naming_the_key(
+        self, make_storage: Callable[..., Any], key: str
+    ) -> None:
+        if not self.refuses_unstorable:
+            pytest.skip("the storage does not declare that it refuses unstorable keys")
+
+        async def body(make: Callable[..., Awaitable[Any]]) -> None:
+            storage = await make()
+            with pytest.raises(ValueError, match="not valid Unicode") as refused:
+                await _await(storage.write(key, {"v": 1}))
+            assert repr(key) in str(refused.value), "the error does not name the key"
+            keys = getattr(storage, "read_all_keys", None)
+            if callable(keys):
+                listed = await _await(keys())
+                if isinstance(listed, AsyncIterable):
+                    listed = [k async for k in listed]
+                assert list(listed) == []
+
+        self._run(make_storage, body)
