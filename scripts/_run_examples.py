@@ -28,6 +28,7 @@ NEEDS_EXTRA = {
     "aiogram_bot": "aiogram",
     "ptb_bot": "ptb",
     "custom_redis_adapter": "redis",
+    "aiogram_form": "aiogram",
 }
 # What each example is sent and what it answers (None: any reply will do).
 PROBES: dict[str, tuple[str, str | None]] = {

@@ -4,7 +4,16 @@ import pytest
 
 import botsessions
 
-SUBPACKAGES = {"annotations", "bot", "engine", "storage", "keys", "integrations", "testing"}
+SUBPACKAGES = {
+    "annotations",
+    "bot",
+    "engine",
+    "storage",
+    "keys",
+    "integrations",
+    "telemetry",
+    "testing",
+}
 TYPING = {"TYPE_CHECKING"}
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from botsessions import SessionKeyError, SessionOptions, session
+from botsessions import MemorySessionStorage, SessionKeyError, SessionOptions, session
+from botsessions.storage import FileStorage, SQLiteStorage
 from botsessions.testing.recording import RecordingStorage
 from tests.session_support import FakeContext, nothing, run
 
@@ -229,3 +232,55 @@ async def test_async_key_functions_and_waiting_updates_still_lock_every_fragment
         assert (ctx.session.chat, ctx.session.user) == ({"n": 50}, {"n": 50})
 
     await run(mw, FakeContext(1, user_id=2), check)
+
+
+def _shared_storage(kind: str, tmp_path: Path) -> Any:
+    if kind == "memory":
+        return MemorySessionStorage()
+    if kind == "sqlite":
+        return SQLiteStorage(tmp_path / "sessions.db")
+    return FileStorage(tmp_path / "sessions")
+
+
+async def _read(storage: Any, key: str) -> Any:
+    value = storage.read(key)
+    return await value if inspect.isawaitable(value) else value
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "files"])
+async def test_two_fragments_on_one_key_of_one_storage_are_refused(
+    kind: str, tmp_path: Path
+) -> None:
+    storage = _shared_storage(kind, tmp_path)
+    mw = session(
+        type="multi",
+        chat={"initial": dict, "storage": storage},
+        prefs={"initial": dict, "storage": storage},
+    )
+    handled = []
+
+    async def handler(ctx: FakeContext) -> None:
+        handled.append(ctx)
+        ctx.session.chat["theme"] = "dark"
+        ctx.session.prefs["lang"] = "en"
+
+    try:
+        refused = r"fragments 'chat' and 'prefs' resolve to the same key '42' in the same storage"
+        with pytest.raises(ValueError, match=refused + r"; give them different prefixes"):
+            await run(mw, FakeContext(), handler)
+        assert handled == []  # refused at the update that resolved them, before the handler
+        assert await _read(storage, "42") is None
+        assert len(mw.manager.plans[0].locks) == 0  # type: ignore[arg-type]
+
+        apart = session(
+            type="multi",
+            chat={"initial": dict, "storage": storage, "prefix": "chat:"},
+            prefs={"initial": dict, "storage": storage, "prefix": "prefs:"},
+        )
+        await run(apart, FakeContext(), handler)
+        assert await _read(storage, "chat:42") == {"theme": "dark"}
+        assert await _read(storage, "prefs:42") == {"lang": "en"}
+    finally:
+        close = getattr(storage, "close", None)
+        if close is not None:
+            await close()

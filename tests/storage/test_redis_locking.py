@@ -265,9 +265,9 @@ class TestRedisCancellation:
     ) -> None:
         await storage.write("chat", {"count": 1})
         outcomes: set[str] = set()
-        for rounds in range(80):
+        for attempt_number in range(300):
             attempt = asyncio.create_task(storage.acquire("chat", read=True))
-            await _yields(rounds)
+            await _yields(attempt_number % 30)  # cancel at every point of the round trip
             if attempt.cancel():
                 with pytest.raises(asyncio.CancelledError):
                     await attempt
@@ -289,12 +289,12 @@ class TestRedisCancellation:
         redis_client: aioredis.Redis,
     ) -> None:
         async with RedisStorage(redis_url, prefix=unique_name) as other:
-            for rounds in range(60):
+            for attempt_number in range(150):
                 holder = await storage.acquire("chat", read=True)
                 waiter = asyncio.create_task(other.acquire("chat", read=True))
                 await _queued(redis_client, unique_name, 1)
                 handover = asyncio.create_task(holder.release())
-                await _yields(rounds)
+                await _yields(attempt_number % 30)
                 if waiter.cancel():
                     with pytest.raises(asyncio.CancelledError):
                         await waiter

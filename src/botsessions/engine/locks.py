@@ -18,6 +18,14 @@ Deadlock rules:
   need several keys (multi sessions) cannot wait on each other in a cycle.
 * If the task that holds a key asks for it again (a handler awaited another update of
   the same session), waiting would never end: ``LockError`` is raised at once.
+
+Owners: a holder is recorded with an *owner*, the object that can tell whether the holder
+runs in the task now asking for the same key. That question comes up only when someone
+would wait, so an owner need not know its task up front: asking asyncio for the current
+task costs about 0.25 µs on Python 3.11, a large part of an uncontended update. An
+``asyncio.Task`` is an owner (it runs here when it is the current task), and so is any
+``LazyOwner``: the engine's update objects, which answer from the handler coroutine they
+are awaiting (a coroutine is running only on the stack of the running task).
 * ``wait`` bounds any other wait and raises ``LockTimeoutError``.
 """
 
@@ -28,12 +36,14 @@ import contextlib
 import itertools
 from collections import deque
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 from botsessions._errors import LockError, LockTimeoutError
 
 __all__ = [
     "KeyedLock",
+    "LazyOwner",
+    "Owner",
     "Payload",
     "acquire_all",
     "give_back",
@@ -51,7 +61,29 @@ class Payload(Protocol):
         """End it: nobody is left to take it over. Must not raise ``Exception``."""
 
 
-_Entry = tuple["asyncio.Future[Payload | None]", "asyncio.Task[object] | None"]
+@runtime_checkable
+class LazyOwner(Protocol):
+    """An owner that finds out its task only when asked (see the module docstring)."""
+
+    def runs_here(self) -> bool:
+        """Whether the holder runs in the task that is running now."""
+        ...
+
+
+Owner: TypeAlias = "asyncio.Task[Any] | LazyOwner | None"
+"""Who holds a key: a task, a ``LazyOwner``, or ``None`` (never the asking task)."""
+
+
+def runs_here(owner: Owner) -> bool:
+    """Whether ``owner`` is the running task (so waiting for it would never end)."""
+    if owner is None:
+        return False
+    if isinstance(owner, LazyOwner):
+        return owner.runs_here()
+    return owner is asyncio.current_task()
+
+
+_Entry = tuple["asyncio.Future[Payload | None]", Owner]
 
 
 class KeyedLock:
@@ -60,7 +92,7 @@ class KeyedLock:
     __slots__ = ("__weakref__", "_owners", "_queues", "serial")
 
     def __init__(self) -> None:
-        self._owners: dict[str, asyncio.Task[object] | None] = {}
+        self._owners: dict[str, Owner] = {}
         self._queues: dict[str, deque[_Entry]] = {}
         self.serial = next(_serials)  # its place in the global lock order
 
@@ -77,23 +109,31 @@ class KeyedLock:
         queue = self._queues.get(key)
         return len(queue) if queue else 0
 
-    def try_acquire(self, key: str, owner: asyncio.Task[object] | None) -> bool:
+    def try_acquire(self, key: str, owner: Owner) -> bool:
         """Take ``key`` if free, without waiting."""
         if key in self._owners:
             return False
         self._owners[key] = owner
         return True
 
-    async def acquire(
-        self, key: str, owner: asyncio.Task[object] | None, wait: float | None = None
-    ) -> Payload | None:
+    def refuse_reentry(self, key: str) -> None:
+        """Raise ``LockError`` when the running task holds ``key`` (see ``acquire``)."""
+        if key in self._owners and runs_here(self._owners[key]):
+            raise LockError(
+                f"session key {key!r} is already held by this task: a handler awaited "
+                "another update of the same session, which would wait for itself forever; "
+                "run it in its own task (asyncio.create_task) instead",
+                key=key,
+            )
+
+    async def acquire(self, key: str, owner: Owner, wait: float | None = None) -> Payload | None:
         """Take ``key``, waiting in FIFO order while another task holds it.
 
         Returns the payload the previous holder handed over with the key (``hand_over``),
         else ``None``. The new holder owns it: it must use it, or pass it on or drop it.
 
         Raises:
-            LockError: ``owner`` already holds ``key`` (waiting would deadlock).
+            LockError: the running task already holds ``key`` (waiting would deadlock).
             LockTimeoutError: ``wait`` seconds passed first; nothing is held then.
             asyncio.CancelledError: cancelled while waiting; nothing is held then.
         """
@@ -101,13 +141,7 @@ class KeyedLock:
         if key not in owners:
             owners[key] = owner
             return None
-        if owner is not None and owners[key] is owner:
-            raise LockError(
-                f"session key {key!r} is already held by this task: a handler awaited "
-                "another update of the same session, which would wait for itself forever; "
-                "run it in its own task (asyncio.create_task) instead",
-                key=key,
-            )
+        self.refuse_reentry(key)
         queue = self._queues.get(key)
         if queue is None:
             queue = self._queues[key] = deque()
@@ -191,7 +225,7 @@ async def give_back(lock: KeyedLock, key: str, payload: Payload | None) -> None:
 
 async def acquire_all(
     pairs: Sequence[tuple[KeyedLock, str]],
-    owner: asyncio.Task[object] | None,
+    owner: Owner,
     wait: float | None,
 ) -> list[Payload | None] | None:
     """Take every ``(lock, key)`` pair; ``pairs`` must be sorted and free of duplicates.
@@ -214,7 +248,7 @@ async def acquire_all(
     return payloads if any(p is not None for p in payloads) else None
 
 
-def take_free(pairs: Sequence[tuple[KeyedLock, str]], owner: asyncio.Task[object] | None) -> int:
+def take_free(pairs: Sequence[tuple[KeyedLock, str]], owner: Owner) -> int:
     """Take pairs in order without waiting, up to the first held one; how many were taken.
 
     ``acquire_all(pairs[taken:], ...)`` then takes the rest, in the same order.

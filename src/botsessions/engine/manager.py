@@ -17,6 +17,7 @@ nothing when the handler raised; every lock is released on every way out.
 from __future__ import annotations
 
 import functools
+from types import CoroutineType
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
@@ -31,18 +32,26 @@ __all__ = ["SessionManager", "Update", "build_manager", "make_plans", "run_updat
 R = TypeVar("R")
 
 
-class Update(Protocol):
+class Update(SessionSlot, Protocol):
     """One update of a session, as ``run_update`` drives it (``SingleUpdate``,
-    ``MultiUpdate``). ``enter_now(ctx)`` computes the key(s) from ``ctx``; ``*_now`` do
-    what needs no waiting and say whether that was all;
-    the ``async`` twins do the rest. After entering, exactly one of ``leave`` (the
-    handler returned) or ``fail`` (it raised) follows."""
+    ``MultiUpdate``); it is also the update's ``SessionSlot``, which the host binds.
+
+    ``enter_now(ctx)`` computes the key(s) from ``ctx``; ``*_now`` do what needs no
+    waiting and say whether that was all; the ``async`` twins do the rest. After
+    entering, exactly one of ``leave`` (the handler returned) or ``fail`` (it raised)
+    follows."""
+
+    handler: CoroutineType[Any, Any, Any] | None
+    """The handler's coroutine while ``run_update`` awaits it: locks ask it whether this
+    update runs in the task that asks for one of its keys (``engine.locks``)."""
 
     @property
     def key(self) -> str | None: ...
 
     @property
-    def slot(self) -> SessionSlot: ...
+    def slot(self) -> SessionSlot:
+        """The update itself (for callers that keep the slot apart)."""
+        ...
 
     def enter_now(self, ctx: Any) -> bool: ...
 
@@ -98,21 +107,27 @@ async def run_update(
         SessionKeyError, LockError, StorageError: from the session itself.
     """
     update = manager.update()
-    # The synchronous fast path, in this one place: with a JSON-bytes storage, a sync key
-    # function and a free lock, entering and leaving need no waiting, and skipping their
-    # two coroutines saves about 0.5 µs per update (bench W1, "MemorySessionStorage:
-    # counter += 1": about 7 µs of session overhead per update in all).
+    # ``*_now`` is the engine's one fast path (engine.single: what it saves, and where
+    # bench W1 shows it); without it, the ``async`` twins alone do the same.
     if not update.enter_now(ctx):
         await update.enter()
     try:
-        (ctx if host is None else host).bind_session(update.slot, update.key)
-        result = await call()
+        (ctx if host is None else host).bind_session(update, update.key)
+        handler = call()
+        if handler.__class__ is not CoroutineType:  # a future, or another awaitable
+            handler = _awaiting(handler)
+        update.handler = handler
+        result: R = await handler
     except BaseException:
         await update.fail()  # no catch-and-save: a failed handler writes nothing
         raise
     if not update.leave_now():
         await update.leave()
     return result
+
+
+async def _awaiting(awaitable: Awaitable[R]) -> R:
+    return await awaitable
 
 
 def build_manager(

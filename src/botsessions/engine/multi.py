@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from types import CoroutineType
 from typing import Any
 
 from botsessions.engine.locks import KeyedLock, acquire_all, lock_order, release_all
@@ -79,36 +80,15 @@ class SessionFragments:
         return f"<session fragments: {self._names()}>"
 
 
-class _MultiSlot:
-    """What ``ctx.session`` forwards to: the fragments; ``None`` deletes them all."""
-
-    __slots__ = ("_fragments", "_props")
-
-    def __init__(self, fragments: SessionFragments, props: list[PropertySession]) -> None:
-        self._fragments = fragments
-        self._props = props
-
-    def get(self) -> SessionFragments:
-        return self._fragments
-
-    def set(self, value: Any) -> None:
-        if value is not None:
-            raise TypeError(
-                "ctx.session of a multi session cannot be replaced; assign its fragments "
-                "(ctx.session.<fragment> = ...) or assign None to delete every fragment"
-            )
-        for prop in self._props:
-            if prop.state is NO_KEY:
-                prop.set(None)  # raises SessionKeyError before anything changes
-        for prop in self._props:
-            prop.set(None)
-
-
 class MultiUpdate:
     """One update of a multi session (the same steps as ``SingleUpdate``; nothing here
-    finishes synchronously: ``enter_now``/``leave_now`` leave it all to the rest)."""
+    finishes synchronously: ``enter_now``/``leave_now`` leave it all to the rest).
 
-    __slots__ = ("_ctx", "_ending", "_pairs", "_plan", "_props", "slot")
+    It is also the update's ``SessionSlot``: ``get()`` gives the fragments, ``set(None)``
+    deletes them all.
+    """
+
+    __slots__ = ("_ctx", "_ending", "_fragments", "_pairs", "_plan", "_props", "handler")
     _ctx: Any
 
     key = None
@@ -120,7 +100,34 @@ class MultiUpdate:
         self._props = [PropertySession(p) for p in plan.plans]
         self._pairs: list[_Pair] = []  # in-process locks this update releases itself
         self._ending = self._props  # the order in which fragments end
-        self.slot = _MultiSlot(SessionFragments(plan.index, self._props), self._props)
+        self._fragments = SessionFragments(plan.index, self._props)
+        self.handler: CoroutineType[Any, Any, Any] | None = None  # set by run_update
+
+    def runs_here(self) -> bool:
+        """Whether this update runs in the running task: the ``LazyOwner`` of its keys."""
+        return self.handler is not None and self.handler.cr_running
+
+    @property
+    def slot(self) -> MultiUpdate:
+        """What ``ctx.session`` forwards to: this object (``get``/``set``)."""
+        return self
+
+    def get(self) -> SessionFragments:
+        """``ctx.session``: one attribute per fragment."""
+        return self._fragments
+
+    def set(self, value: Any) -> None:
+        """``ctx.session = None`` deletes every fragment; nothing else can be assigned."""
+        if value is not None:
+            raise TypeError(
+                "ctx.session of a multi session cannot be replaced; assign its fragments "
+                "(ctx.session.<fragment> = ...) or assign None to delete every fragment"
+            )
+        for prop in self._props:
+            if prop.state is NO_KEY:
+                prop.set(None)  # raises SessionKeyError before anything changes
+        for prop in self._props:
+            prop.set(None)
 
     def enter_now(self, ctx: Any) -> bool:
         self._ctx = ctx
@@ -133,14 +140,13 @@ class MultiUpdate:
         """Compute every fragment's key, take the locks in order, read every fragment."""
         ctx = self._ctx
         self._ctx = None
-        owner = asyncio.current_task()
         props = self._props
         for index, plan in enumerate(self._plan.plans):
             key = plan.get_key(ctx)
             if key is not None and key.__class__ is not str:
                 key = await coerce_key(key, plan)
             if key is not None:
-                props[index].start(key, owner)
+                props[index].start(key)
         keyed = [p for p in self._props if p.state is not NO_KEY]
         _check_shared_keys(keyed)
         if self._plan.order is not None:
@@ -151,7 +157,7 @@ class MultiUpdate:
             {(locks, p.key) for p in ordered if (locks := p.plan.locks) is not None},
             key=lock_order,
         )
-        handed = await acquire_all(pairs, owner, self._plan.lock_timeout)
+        handed = await acquire_all(pairs, self, self._plan.lock_timeout)
         self._pairs = pairs
         if self._plan.leases:
             self._pairs = _own_leased_keys(ordered, pairs, handed)

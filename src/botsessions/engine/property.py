@@ -54,6 +54,7 @@ import asyncio
 import contextlib
 import enum
 import inspect
+from types import CoroutineType
 from typing import Any, cast
 
 from botsessions._errors import SessionKeyError
@@ -100,6 +101,7 @@ class PropertySession:
     __slots__ = (
         "chain",
         "early",
+        "handler",
         "key",
         "lease",
         "locked",
@@ -116,7 +118,8 @@ class PropertySession:
         self.plan = plan
         self.state = NO_KEY
         self.key: str = None  # type: ignore[assignment]  # a str once the state is not NO_KEY
-        self.owner: asyncio.Task[Any] | None = None  # recorded when a lock is first taken
+        self.handler: CoroutineType[Any, Any, Any] | None = None  # set by run_update: runs_here()
+        self.owner: asyncio.Task[Any] | None = None  # runs_here() without a handler coroutine
         self.stored: Any = None  # the stored form read at load; None: storage had none
         self.value: Any = None
         self.lease: SessionLease | None = None
@@ -125,13 +128,19 @@ class PropertySession:
         self.early = False  # assigned before the lazy read finished: the read loses
         self.task: asyncio.Future[Any] | None = None  # lazy: the one load
 
-    def start(self, key: str, owner: asyncio.Task[Any] | None = None) -> None:
-        """``NO_KEY`` -> ``UNLOADED`` with what the key function gave (unprefixed);
-        ``owner``: the update's task, when the caller knows it already."""
+    def start(self, key: str) -> None:
+        """``NO_KEY`` -> ``UNLOADED`` with what the key function gave (unprefixed)."""
         prefix = self.plan.prefix
         self.key = prefix + key if prefix else key
         self.state = UNLOADED
-        self.owner = owner
+
+    def runs_here(self) -> bool:
+        """Whether this update runs in the running task (it is the ``LazyOwner`` of the
+        keys it locks): its handler coroutine is running, or ``owner`` is that task."""
+        handler = self.handler
+        if handler is not None:
+            return handler.cr_running
+        return self.owner is not None and self.owner is asyncio.current_task()
 
     def __repr__(self) -> str:
         return f"<PropertySession {self.key!r} {self.state.value}>"
@@ -143,7 +152,7 @@ class PropertySession:
         locks = self.plan.locks
         if locks is None or self.locked:
             return True
-        if locks.try_acquire(self.key, self._owner()):
+        if locks.try_acquire(self.key, self):
             self.locked = True
             return True
         return False
@@ -153,18 +162,10 @@ class PropertySession:
         locks = self.plan.locks
         if locks is None or self.locked:
             return
-        held = await locks.acquire(self.key, self._owner(), self.plan.lock_timeout)
+        held = await locks.acquire(self.key, self, self.plan.lock_timeout)
         self.locked = True
         if held is not None:
             self.take(cast(HeldLease, held))  # the only payload the engine hands over
-
-    def _owner(self) -> asyncio.Task[Any] | None:
-        """The task that holds this update's locks: the one running it, recorded when it
-        first takes a lock (an update that takes none never asks)."""
-        owner = self.owner
-        if owner is None:
-            owner = self.owner = asyncio.current_task()
-        return owner
 
     def take(self, held: HeldLease) -> None:
         """Go on under a lease handed over with the lock: ``lease.value`` is stored."""
@@ -210,18 +211,18 @@ class PropertySession:
 
     def get(self) -> Any:
         """``ctx.session`` (a lazy session always gives an awaitable)."""
-        if self.plan.lazy:
-            return self._lazy_get()
         state = self.state
-        if state is ACCESSED or state is ASSIGNED:
-            return self.value
-        if state is LOADED:
+        if state is LOADED:  # strict only: the first access decodes
             stored = self.stored
             if stored is None:
                 return self._materialize()
             value = self.value = self.plan.access.decode(stored, self.key)  # _materialize, inlined
             self.state = ACCESSED
             return value
+        if self.plan.lazy:
+            return self._lazy_get()
+        if state is ACCESSED or state is ASSIGNED:
+            return self.value
         raise SessionKeyError(self.plan.access_error)
 
     def set(self, value: Any) -> None:
@@ -249,20 +250,22 @@ class PropertySession:
             raise SessionKeyError(self.plan.access_error)
         # UNLOADED: start the one read of this update.
         access = self.plan.access
-        if access.sync and self.try_lock():
-            try:
+        try:
+            if access.sync and self.try_lock():
                 stored = access.read_now(self.key)  # type: ignore[attr-defined]  # sync
                 if stored is NOT_JSON_BYTES:
                     stored = access.read_other(self.key)  # type: ignore[attr-defined]
                 self.stored = stored
                 return _done(self._materialize())
-            except Exception as exc:
-                failed = asyncio.get_running_loop().create_future()
-                failed.set_exception(exc)  # awaiting ctx.session re-raises it
-                self.task = failed
-                self.state = FAILED
-                return failed
-        self._owner()  # the accessing task, not the load task, holds the lock
+            locks = self.plan.locks
+            if locks is not None and not self.locked:
+                locks.refuse_reentry(self.key)  # asked here: the load task is another task
+        except Exception as exc:
+            failed = asyncio.get_running_loop().create_future()
+            failed.set_exception(exc)  # awaiting ctx.session re-raises it
+            self.task = failed
+            self.state = FAILED
+            return failed
         self.task = asyncio.ensure_future(self._load_lazily())
         self.state = LOADING
         return self.task

@@ -38,8 +38,6 @@ from botsessions.storage._protocol import NOT_JSON_BYTES
 
 __all__ = ["SingleUpdate"]
 
-_current_task = asyncio.current_task
-
 
 class SingleUpdate(PropertySession):
     """One update of a single session: key, lock and read before the handler, the save
@@ -77,8 +75,7 @@ class SingleUpdate(PropertySession):
             return False
         locks = plan.locks
         if locks is not None:
-            owner = self.owner = _current_task()  # _owner(), inlined: none is recorded yet
-            if not locks.try_acquire(key, owner):
+            if not locks.try_acquire(key, self):  # this update is the key's (lazy) owner
                 return False
             self.locked = True
         try:

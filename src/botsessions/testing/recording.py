@@ -80,7 +80,7 @@ class RecordingStorage(StorageWrapper):
         return await super().read(key)
 
     async def write(self, key: str, value: Any) -> None:
-        self.calls.append(("write", key, copy.deepcopy(value)))
+        self.calls.append(("write", key, _snapshot(value)))
         await super().write(key, value)
 
     async def delete(self, key: str) -> None:
@@ -134,7 +134,7 @@ class SyncRecordingStorage(RecordingStorage):
         return self.storage.read(key)
 
     def write(self, key: str, value: Any) -> None:  # type: ignore[override]
-        self.calls.append(("write", key, copy.deepcopy(value)))
+        self.calls.append(("write", key, _snapshot(value)))
         self.storage.write(key, value)
 
     def delete(self, key: str) -> None:  # type: ignore[override]
@@ -152,7 +152,7 @@ class _RecordingLease(WrappedLease):
         owner.calls.append((*call, {"keep": True}) if keep else call)
 
     async def write(self, value: Any, *, keep: bool = False) -> None:
-        self._record("lease.write", self.key, copy.deepcopy(value), keep=keep)
+        self._record("lease.write", self.key, _snapshot(value), keep=keep)
         await super().write(value, keep=keep)
 
     async def delete(self, *, keep: bool = False) -> None:
@@ -162,3 +162,16 @@ class _RecordingLease(WrappedLease):
     async def release(self) -> None:
         self._record("lease.release", self.key, keep=False)
         await super().release()
+
+
+def _snapshot(value: Any) -> Any:
+    """A copy of ``value`` to record, so later changes to it do not alter the record.
+
+    A value too deep to copy is recorded as it is: the wrapped storage refuses it anyway (with
+    the ``TypeError`` every storage gives for values nested too deep), and recording must not
+    turn that into a ``RecursionError`` of its own.
+    """
+    try:
+        return copy.deepcopy(value)
+    except RecursionError:
+        return value
