@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 from botsessions._errors import LockError, LockTimeoutError
@@ -49,6 +50,7 @@ __all__ = [
     "give_back",
     "release_all",
     "take_free",
+    "update_runs_here",
 ]
 
 _serials = itertools.count()
@@ -81,6 +83,14 @@ def runs_here(owner: Owner) -> bool:
     if isinstance(owner, LazyOwner):
         return owner.runs_here()
     return owner is asyncio.current_task()
+
+
+def update_runs_here(handler: Coroutine[Any, Any, Any] | None, task: Owner) -> bool:
+    """``LazyOwner.runs_here`` of an update: its handler coroutine is running (a coroutine
+    runs only on the stack of the running task); without one, ``task`` is running."""
+    if handler is not None:
+        return inspect.getcoroutinestate(handler) == inspect.CORO_RUNNING
+    return runs_here(task)
 
 
 _Entry = tuple["asyncio.Future[Payload | None]", Owner]

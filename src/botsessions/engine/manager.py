@@ -16,9 +16,10 @@ nothing when the handler raised; every lock is released on every way out.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from types import CoroutineType
-from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 from botsessions._options import to_options
@@ -41,9 +42,13 @@ class Update(SessionSlot, Protocol):
     entering, exactly one of ``leave`` (the handler returned) or ``fail`` (it raised)
     follows."""
 
-    handler: CoroutineType[Any, Any, Any] | None
+    handler: Coroutine[Any, Any, Any] | None
     """The handler's coroutine while ``run_update`` awaits it: locks ask it whether this
-    update runs in the task that asks for one of its keys (``engine.locks``)."""
+    update runs in the task that asks for one of its keys (``engine.locks``, "Owners")."""
+
+    owner: asyncio.Task[Any] | None
+    """What answers that question instead, for a driver that runs no handler coroutine
+    (set it to ``asyncio.current_task()`` right after making the update)."""
 
     @property
     def key(self) -> str | None: ...
@@ -113,11 +118,12 @@ async def run_update(
         await update.enter()
     try:
         (ctx if host is None else host).bind_session(update, update.key)
-        handler = call()
-        if handler.__class__ is not CoroutineType:  # a future, or another awaitable
-            handler = _awaiting(handler)
+        awaited = call()
+        # A coroutine, which the update keeps so that its locks can tell whether it runs
+        # in a task asking for one of its keys (engine.locks: "Owners").
+        handler = awaited if isinstance(awaited, CoroutineType) else _awaiting(awaited)
         update.handler = handler
-        result: R = await handler
+        result = await handler
     except BaseException:
         await update.fail()  # no catch-and-save: a failed handler writes nothing
         raise

@@ -13,11 +13,16 @@ in-process lock itself, so it can hand both to the next update of the key
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from types import CoroutineType
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from botsessions.engine.locks import KeyedLock, acquire_all, lock_order, release_all
+from botsessions.engine.locks import (
+    KeyedLock,
+    acquire_all,
+    lock_order,
+    release_all,
+    update_runs_here,
+)
 from botsessions.engine.plan import PropertyPlan, Shape, coerce_key
 from botsessions.engine.property import LOADED, NO_KEY, PropertySession
 
@@ -88,7 +93,7 @@ class MultiUpdate:
     deletes them all.
     """
 
-    __slots__ = ("_ctx", "_ending", "_fragments", "_pairs", "_plan", "_props", "handler")
+    __slots__ = ("_ctx", "_ending", "_fragments", "_pairs", "_plan", "_props", "handler", "owner")
     _ctx: Any
 
     key = None
@@ -101,11 +106,12 @@ class MultiUpdate:
         self._pairs: list[_Pair] = []  # in-process locks this update releases itself
         self._ending = self._props  # the order in which fragments end
         self._fragments = SessionFragments(plan.index, self._props)
-        self.handler: CoroutineType[Any, Any, Any] | None = None  # set by run_update
+        self.handler: Coroutine[Any, Any, Any] | None = None  # set by run_update
+        self.owner: asyncio.Task[Any] | None = None  # for a driver that runs no handler
 
     def runs_here(self) -> bool:
         """Whether this update runs in the running task: the ``LazyOwner`` of its keys."""
-        return self.handler is not None and self.handler.cr_running
+        return update_runs_here(self.handler, self.owner)
 
     @property
     def slot(self) -> MultiUpdate:

@@ -54,11 +54,12 @@ import asyncio
 import contextlib
 import enum
 import inspect
-from types import CoroutineType
+from collections.abc import Coroutine
 from typing import Any, cast
 
 from botsessions._errors import SessionKeyError
 from botsessions.engine.handoff import HeldLease, LeaseAction, end_lease
+from botsessions.engine.locks import update_runs_here
 from botsessions.engine.plan import PropertyPlan
 from botsessions.storage._locking import SessionLease
 from botsessions.storage._protocol import NOT_JSON_BYTES
@@ -118,8 +119,8 @@ class PropertySession:
         self.plan = plan
         self.state = NO_KEY
         self.key: str = None  # type: ignore[assignment]  # a str once the state is not NO_KEY
-        self.handler: CoroutineType[Any, Any, Any] | None = None  # set by run_update: runs_here()
-        self.owner: asyncio.Task[Any] | None = None  # runs_here() without a handler coroutine
+        self.handler: Coroutine[Any, Any, Any] | None = None  # set by run_update: runs_here()
+        self.owner: asyncio.Task[Any] | None = None  # for a driver that runs no handler
         self.stored: Any = None  # the stored form read at load; None: storage had none
         self.value: Any = None
         self.lease: SessionLease | None = None
@@ -137,10 +138,7 @@ class PropertySession:
     def runs_here(self) -> bool:
         """Whether this update runs in the running task (it is the ``LazyOwner`` of the
         keys it locks): its handler coroutine is running, or ``owner`` is that task."""
-        handler = self.handler
-        if handler is not None:
-            return handler.cr_running
-        return self.owner is not None and self.owner is asyncio.current_task()
+        return update_runs_here(self.handler, self.owner)
 
     def __repr__(self) -> str:
         return f"<PropertySession {self.key!r} {self.state.value}>"
@@ -181,8 +179,8 @@ class PropertySession:
                 locks.release(self.key)
 
     async def load(self) -> None:
-        """Lock and read (``UNLOADED`` -> ``LOADED``), the part ``SingleUpdate.enter_now``
-        (or, for multi sessions, ``MultiUpdate.enter``) leaves to an ``await``."""
+        """Lock and read (``UNLOADED`` -> ``LOADED``): what ``SingleUpdate.enter_now``
+        leaves to an ``await``."""
         await self.lock()
         await self.read()
         self.state = LOADED
