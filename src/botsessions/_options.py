@@ -159,8 +159,7 @@ def duration(
             return None
     else:
         raise TypeError(
-            f"{what} must be a number of seconds or a datetime.timedelta (or None), "
-            f"got {value!r}"
+            f"{what} must be a number of seconds or a datetime.timedelta (or None), got {value!r}"
         )
     if math.isnan(seconds) or seconds <= 0:
         raise ValueError(f"{what} must be a positive number of seconds (or None), got {value!r}")
