@@ -39,7 +39,9 @@ PROBES: dict[str, tuple[str, str | None]] = {
     "migrations": ("/colors", "black on white"),
     "multi": ("/settings", "theme=light language=en"),
     "options": ("hello", None),
+    "persistent": ("hello", None),
     "pizza": ("/hunger", "Your hunger level is 0!"),
+    "start": ("/start", None),
 }
 REPLY_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0

@@ -66,6 +66,7 @@ _ENGINE_BEFORE_THE_MOVE = (
 LAYERS: dict[str, int] = {
     "botsessions._errors": 0,
     "botsessions._options": 0,
+    "botsessions._exports": 0,
     "botsessions.storage": 1,
     "botsessions.engine": 2,
     **{f"botsessions.{name}": 2 for name in _ENGINE_BEFORE_THE_MOVE},

@@ -171,41 +171,43 @@ async def test_file_storage_keeps_the_later_write_after_a_cancelled_save(
         await storage.close()
 
 
-async def test_a_save_cancelled_twice_still_waits_for_its_write() -> None:
-    gate = Gate()
-    storage = ThreadedStorage(gate)
+async def cancelled_in_flight(storage: ThreadedStorage) -> tuple[Any, asyncio.Task[None]]:
+    """A middleware over ``storage`` and its first update, cancelled once its write is
+    held in the worker thread."""
     mw = session(initial=dict, storage=storage)
     first = asyncio.create_task(run(mw, FakeContext(), by_first))
-    await gate.in_flight.wait()
+    await storage.gate.in_flight.wait()
     first.cancel()
-    await until(lambda: first.cancelling() == 1 and not first.done())
+    return mw, first
+
+
+async def test_a_save_cancelled_twice_still_waits_for_its_write() -> None:
+    storage = ThreadedStorage(Gate())
+    mw, first = await cancelled_in_flight(storage)
     await asyncio.sleep(0)  # one turn: the first cancellation has reached the save
     first.cancel()
     await asyncio.sleep(0)
     assert not first.done()
     assert locks_of(mw).locked("42")  # still held: the write has not finished
-    gate.open()
+    storage.gate.open()
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(first, 10)
     assert storage.data["42"] == GATED  # it landed, and only then was the key let go
     assert len(locks_of(mw)) == 0
 
 
-async def test_a_failing_write_of_a_cancelled_save_is_not_left_unretrieved() -> None:
+async def test_a_cancelled_save_whose_write_fails_reports_the_cancellation() -> None:
     class Failing(ThreadedStorage):
         def _write(self, key: str, value: Any) -> None:
             self.gate.hold()
             raise OSError("disk full")
 
-    gate = Gate()
-    storage = Failing(gate)
-    mw = session(initial=dict, storage=storage)
-    first = asyncio.create_task(run(mw, FakeContext(), by_first))
-    await gate.in_flight.wait()
-    first.cancel()
-    await until(lambda: not first.done() and first.cancelling() == 1)
-    gate.open()
-    with pytest.raises(asyncio.CancelledError):  # the cancellation is what is reported
+    storage = Failing(Gate())
+    mw, first = await cancelled_in_flight(storage)
+    await asyncio.sleep(0)  # one turn: the cancellation has reached the save
+    assert not first.done()
+    storage.gate.open()
+    with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(first, 10)
     assert "42" not in storage.data
     assert len(locks_of(mw)) == 0

@@ -18,24 +18,7 @@ from botsessions import LockError, MemorySessionStorage, lazy_session, session
 from botsessions.engine.locks import KeyedLock, runs_here
 from botsessions.engine.manager import run_update
 from tests.session_support import FakeContext, run
-
-
-class AsyncStorage:
-    """A storage with coroutine methods that yield to the event loop."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-
-    async def read(self, key: str) -> Any:
-        await asyncio.sleep(0)
-        return self.data.get(key)
-
-    async def write(self, key: str, value: Any) -> None:
-        await asyncio.sleep(0)
-        self.data[key] = value
-
-    async def delete(self, key: str) -> None:
-        self.data.pop(key, None)
+from tests.test_session_concurrency import SlowStorage
 
 
 def nested(inner: Any) -> Callable[[FakeContext], Awaitable[None]]:
@@ -61,7 +44,7 @@ def nested(inner: Any) -> Callable[[FakeContext], Awaitable[None]]:
 async def test_an_update_awaiting_one_of_its_own_key_raises_lock_error(
     storage_kind: str, inner_kind: str
 ) -> None:
-    storage = AsyncStorage() if storage_kind == "async" else MemorySessionStorage[Any]()
+    storage = SlowStorage() if storage_kind == "async" else MemorySessionStorage[Any]()
     mw = session(initial=dict, storage=storage)
     inner = (session if inner_kind == "strict" else lazy_session)(initial=dict, storage=storage)
     with pytest.raises(LockError, match="already held by this task"):
@@ -83,7 +66,7 @@ async def test_a_lazy_update_holding_its_key_fails_a_nested_update_fast() -> Non
 
 
 async def test_a_multi_update_awaiting_one_of_its_own_keys_raises_lock_error() -> None:
-    storage = AsyncStorage()
+    storage = SlowStorage()
     mw = session(type="multi", chat={"initial": dict, "storage": storage})
     single = session(initial=dict, storage=storage)
 
@@ -99,7 +82,7 @@ async def test_a_multi_update_awaiting_one_of_its_own_keys_raises_lock_error() -
 
 
 async def test_an_update_started_in_its_own_task_waits_instead() -> None:
-    storage = AsyncStorage()
+    storage = SlowStorage()
     mw = session(initial=lambda: {"n": 0}, storage=storage)
 
     async def bump(ctx: FakeContext) -> None:

@@ -20,9 +20,7 @@ needs it. Other modules import this front door only from ``testing`` up.
 
 from __future__ import annotations
 
-import importlib as _importlib
 from typing import TYPE_CHECKING
-from typing import Any as _Any
 
 from botsessions._enhance import enhance_storage
 from botsessions._errors import (
@@ -36,6 +34,7 @@ from botsessions._errors import (
     SessionKeyError,
     StorageError,
 )
+from botsessions._exports import lazy_exports as _lazy_exports
 from botsessions._options import SessionOptions
 from botsessions._session import lazy_session, session
 from botsessions.storage import MemorySessionStorage, StorageAdapter
@@ -114,15 +113,4 @@ __all__ = [
     "session",
 ]
 
-
-def __getattr__(name: str) -> _Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'botsessions' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = _lazy_exports(__name__, _LAZY)

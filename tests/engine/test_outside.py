@@ -12,6 +12,7 @@ import pytest
 
 from botsessions import (
     CorruptDataError,
+    LockError,
     MemorySessionStorage,
     SessionKeyError,
     SessionOptions,
@@ -201,6 +202,20 @@ class TestOpenSerializes:
         await run(counter, FakeContext(42), reopen)
 
         assert errors == ["LockError"]
+
+    async def test_an_update_of_the_same_key_inside_an_open_block_fails_at_once(self) -> None:
+        storage = MemorySessionStorage[Any]()
+        counter = session(initial=lambda: {"count": 0}, storage=storage)
+
+        async def bump(ctx: FakeContext) -> None:
+            ctx.session["count"] += 1
+
+        async with counter.open("42") as handle:
+            handle.data["count"] = 5
+            with pytest.raises(LockError):
+                await run(counter, FakeContext(42), bump)
+
+        assert storage.read("42") == {"count": 5}
 
 
 class TestCorruptData:

@@ -15,6 +15,7 @@ right after it was listed; ``open()`` the key to change it.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import inspect
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -193,6 +194,9 @@ class OutsideAccess(Generic[S]):
         self, ctx: Any, keys: Mapping[str, str], key: str | None
     ) -> AsyncIterator[OpenSession[S]]:
         update = _outside_update(self._session_manager())
+        # An open() block runs no handler: its task owns the locks, so an update of the same
+        # key started inside the block fails with LockError instead of waiting for itself.
+        update.owner = asyncio.current_task()
         if not update.enter_now(ctx):
             await update.enter()
         handle: OpenSession[S] = OpenSession(update.slot, key, keys, key is None)

@@ -102,11 +102,12 @@ class Access:
     """The engine's access to one property's storage, in the form its shape needs.
 
     ``read``/``write``/``delete`` always work with ``await``; for ``MEMORY_BYTES`` the
-    ``*_now`` twins work without. The *stored form* is what ``read`` returns and what
-    ``write`` takes: JSON bytes or a JSON value for ``MEMORY_BYTES``, a JSON value
-    otherwise. ``encode``/``decode`` (the codec's functions for that form, bound once)
-    turn session values into it and back: a copy each way, so the stored form read at the
-    start stays exact for the comparison at the end.
+    ``*_now`` twins work without. ``write`` and ``delete`` run to their end even when the
+    update is cancelled meanwhile (``completed``). The *stored form* is what ``read``
+    returns and what ``write`` takes: JSON bytes or a JSON value for ``MEMORY_BYTES``, a
+    JSON value otherwise. ``encode``/``decode`` (the codec's functions for that form,
+    bound once) turn session values into it and back: a copy each way, so the stored form
+    read at the start stays exact for the comparison at the end.
     """
 
     __slots__ = ("codec", "decode", "encode", "storage")

@@ -10,10 +10,9 @@ session across processes, as ``RedisStorage`` and ``PostgresStorage`` do.
 
 from __future__ import annotations
 
-import importlib as _importlib
 from typing import TYPE_CHECKING
-from typing import Any as _Any
 
+from botsessions._exports import lazy_exports as _lazy_exports
 from botsessions.storage._async_view import as_async
 from botsessions.storage._expiry import ExpiringStorage
 from botsessions.storage._locking import LockingStorage, SessionLease
@@ -53,15 +52,4 @@ __all__ = [
     "as_async",
 ]
 
-
-def __getattr__(name: str) -> _Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'botsessions.storage' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = _lazy_exports(__name__, _LAZY, listed=__all__)

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from types import TracebackType
+import importlib
+from types import ModuleType, TracebackType
 from typing import ClassVar
 
 from botsessions._errors import StorageError
 
-__all__ = ["DriverErrors", "unencodable_key"]
+__all__ = ["DriverErrors", "import_driver", "unencodable_key"]
+
+
+def import_driver(*modules: str, storage: str, package: str, extra: str) -> list[ModuleType]:
+    """Import a storage's driver ``modules``; when missing, name the extra to install."""
+    try:
+        return [importlib.import_module(name) for name in modules]
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(
+            f'{storage} needs {package}: pip install "botsessions[{extra}]"',
+            name=modules[0].partition(".")[0],
+        ) from exc
 
 
 def unencodable_key(key: str | None, exc: UnicodeEncodeError) -> ValueError:

@@ -17,9 +17,9 @@ Imported on first use (PEP 562), because they need more:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from botsessions._exports import lazy_exports as _lazy_exports
 from botsessions.testing.faults import FailingStorage, SlowStorage
 from botsessions.testing.recording import RecordingStorage, SyncRecordingStorage
 
@@ -52,16 +52,5 @@ __all__ = [
     "TerminalChat",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'botsessions.testing' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    # The public names, the lazy ones included (not the helpers this module imports).
-    return sorted(__all__)
+# dir() lists the public names, the lazy ones included (not the helpers imported here).
+__getattr__, __dir__ = _lazy_exports(__name__, _LAZY, listed=__all__)

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Any, ClassVar
 
 import pytest
 
+from botsessions.testing._conformance_harness import ConformanceHarness, await_
 from botsessions.testing._conformance_values import UNSTORABLE_KEYS, UNSTORABLE_VALUES
 
 __all__ = ["UnstorableCases"]
 
-Body = Callable[[Callable[..., Awaitable[Any]]], Awaitable[None]]
 
-
-async def _await(result: Any) -> Any:
-    return await result if inspect.isawaitable(result) else result
-
-
-class UnstorableCases:
+class UnstorableCases(ConformanceHarness):
     """Mixed into ``StorageConformance``: values and keys every storage must refuse.
 
     ``refuses_unstorable = False`` skips these cases, for a storage that knowingly keeps
@@ -28,10 +22,6 @@ class UnstorableCases:
     """
 
     refuses_unstorable: ClassVar[bool] = True
-
-    @staticmethod
-    def _run(factory: Callable[..., Any], body: Body) -> None:
-        raise NotImplementedError  # StorageConformance provides the harness
 
     @pytest.mark.parametrize("name", list(UNSTORABLE_VALUES))
     def test_values_no_storage_can_keep_are_refused_naming_the_key(
@@ -44,9 +34,9 @@ class UnstorableCases:
         async def body(make: Callable[..., Awaitable[Any]]) -> None:
             storage = await make()
             with pytest.raises(TypeError) as refused:
-                await _await(storage.write("chat-7", value))
+                await await_(storage.write("chat-7", value))
             assert "'chat-7'" in str(refused.value), "the error does not name the key"
-            assert await _await(storage.read("chat-7")) is None
+            assert await await_(storage.read("chat-7")) is None
 
         self._run(make_storage, body)
 
@@ -60,11 +50,11 @@ class UnstorableCases:
         async def body(make: Callable[..., Awaitable[Any]]) -> None:
             storage = await make()
             with pytest.raises(ValueError, match="not valid Unicode") as refused:
-                await _await(storage.write(key, {"v": 1}))
+                await await_(storage.write(key, {"v": 1}))
             assert repr(key) in str(refused.value), "the error does not name the key"
             keys = getattr(storage, "read_all_keys", None)
             if callable(keys):
-                listed = await _await(keys())
+                listed = await await_(keys())
                 if isinstance(listed, AsyncIterable):
                     listed = [k async for k in listed]
                 assert list(listed) == []

@@ -24,13 +24,18 @@ The tests run their own event loop (``asyncio.run``), so they need no pytest plu
 from __future__ import annotations
 
 import asyncio
-import inspect
-import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
-from typing import Any, ClassVar, Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
 
 import pytest
 
+from botsessions.testing._conformance_expiry import ExpiryCases
+from botsessions.testing._conformance_harness import (
+    Body,
+    StorageFactory,
+    await_,
+    collect,
+)
 from botsessions.testing._conformance_hostile import UnstorableCases
 from botsessions.testing._conformance_values import (
     JSON_VALUES,
@@ -51,34 +56,6 @@ __all__ = [
 ]
 
 
-#: Makes a fresh, empty storage (or an awaitable of one). Keyword ``ttl`` (seconds) is passed
-#: only when the class sets ``ttl_clock``, ``namespace`` only with ``supports_namespaces``.
-StorageFactory = Callable[..., Any]
-
-
-async def _await(result: Any) -> Any:
-    return await result if inspect.isawaitable(result) else result
-
-
-async def _collect(items: Iterable[Any] | AsyncIterable[Any]) -> list[Any]:
-    if isinstance(items, AsyncIterable):
-        return [item async for item in items]
-    return list(items)
-
-
-class _Clock:
-    """A stand-in for ``time.time`` that moves only when told to."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-Body = Callable[[Callable[..., Awaitable[Any]]], Awaitable[None]]
-
-
 def _kept_or_refused(value: Any, *, kept: bool, refusal: type[BaseException]) -> Body:
     """A test body: ``value`` reads back unchanged, or (when not ``kept``) its write raises
     ``refusal`` and stores nothing."""
@@ -87,16 +64,16 @@ def _kept_or_refused(value: Any, *, kept: bool, refusal: type[BaseException]) ->
         storage = await make()
         if not kept:
             with pytest.raises(refusal):
-                await _await(storage.write("k", value))
-            assert await _await(storage.read("k")) is None
+                await await_(storage.write("k", value))
+            assert await await_(storage.read("k")) is None
             return
-        await _await(storage.write("k", value))
-        assert_same_json(await _await(storage.read("k")), value)
+        await await_(storage.write("k", value))
+        assert_same_json(await await_(storage.read("k")), value)
 
     return body
 
 
-class StorageConformance(UnstorableCases):
+class StorageConformance(ExpiryCases, UnstorableCases):
     """Behaviour every session storage must have. Subclass it and provide ``make_storage``.
 
     Class attributes describe the storage:
@@ -121,8 +98,6 @@ class StorageConformance(UnstorableCases):
     backend is unreachable; the suite then checks that every method raises ``error_type``.
     """
 
-    ttl_clock: ClassVar[Literal["time", "server"] | None] = None
-    server_ttl: ClassVar[float] = 1.0
     supports_namespaces: ClassVar[bool] = False
     big_ints: ClassVar[bool] = True
     nul_in_strings: ClassVar[bool] = True
@@ -139,40 +114,12 @@ class StorageConformance(UnstorableCases):
         """Override to return a factory of storages whose backend fails."""
         return None
 
-    # -- harness -----------------------------------------------------------------------------
-
-    @staticmethod
-    def _run(factory: StorageFactory, body: Body) -> None:
-        async def main() -> None:
-            made: list[Any] = []
-
-            async def make(**options: Any) -> Any:
-                storage = await _await(factory(**options))
-                made.append(storage)
-                return storage
-
-            try:
-                await body(make)
-            finally:
-                for storage in made:
-                    close = getattr(storage, "close", None)
-                    if callable(close):
-                        await _await(close())
-
-        asyncio.run(main())
-
-    @staticmethod
-    def _require(storage: Any, *methods: str) -> None:
-        for method in methods:
-            if not callable(getattr(storage, method, None)):
-                pytest.skip(f"{type(storage).__name__} has no {method}()")
-
     # -- basic operations -------------------------------------------------------------------
 
     def test_reading_a_missing_key_returns_none(self, make_storage: StorageFactory) -> None:
         async def body(make: Callable[..., Awaitable[Any]]) -> None:
             storage = await make()
-            assert await _await(storage.read("missing")) is None
+            assert await await_(storage.read("missing")) is None
 
         self._run(make_storage, body)
 
@@ -184,8 +131,8 @@ class StorageConformance(UnstorableCases):
 
         async def body(make: Callable[..., Awaitable[Any]]) -> None:
             storage = await make()
-            await _await(storage.write("k", value))
-            assert_same_json(await _await(storage.read("k")), value)
+            await await_(storage.write("k", value))
+            assert_same_json(await await_(storage.read("k")), value)
 
         self._run(make_storage, body)
 
@@ -208,39 +155,39 @@ class StorageConformance(UnstorableCases):
         async def body(make: Callable[..., Awaitable[Any]]) -> None:
             storage = await make()
             for i, key in enumerate(KEYS):
-                await _await(storage.write(key, {"i": i}))
+                await await_(storage.write(key, {"i": i}))
             for i, key in enumerate(KEYS):
-                assert await _await(storage.read(key)) == {"i": i}, key
+                assert await await_(storage.read(key)) == {"i": i}, key
             if callable(getattr(storage, "read_all_keys", None)):
-                assert sorted(await _collect(storage.read_all_keys())) == sorted(KEYS)
+                assert sorted(await collect(storage.read_all_keys())) == sorted(KEYS)
 
         self._run(make_storage, body)
 
     def test_writing_again_replaces_the_value(self, make_storage: StorageFactory) -> None:
         async def body(make: Callable[..., Awaitable[Any]]) -> None:
             storage = await make()
-            await _await(storage.write("k", {"v": 1, "old": True}))
-            await _await(storage.write("k", {"v": 2}))
-            assert await _await(storage.read("k")) == {"v": 2}
+            await await_(storage.write("k", {"v": 1, "old": True}))
+            await await_(storage.write("k", {"v": 2}))
+            assert await await_(storage.read("k")) == {"v": 2}
 
         self._run(make_storage, body)
 
     def test_delete_removes_only_that_key(self, make_storage: StorageFactory) -> None:
         async def body(make: Callable[..., Awaitable[Any]]) -> None:
             storage = await make()
-            await _await(storage.write("a", 1))
-            await _await(storage.write("b", 2))
-            await _await(storage.delete("a"))
-            assert await _await(storage.read("a")) is None
-            assert await _await(storage.read("b")) == 2
+            await await_(storage.write("a", 1))
+            await await_(storage.write("b", 2))
+            await await_(storage.delete("a"))
+            assert await await_(storage.read("a")) is None
+            assert await await_(storage.read("b")) == 2
 
         self._run(make_storage, body)
 
     def test_deleting_a_missing_key_is_not_an_error(self, make_storage: StorageFactory) -> None:
         async def body(make: Callable[..., Awaitable[Any]]) -> None:
             storage = await make()
-            await _await(storage.delete("never-written"))
-            assert await _await(storage.read("never-written")) is None
+            await await_(storage.delete("never-written"))
+            assert await await_(storage.read("never-written")) is None
 
         self._run(make_storage, body)
 
@@ -250,12 +197,12 @@ class StorageConformance(UnstorableCases):
         async def body(make: Callable[..., Awaitable[Any]]) -> None:
             storage = await make()
             items, inner = [1], {"a": 1}
-            await _await(storage.write("k", {"list": items, "dict": inner}))
+            await await_(storage.write("k", {"list": items, "dict": inner}))
             items.append(2)
             inner["b"] = 2
-            first = await _await(storage.read("k"))
+            first = await await_(storage.read("k"))
             first["list"].append(3)
-            assert await _await(storage.read("k")) == {"list": [1], "dict": {"a": 1}}
+            assert await await_(storage.read("k")) == {"list": [1], "dict": {"a": 1}}
 
         self._run(make_storage, body)
 
@@ -265,11 +212,11 @@ class StorageConformance(UnstorableCases):
         async def body(make: Callable[..., Awaitable[Any]]) -> None:
             storage = await make()
             self._require(storage, "has")
-            await _await(storage.write("there", 0))
-            assert await _await(storage.has("there")) is True
-            assert await _await(storage.has("missing")) is False
-            await _await(storage.delete("there"))
-            assert await _await(storage.has("there")) is False
+            await await_(storage.write("there", 0))
+            assert await await_(storage.has("there")) is True
+            assert await await_(storage.has("missing")) is False
+            await await_(storage.delete("there"))
+            assert await await_(storage.has("there")) is False
 
         self._run(make_storage, body)
 
@@ -277,20 +224,20 @@ class StorageConformance(UnstorableCases):
         async def body(make: Callable[..., Awaitable[Any]]) -> None:
             storage = await make()
             self._require(storage, "read_all_keys", "read_all_values", "read_all_entries")
-            assert await _collect(storage.read_all_keys()) == []
-            assert await _collect(storage.read_all_entries()) == []
+            assert await collect(storage.read_all_keys()) == []
+            assert await collect(storage.read_all_entries()) == []
             expected: dict[str, Any] = {f"key-{i}": {"n": i} for i in range(1200)}
             expected["zero"] = 0
             for key, value in expected.items():
-                await _await(storage.write(key, value))
-            await _await(storage.write("deleted", 1))
-            await _await(storage.delete("deleted"))
-            keys = await _collect(storage.read_all_keys())
+                await await_(storage.write(key, value))
+            await await_(storage.write("deleted", 1))
+            await await_(storage.delete("deleted"))
+            keys = await collect(storage.read_all_keys())
             assert sorted(keys) == sorted(expected)
-            entries = await _collect(storage.read_all_entries())
+            entries = await collect(storage.read_all_entries())
             assert dict(entries) == expected
             assert len(entries) == len(expected)
-            values = await _collect(storage.read_all_values())
+            values = await collect(storage.read_all_values())
             assert sorted(map(repr, values)) == sorted(map(repr, expected.values()))
 
         self._run(make_storage, body)
@@ -301,87 +248,18 @@ class StorageConformance(UnstorableCases):
 
         async def body(make: Callable[..., Awaitable[Any]]) -> None:
             one, two = await make(namespace="one"), await make(namespace="two")
-            await _await(one.write("k", "one"))
-            await _await(two.write("k", "two"))
-            await _await(one.write("only-one", 1))
-            assert await _await(one.read("k")) == "one"
-            assert await _await(two.read("k")) == "two"
-            assert await _await(two.read("only-one")) is None
+            await await_(one.write("k", "one"))
+            await await_(two.write("k", "two"))
+            await await_(one.write("only-one", 1))
+            assert await await_(one.read("k")) == "one"
+            assert await await_(two.read("k")) == "two"
+            assert await await_(two.read("only-one")) is None
             if callable(getattr(two, "read_all_keys", None)):
-                assert sorted(await _collect(two.read_all_keys())) == ["k"]
-            await _await(two.delete("k"))
-            assert await _await(one.read("k")) == "one"
+                assert sorted(await collect(two.read_all_keys())) == ["k"]
+            await await_(two.delete("k"))
+            assert await await_(one.read("k")) == "one"
 
         self._run(make_storage, body)
-
-    # -- ttl ---------------------------------------------------------------------------------
-
-    def test_expired_sessions_are_invisible(
-        self, make_storage: StorageFactory, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        if self.ttl_clock == "server":
-            self._expire_on_server(make_storage)
-            return
-        if self.ttl_clock != "time":
-            pytest.skip("the storage does not declare ttl support")
-        clock = _Clock()
-        monkeypatch.setattr(time, "time", clock)
-
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
-            storage = await make(ttl=60)
-            await _await(storage.write("k", {"v": 1}))
-            clock.now += 59
-            assert await _await(storage.read("k")) == {"v": 1}
-            await _await(storage.write("other", 2))  # written at +59: lives until +119
-            clock.now += 2
-            assert await _await(storage.read("k")) is None
-            await self._assert_only_key(storage, "other", 2)
-
-        self._run(make_storage, body)
-
-    def test_ttl_counts_from_the_last_write(
-        self, make_storage: StorageFactory, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        if self.ttl_clock != "time":
-            pytest.skip("needs a storage whose expiry follows time.time()")
-        clock = _Clock()
-        monkeypatch.setattr(time, "time", clock)
-
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
-            storage = await make(ttl=60)
-            await _await(storage.write("k", 1))
-            clock.now += 50
-            await _await(storage.write("k", 2))
-            clock.now += 50
-            assert await _await(storage.read("k")) == 2
-            clock.now += 11
-            assert await _await(storage.read("k")) is None
-
-        self._run(make_storage, body)
-
-    def _expire_on_server(self, make_storage: StorageFactory) -> None:
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
-            storage = await make(ttl=self.server_ttl)
-            permanent = await make()
-            await _await(permanent.write("other", 2))
-            await _await(storage.write("k", {"v": 1}))
-            assert await _await(storage.read("k")) == {"v": 1}
-            deadline = time.monotonic() + self.server_ttl + 10
-            while await _await(storage.read("k")) is not None:
-                assert time.monotonic() < deadline, "the session never expired"
-                await asyncio.sleep(0.05)
-            await self._assert_only_key(storage, "other", 2)
-
-        self._run(make_storage, body)
-
-    @staticmethod
-    async def _assert_only_key(storage: Any, key: str, value: Any) -> None:
-        if callable(getattr(storage, "has", None)):
-            assert await _await(storage.has("k")) is False
-        if callable(getattr(storage, "read_all_keys", None)):
-            assert await _collect(storage.read_all_keys()) == [key]
-            assert await _collect(storage.read_all_values()) == [value]
-            assert await _collect(storage.read_all_entries()) == [(key, value)]
 
     # -- failures and concurrency ----------------------------------------------------------
 
@@ -402,9 +280,9 @@ class StorageConformance(UnstorableCases):
             async def attempt() -> None:
                 result = getattr(storage, operation)(*arguments.get(operation, ()))
                 if operation.startswith("read_all"):
-                    await _collect(await _await(result))
+                    await collect(await await_(result))
                 else:
-                    await _await(result)
+                    await await_(result)
 
             with pytest.raises(self.error_type):
                 await attempt()
@@ -417,12 +295,12 @@ class StorageConformance(UnstorableCases):
         async def body(make: Callable[..., Awaitable[Any]]) -> None:
             storage = await make()
             keys = [f"chat-{i}" for i in range(self.concurrency)]
-            await asyncio.gather(*(_await(storage.write(k, {"k": k})) for k in keys))
-            values = await asyncio.gather(*(_await(storage.read(k)) for k in keys))
+            await asyncio.gather(*(await_(storage.write(k, {"k": k})) for k in keys))
+            values = await asyncio.gather(*(await_(storage.read(k)) for k in keys))
             assert values == [{"k": k} for k in keys]
-            await asyncio.gather(*(_await(storage.write(k, [k])) for k in keys))
-            await asyncio.gather(*(_await(storage.delete(k)) for k in keys[::2]))
-            values = await asyncio.gather(*(_await(storage.read(k)) for k in keys))
+            await asyncio.gather(*(await_(storage.write(k, [k])) for k in keys))
+            await asyncio.gather(*(await_(storage.delete(k)) for k in keys[::2]))
+            values = await asyncio.gather(*(await_(storage.read(k)) for k in keys))
             assert values == [None if i % 2 == 0 else [k] for i, k in enumerate(keys)]
 
         self._run(make_storage, body)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from botsessions.storage._errors_map import DriverErrors
+from botsessions.storage._errors_map import DriverErrors, import_driver
 
 __all__ = ["GONE", "MySQLErrors", "error_number", "import_asyncmy"]
 
@@ -21,16 +21,11 @@ was sent ("server has gone away", "connection was killed"): the statement did no
 
 def import_asyncmy() -> ModuleType:
     """Import asyncmy, naming the extra to install when it is missing."""
-    try:
-        import asyncmy
-        import asyncmy.errors
-    except ModuleNotFoundError as exc:
-        raise ModuleNotFoundError(
-            'MySQLStorage needs asyncmy: pip install "botsessions[mysql]"', name="asyncmy"
-        ) from exc
-    MySQLErrors.errors = (asyncmy.errors.MySQLError, OSError)
-    module: ModuleType = asyncmy
-    return module
+    asyncmy, errors = import_driver(
+        "asyncmy", "asyncmy.errors", storage="MySQLStorage", package="asyncmy", extra="mysql"
+    )
+    MySQLErrors.errors = (errors.MySQLError, OSError)
+    return asyncmy
 
 
 class MySQLErrors(DriverErrors):

@@ -17,13 +17,13 @@ only once the write is committed (autocommit).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from hashlib import blake2b
 
+from botsessions.storage._table import check_table
+
 __all__ = ["TableSQL", "lock_name"]
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,47}")
 _LIVE = "(expires_at IS NULL OR expires_at > %s)"
 
 
@@ -54,11 +54,7 @@ class TableSQL:
     @classmethod
     def build(cls, table: str) -> TableSQL:
         """Statements for ``table``; ``ValueError`` unless it is a plain identifier."""
-        if not isinstance(table, str) or not _IDENTIFIER.fullmatch(table):
-            raise ValueError(
-                f"table must be a plain identifier (letters, digits, underscores, at most "
-                f"48 characters, not starting with a digit), got {table!r}"
-            )
+        check_table(table)
         t = f"`{table}`"
         upsert = (
             f"INSERT INTO {t} (k, v, expires_at) VALUES (%s, %s, %s) "

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from botsessions._options import duration
-from botsessions.storage._enumeration import BatchedEnumeration
 from botsessions.storage._jsontext import dumps, loads
-from botsessions.storage._lifecycle import Closeable
+from botsessions.storage._table import PURGE_LIMIT, TableStorage, check_sizes, keyset_pages
 from botsessions.storage.mysql._errors import MySQLErrors, import_asyncmy
 from botsessions.storage.mysql._lock import MySQLLease, acquire, now_ms, run
 from botsessions.storage.mysql._sql import TableSQL, lock_name
@@ -22,8 +19,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MySQLStorage"]
 
-_PURGE_EVERY = 60.0  # seconds between opportunistic purges of expired rows
-_PURGE_LIMIT = 1000  # rows deleted per opportunistic purge
 _MAX_TTL = 9.2e15 / 1000  # expiry times are signed 64-bit milliseconds
 _MAX_WAIT = 31_536_000.0  # GET_LOCK's timeout is kept to a year (see _lock.FOREVER)
 _SCHEMES = ("mysql", "mariadb")
@@ -46,7 +41,7 @@ def _connect_options(url: str) -> dict[str, Any]:
     }
 
 
-class MySQLStorage(Closeable, BatchedEnumeration):
+class MySQLStorage(TableStorage["Pool"]):
     """Session storage in a MariaDB (10.6+) or MySQL (8+) table, one row per session.
 
     The table (``k VARBINARY(3072) primary key``, ``v LONGTEXT`` holding the exact JSON
@@ -82,20 +77,7 @@ class MySQLStorage(Closeable, BatchedEnumeration):
         TypeError, ValueError: an argument has the wrong type or value.
     """
 
-    __slots__ = (
-        "_batch",
-        "_connect",
-        "_database",
-        "_lock_wait",
-        "_next_purge",
-        "_pool",
-        "_purges",
-        "_ready",
-        "_setup_lock",
-        "_sql",
-        "_table",
-        "_ttl",
-    )
+    __slots__ = ("_connect", "_database", "_lock_wait", "_pool", "_sql")
 
     def __init__(
         self,
@@ -118,58 +100,37 @@ class MySQLStorage(Closeable, BatchedEnumeration):
             self._pool = url
         else:
             raise TypeError(f"url must be a URL string or an asyncmy Pool, got {type(url)!r}")
-        for name, number in (
-            ("min_size", min_size),
-            ("max_size", max_size),
-            ("batch_size", batch_size),
-        ):
-            if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-                raise ValueError(f"{name} must be a positive int, got {number!r}")
-        if min_size > max_size:
-            raise ValueError(f"min_size ({min_size}) must not exceed max_size ({max_size})")
-        self._ttl = duration(ttl, what="ttl", maximum=_MAX_TTL)
+        check_sizes(min_size=min_size, max_size=max_size, batch_size=batch_size)
+        super().__init__(
+            table=table, ttl=duration(ttl, what="ttl", maximum=_MAX_TTL), batch_size=batch_size
+        )
         self._lock_wait = duration(lock_wait, what="lock_wait", maximum=_MAX_WAIT)
-        self._table = table
         self._sql = TableSQL.build(table)
         if self._connect is not None:
             self._connect.update(minsize=min_size, maxsize=max_size)
-        self._batch = batch_size
         self._database = ""
-        self._ready: Pool | None = None
-        self._setup_lock = asyncio.Lock()
-        super().__init__()
-        self._next_purge = time.monotonic() + _PURGE_EVERY
-        self._purges: set[asyncio.Task[int]] = set()
 
-    def __repr__(self) -> str:
-        return f"<MySQLStorage table={self._table!r} ttl={self._ttl!r} {self._state.value}>"
+    async def _open(self) -> Pool:
+        if self._pool is None:
+            asyncmy = import_asyncmy()
+            from asyncmy.constants import CLIENT
 
-    async def _setup(self) -> Pool:
-        async with self._setup_lock:
-            self._check_open()
-            if self._ready is not None:
-                return self._ready
-            if self._pool is None:
-                asyncmy = import_asyncmy()
-                from asyncmy.constants import CLIENT
-
-                with MySQLErrors("connect", None):
-                    self._pool = await asyncmy.create_pool(
-                        autocommit=True,
-                        charset="utf8mb4",
-                        client_flag=CLIENT.MULTI_STATEMENTS,
-                        pool_recycle=-1,
-                        **(self._connect or {}),
-                    )
-            pool = self._pool
-            with MySQLErrors(f"create table {self._table!r}", None):
-                async with pool.acquire() as conn:
-                    ((database,),), _ = await run(
-                        conn, f"SELECT DATABASE(); {self._sql.create_table}", ()
-                    )
-            self._database = database or ""
-            self._ready = pool
-            return pool
+            with MySQLErrors("connect", None):
+                self._pool = await asyncmy.create_pool(
+                    autocommit=True,
+                    charset="utf8mb4",
+                    client_flag=CLIENT.MULTI_STATEMENTS,
+                    pool_recycle=-1,
+                    **(self._connect or {}),
+                )
+        pool = self._pool
+        with MySQLErrors(f"create table {self._table!r}", None):
+            async with pool.acquire() as conn:
+                ((database,),), _ = await run(
+                    conn, f"SELECT DATABASE(); {self._sql.create_table}", ()
+                )
+        self._database = database or ""
+        return pool
 
     async def read(self, key: str) -> Any:
         """Return the stored session or ``None``; ``StorageError`` if the server fails.
@@ -191,8 +152,8 @@ class MySQLStorage(Closeable, BatchedEnumeration):
         with MySQLErrors("write", key):
             async with pool.acquire() as conn:
                 await run(conn, self._sql.write, (key.encode(), data, expires))
-        if ttl is not None and time.monotonic() >= self._next_purge:
-            self._start_purge()
+        if ttl is not None:
+            self._purge_if_due()
 
     async def delete(self, key: str) -> None:
         """Delete the session (no error when it does not exist)."""
@@ -229,24 +190,26 @@ class MySQLStorage(Closeable, BatchedEnumeration):
     async def _batches(self, *, values: bool) -> AsyncIterator[list[tuple[str, Any]]]:
         # Keyset pagination: no transaction or connection is held while the caller iterates.
         pool = self._ready or await self._setup()
-        with MySQLErrors("scan", None):
-            async with pool.acquire() as conn:
-                (rows,) = await run(conn, self._sql.first_page, (now_ms(), self._batch))
-        while rows:
+
+        async def fetch(last: Sequence[Any] | None) -> Sequence[Sequence[Any]]:
+            args: tuple[Any, ...]
+            if last is None:
+                sql, args = self._sql.first_page, (now_ms(), self._batch)
+            else:
+                sql, args = self._sql.page, (bytes(last[0]), now_ms(), self._batch)
+            with MySQLErrors("scan", None):
+                async with pool.acquire() as conn:
+                    (rows,) = await run(conn, sql, args)
+            return rows  # type: ignore[no-any-return]
+
+        async for rows in keyset_pages(fetch, self._batch):
             keys = [bytes(row[0]).decode() for row in rows]
             if values:
                 yield [(key, loads(key, row[1])) for key, row in zip(keys, rows, strict=True)]
             else:
                 yield [(key, None) for key in keys]
-            if len(rows) < self._batch:
-                return
-            with MySQLErrors("scan", None):
-                async with pool.acquire() as conn:
-                    (rows,) = await run(
-                        conn, self._sql.page, (bytes(rows[-1][0]), now_ms(), self._batch)
-                    )
 
-    async def purge_expired(self, limit: int = _PURGE_LIMIT) -> int:
+    async def purge_expired(self, limit: int = PURGE_LIMIT) -> int:
         """Delete up to ``limit`` expired rows now; return how many were deleted.
 
         Expired rows are never visible; with ``ttl`` set, writes also purge in the background
@@ -258,22 +221,7 @@ class MySQLStorage(Closeable, BatchedEnumeration):
                 deleted: int = await cursor.execute(self._sql.purge, (now_ms(), limit))
         return deleted
 
-    def _start_purge(self) -> None:
-        self._next_purge = time.monotonic() + _PURGE_EVERY
-        task = asyncio.get_running_loop().create_task(self._purge_quietly())
-        self._purges.add(task)
-        task.add_done_callback(self._purges.discard)
-
-    async def _purge_quietly(self) -> int:
-        try:
-            return await self.purge_expired()
-        except Exception:  # best effort: the next write tries again; reads never see expired rows
-            return 0
-
-    async def _release(self) -> None:
-        self._ready = None
-        if self._purges:
-            await asyncio.gather(*self._purges, return_exceptions=True)
+    async def _close_pool(self) -> None:
         if self._connect is not None and self._pool is not None:
             self._pool.close()
             await self._pool.wait_closed()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from botsessions._errors import LockTimeoutError, StorageError
-from botsessions.storage._errors_map import DriverErrors, unencodable_key
+from botsessions.storage._errors_map import DriverErrors, import_driver, unencodable_key
 from botsessions.storage._lease import log_lock_timeout
 
 __all__ = ["LOCK_NOT_AVAILABLE", "PoolTimeout", "PostgresErrors", "import_asyncpg"]
@@ -16,12 +16,9 @@ LOCK_NOT_AVAILABLE = "55P03"
 
 def import_asyncpg() -> ModuleType:
     """Import asyncpg, naming the extra to install when it is missing."""
-    try:
-        import asyncpg
-    except ModuleNotFoundError as exc:
-        raise ModuleNotFoundError(
-            'PostgresStorage needs asyncpg: pip install "botsessions[postgres]"', name="asyncpg"
-        ) from exc
+    (asyncpg,) = import_driver(
+        "asyncpg", storage="PostgresStorage", package="asyncpg", extra="postgres"
+    )
     # InternalClientError: a connection the server terminated mid-operation can leave
     # asyncpg's protocol in a state it reports this way ("cannot switch to state ...").
     PostgresErrors.errors = (

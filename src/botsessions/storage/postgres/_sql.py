@@ -17,13 +17,13 @@ advisory lock at once, whoever waits): the lock stays held and the write commits
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from hashlib import blake2b
 
+from botsessions.storage._table import check_table
+
 __all__ = ["TableSQL", "advisory_key"]
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,47}")
 _LIVE = "(expires_at IS NULL OR expires_at > to_timestamp({now}::float8))"
 
 
@@ -58,11 +58,7 @@ class TableSQL:
     @classmethod
     def build(cls, table: str) -> TableSQL:
         """Statements for ``table``; ``ValueError`` unless it is a plain identifier."""
-        if not isinstance(table, str) or not _IDENTIFIER.fullmatch(table):
-            raise ValueError(
-                f"table must be a plain identifier (letters, digits, underscores, at most "
-                f"48 characters, not starting with a digit), got {table!r}"
-            )
+        check_table(table)
         t = f'"{table}"'
         fn_acquire, fn_save, fn_remove = (f'"{table}__{n}"' for n in ("acquire", "save", "remove"))
         upsert = (

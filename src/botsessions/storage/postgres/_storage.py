@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
-from contextvars import Context
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from botsessions._options import duration
-from botsessions.storage._enumeration import BatchedEnumeration
 from botsessions.storage._expiry import ExpiringEntry
 from botsessions.storage._jsontext import dumps_positional, loads
 from botsessions.storage._lease import lease_seconds
-from botsessions.storage._lifecycle import Closeable
+from botsessions.storage._table import PURGE_LIMIT, TableStorage, check_sizes, keyset_pages
 from botsessions.storage.postgres._errors import PostgresErrors, import_asyncpg
 from botsessions.storage.postgres._lock import PostgresLease, acquire
 from botsessions.storage.postgres._pool import ConnectionGate
@@ -25,8 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresStorage"]
 
-_PURGE_EVERY = 60.0  # seconds between opportunistic purges of expired rows
-_PURGE_LIMIT = 1000  # rows deleted per opportunistic purge
 # timestamptz ends in the year 294276 (about 9.22e12 s after 1970): keep ttl well inside.
 _MAX_TTL = 9.2e12
 # lock_timeout and tcp_user_timeout are 32-bit counts of milliseconds (24.8 days).
@@ -42,7 +37,7 @@ async def _reset(conn: Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
-class PostgresStorage(Closeable, BatchedEnumeration):
+class PostgresStorage(TableStorage[ConnectionGate]):
     """Session storage in a PostgreSQL table, one row per session.
 
     The table (``key text primary key, value jsonb not null, expires_at timestamptz``) is
@@ -92,21 +87,14 @@ class PostgresStorage(Closeable, BatchedEnumeration):
     """
 
     __slots__ = (
-        "_batch",
         "_dsn",
         "_lock_timeout",
         "_lock_wait",
         "_locks_ready",
-        "_next_purge",
         "_pool",
         "_pool_options",
         "_pool_timeout",
-        "_purges",
-        "_ready",
-        "_setup_lock",
         "_sql",
-        "_table",
-        "_ttl",
     )
 
     def __init__(
@@ -132,17 +120,10 @@ class PostgresStorage(Closeable, BatchedEnumeration):
             self._pool = dsn
         else:
             raise TypeError(f"dsn must be a DSN string or an asyncpg.Pool, got {type(dsn)!r}")
-        for name, number in (
-            ("min_size", min_size),
-            ("max_size", max_size),
-            ("batch_size", batch_size),
-        ):
-            if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-                raise ValueError(f"{name} must be a positive int, got {number!r}")
-        if min_size > max_size:
-            raise ValueError(f"min_size ({min_size}) must not exceed max_size ({max_size})")
-        self._ttl = duration(ttl, what="ttl", maximum=_MAX_TTL)
-        self._table = table
+        check_sizes(min_size=min_size, max_size=max_size, batch_size=batch_size)
+        super().__init__(
+            table=table, ttl=duration(ttl, what="ttl", maximum=_MAX_TTL), batch_size=batch_size
+        )
         self._sql = TableSQL.build(table)
         self._lock_wait = duration(lock_wait, what="lock_wait", maximum=_MAX_MS_SETTING)
         # PostgreSQL's lock_timeout: "0" waits as long as it takes.
@@ -163,34 +144,20 @@ class PostgresStorage(Closeable, BatchedEnumeration):
                 "tcp_user_timeout": str(max(1, round(lease * 1000))),
             },
         }
-        self._batch = batch_size
-        self._ready: ConnectionGate | None = None
         self._locks_ready = False
-        self._setup_lock = asyncio.Lock()
-        super().__init__()
-        self._next_purge = time.monotonic() + _PURGE_EVERY
-        self._purges: set[asyncio.Task[int]] = set()
 
-    def __repr__(self) -> str:
-        return f"<PostgresStorage table={self._table!r} ttl={self._ttl!r} {self._state.value}>"
-
-    async def _setup(self) -> ConnectionGate:
-        async with self._setup_lock:
-            self._check_open()
-            if self._ready is not None:
-                return self._ready
-            if self._pool is None:
-                asyncpg = import_asyncpg()
-                with PostgresErrors("connect", None):
-                    self._pool = await asyncpg.create_pool(self._dsn, **self._pool_options)
-            gate = ConnectionGate(self._pool, pool_timeout=self._pool_timeout)
-            # One creator at a time across processes: IF NOT EXISTS alone still races.
-            with PostgresErrors(f"create table {self._table!r}", None):
-                async with gate.acquire() as conn, conn.transaction():
-                    await conn.execute("SELECT pg_advisory_xact_lock($1)", self._sql.ddl_lock)
-                    await conn.execute(self._sql.create_table)
-            self._ready = gate
-            return gate
+    async def _open(self) -> ConnectionGate:
+        if self._pool is None:
+            asyncpg = import_asyncpg()
+            with PostgresErrors("connect", None):
+                self._pool = await asyncpg.create_pool(self._dsn, **self._pool_options)
+        gate = ConnectionGate(self._pool, pool_timeout=self._pool_timeout)
+        # One creator at a time across processes: IF NOT EXISTS alone still races.
+        with PostgresErrors(f"create table {self._table!r}", None):
+            async with gate.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", self._sql.ddl_lock)
+                await conn.execute(self._sql.create_table)
+        return gate
 
     async def read(self, key: str) -> Any:
         """Return the stored session or ``None``; ``StorageError`` if PostgreSQL fails.
@@ -211,8 +178,8 @@ class PostgresStorage(Closeable, BatchedEnumeration):
             await gate.execute(
                 self._sql.write, key, data, None if ttl is None else time.time() + ttl
             )
-        if ttl is not None and time.monotonic() >= self._next_purge:
-            self._start_purge()
+        if ttl is not None:
+            self._purge_if_due()
 
     async def delete(self, key: str) -> None:
         """Delete the session (no error when it does not exist)."""
@@ -264,18 +231,21 @@ class PostgresStorage(Closeable, BatchedEnumeration):
 
     async def _batches(self, *, values: bool) -> AsyncIterator[list[tuple[str, Any]]]:
         # Keyset pagination: no transaction or connection is held while the caller iterates.
-        gate = self._ready or await self._setup()
-        with PostgresErrors("scan", None):
-            rows = await gate.fetch(self._sql.first_page, self._batch, time.time())
-        while rows:
+        async for rows in self._pages(self._sql.first_page, self._sql.page):
             if values:
                 yield [(row[0], loads(row[0], row[1])) for row in rows]
             else:
                 yield [(row[0], None) for row in rows]
-            if len(rows) < self._batch:
-                return
+
+    def _pages(self, first: str, after: str) -> AsyncIterator[Sequence[Any]]:
+        async def fetch(last: Sequence[Any] | None) -> Sequence[Sequence[Any]]:
+            gate = self._ready or await self._setup()
             with PostgresErrors("scan", None):
-                rows = await gate.fetch(self._sql.page, rows[-1][0], self._batch, time.time())
+                if last is None:
+                    return await gate.fetch(first, self._batch, time.time())
+                return await gate.fetch(after, last[0], self._batch, time.time())
+
+        return keyset_pages(fetch, self._batch)
 
     async def read_with_expiry(self, key: str) -> tuple[Any, float | None] | None:
         """The session under ``key`` and its expiry (epoch seconds), or ``None``."""
@@ -286,18 +256,9 @@ class PostgresStorage(Closeable, BatchedEnumeration):
 
     async def read_all_entries_with_expiry(self) -> AsyncIterator[ExpiringEntry]:
         """Every ``(key, value, expires_at)``, in key order, fetched in batches."""
-        gate = self._ready or await self._setup()
-        with PostgresErrors("scan", None):
-            rows = await gate.fetch(self._sql.first_page_expiry, self._batch, time.time())
-        while rows:
+        async for rows in self._pages(self._sql.first_page_expiry, self._sql.page_expiry):
             for key, data, expires_at in rows:
                 yield key, loads(key, data), expires_at
-            if len(rows) < self._batch:
-                return
-            with PostgresErrors("scan", None):
-                rows = await gate.fetch(
-                    self._sql.page_expiry, rows[-1][0], self._batch, time.time()
-                )
 
     async def write_entries_with_expiry(self, entries: Sequence[ExpiringEntry]) -> None:
         """Store every ``(key, value, expires_at)`` in one transaction, expiry as given."""
@@ -314,7 +275,7 @@ class PostgresStorage(Closeable, BatchedEnumeration):
             async with gate.acquire() as conn, conn.transaction():
                 await conn.executemany(self._sql.write, rows)
 
-    async def purge_expired(self, limit: int = _PURGE_LIMIT) -> int:
+    async def purge_expired(self, limit: int = PURGE_LIMIT) -> int:
         """Delete up to ``limit`` expired rows now; return how many were deleted.
 
         Expired rows are never visible; with ``ttl`` set, writes also purge in the background
@@ -325,22 +286,6 @@ class PostgresStorage(Closeable, BatchedEnumeration):
             status: str = await gate.execute(self._sql.purge, limit, time.time())
         return int(status.rsplit(" ", 1)[-1])
 
-    def _start_purge(self) -> None:
-        self._next_purge = time.monotonic() + _PURGE_EVERY
-        # A fresh context: the purge must not borrow the connection of the writer's lease.
-        task = asyncio.get_running_loop().create_task(self._purge_quietly(), context=Context())
-        self._purges.add(task)
-        task.add_done_callback(self._purges.discard)
-
-    async def _purge_quietly(self) -> int:
-        try:
-            return await self.purge_expired()
-        except Exception:  # best effort: the next write tries again; reads never see expired rows
-            return 0
-
-    async def _release(self) -> None:
-        self._ready = None
-        if self._purges:
-            await asyncio.gather(*self._purges, return_exceptions=True)
+    async def _close_pool(self) -> None:
         if self._dsn is not None and self._pool is not None:
             await self._pool.close()

@@ -4,29 +4,24 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from botsessions.storage._errors_map import DriverErrors
+from botsessions.storage._errors_map import DriverErrors, import_driver
 
 __all__ = ["RedisErrors", "import_redis"]
 
 
 def import_redis() -> ModuleType:
     """Import ``redis.asyncio``, naming the extra to install when redis-py is missing."""
-    try:
-        import redis.asyncio
-        import redis.asyncio.cluster
-        import redis.exceptions
-    except ModuleNotFoundError as exc:
-        raise ModuleNotFoundError(
-            'RedisStorage needs redis-py: pip install "botsessions[redis]"', name="redis"
-        ) from exc
-    # RedisClusterException (no cluster reachable, a slot no node serves) is no RedisError.
-    RedisErrors.errors = (
-        redis.exceptions.RedisError,
-        redis.exceptions.RedisClusterException,
-        OSError,
+    client, _, exceptions = import_driver(
+        "redis.asyncio",
+        "redis.asyncio.cluster",
+        "redis.exceptions",
+        storage="RedisStorage",
+        package="redis-py",
+        extra="redis",
     )
-    module: ModuleType = redis.asyncio
-    return module
+    # RedisClusterException (no cluster reachable, a slot no node serves) is no RedisError.
+    RedisErrors.errors = (exceptions.RedisError, exceptions.RedisClusterException, OSError)
+    return client
 
 
 class RedisErrors(DriverErrors):
