@@ -291,21 +291,13 @@ class _EnhancedLease(WrappedLease):
 
     async def write(self, value: Any, *, keep: bool = False) -> None:
         owner = cast(_EnhancedStorage, self.owner)  # only _EnhancedStorage builds this lease
-        stored = owner._wrap(value, self._opened.kept_version)
-        if keep:
-            await self.inner.write(stored, keep=True)
-        else:
-            await self.inner.write(stored)
+        await self._write_inner(owner._wrap(value, self._opened.kept_version), keep=keep)
         self.value = value
         # The stored value is fresh: nothing left to delete or stamp.
         self._opened = _Opened(value, kept_version=self._opened.kept_version)
 
     async def delete(self, *, keep: bool = False) -> None:
-        if keep:
-            await self.inner.delete(keep=True)
-        else:
-            await self.inner.delete()
-        self.value = None
+        await super().delete(keep=keep)
         self._opened = _Opened(None)
 
     async def release(self) -> None:

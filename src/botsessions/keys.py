@@ -63,17 +63,20 @@ def per_user_in_chat(ctx: KeyContext) -> str | None:
     return f"{chat_id}:{user_id}"
 
 
+def _chat_qualified_by(chat_id: int | None, by: object, template: str) -> str | None:
+    """The chat id as text, or ``template`` filled in with it and ``by`` when ``by`` is set."""
+    if chat_id is None:
+        return None
+    return str(chat_id) if by is None else template.format(chat=chat_id, by=by)
+
+
 def per_topic(ctx: KeyContext) -> str | None:
     """``"<chat_id>/<thread_id>"`` in a forum topic, else the chat id.
 
     Messages outside any topic (the General topic, ordinary chats) share the chat's
     session, which is what ``per_chat`` would give them.
     """
-    chat_id = ctx.chat_id
-    if chat_id is None:
-        return None
-    thread_id = ctx.thread_id
-    return str(chat_id) if thread_id is None else f"{chat_id}/{thread_id}"
+    return _chat_qualified_by(ctx.chat_id, ctx.thread_id, "{chat}/{by}")
 
 
 def per_user_in_topic(ctx: KeyContext) -> str | None:
@@ -94,11 +97,7 @@ def per_business_chat(ctx: KeyContext) -> str | None:
     A customer who writes to two business accounts served by the same bot appears in
     both under the same chat id; this keeps the two conversations apart.
     """
-    chat_id = ctx.chat_id
-    if chat_id is None:
-        return None
-    connection = ctx.business_connection_id
-    return str(chat_id) if connection is None else f"{connection}:{chat_id}"
+    return _chat_qualified_by(ctx.chat_id, ctx.business_connection_id, "{by}:{chat}")
 
 
 def per_bot_chat(ctx: KeyContext) -> str | None:

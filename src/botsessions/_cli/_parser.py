@@ -58,30 +58,41 @@ def _write_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _group(commands: Any, name: str, help: str, description: str, *, dest: str) -> Any:
+    """A top-level command whose own subcommands are chosen by ``dest``."""
+    parser = commands.add_parser(name, help=help, description=description)
+    return parser.add_subparsers(dest=dest, required=True, metavar=dest.upper())
+
+
+def _only_prefix(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prefix", default="", help="only keys starting with P", metavar="P")
+
+
 def add_commands(commands: Any) -> None:
     """Add ``sessions`` and ``import`` to the ``botsessions`` subcommands."""
-    sessions = commands.add_parser(
+    group = _group(
+        commands,
         "sessions",
-        help="list, show, count, delete, export and import stored sessions",
-        description="Inspect and change the sessions in a storage.",
+        "list, show, count, delete, export and import stored sessions",
+        "Inspect and change the sessions in a storage.",
+        dest="action",
     )
-    group = sessions.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     ls = _command(group, "ls", "list the stored session keys")
-    ls.add_argument("--prefix", default="", help="only keys starting with P", metavar="P")
+    _only_prefix(ls)
     ls.add_argument("--limit", type=_positive, metavar="N", help="at most N keys")
 
     show = _command(group, "show", "print one session's value and remaining TTL")
     show.add_argument("key", metavar="KEY")
 
     count = _command(group, "count", "count the stored sessions")
-    count.add_argument("--prefix", default="", help="only keys starting with P", metavar="P")
+    _only_prefix(count)
 
     rm = _command(group, "rm", "delete sessions (under their lock)")
     rm.add_argument("keys", nargs="+", metavar="KEY")
 
     export = _command(group, "export", "write sessions as JSON Lines", json=False)
-    export.add_argument("--prefix", default="", help="only keys starting with P", metavar="P")
+    _only_prefix(export)
     export.add_argument(
         "--strip-prefix", action="store_true", help="write the keys without the --prefix"
     )
@@ -94,12 +105,13 @@ def add_commands(commands: Any) -> None:
     )
     _write_options(import_)
 
-    importers = commands.add_parser(
+    kinds = _group(
+        commands,
         "import",
-        help="bring sessions over from aiogram's FSM storage or PTB's PicklePersistence",
-        description="Import what another framework stored into botsessions sessions.",
+        "bring sessions over from aiogram's FSM storage or PTB's PicklePersistence",
+        "Import what another framework stored into botsessions sessions.",
+        dest="kind",
     )
-    kinds = importers.add_subparsers(dest="kind", required=True, metavar="KIND")
 
     fsm = _command(kinds, "aiogram-fsm", "import aiogram's RedisStorage FSM records")
     fsm.add_argument("--from", dest="source", required=True, metavar="REDIS_URL")

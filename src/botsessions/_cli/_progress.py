@@ -8,13 +8,14 @@ on.
 from __future__ import annotations
 
 import sys
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
+
+from botsessions.storage._lifecycle import Closing
 
 __all__ = ["Progress"]
 
 
-class Progress:
+class Progress(Closing):
     """A count of sessions done, with rate (and ETA when ``total`` is known)."""
 
     __slots__ = ("_bar",)
@@ -48,14 +49,3 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

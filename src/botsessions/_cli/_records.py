@@ -8,7 +8,6 @@ rules, so big integers and any Unicode text come back unchanged.
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,6 +18,7 @@ from botsessions._errors import CorruptDataError
 from botsessions.storage import ExpiringStorage
 from botsessions.storage._expiry import ExpiringEntry
 from botsessions.storage._jsontext import dumps, loads
+from botsessions.storage._wrapper import maybe_await as call
 
 __all__ = [
     "FormatError",
@@ -33,11 +33,6 @@ __all__ = [
 
 class FormatError(ValueError):
     """A line of an export file is not a session record; names the line."""
-
-
-async def call(result: Any) -> Any:
-    """The result of a storage method that may be plain or a coroutine."""
-    return await result if inspect.isawaitable(result) else result
 
 
 async def _iterate(items: Any) -> AsyncIterator[Any]:

@@ -17,14 +17,14 @@ import contextlib
 import os
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, BinaryIO, Self
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
 from botsessions.bot._errors import NetworkError, ServerError, TelegramError, telegram_error
 from botsessions.bot._objects import Message, TelegramObject, User, wrap
 from botsessions.bot._request import InputFile, encode_params
+from botsessions.storage._lifecycle import AsyncClosing
 
 if TYPE_CHECKING:
     import aiohttp
@@ -45,7 +45,7 @@ def _camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-class Api:
+class Api(AsyncClosing):
     """A Bot API client for one bot token.
 
     Args:
@@ -103,17 +103,6 @@ class Api:
         session, self._session = self._session, None
         if session is not None and not session.closed and self._loop is asyncio.get_running_loop():
             await session.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def call(
         self,

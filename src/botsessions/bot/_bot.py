@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from botsessions._errors import BotError
 from botsessions.bot._api import Api
-from botsessions.bot._composer import Composer
+from botsessions.bot._composer import Composer, call_once
 from botsessions.bot._context import Context
 from botsessions.bot._objects import TelegramObject, User
 from botsessions.bot._polling import Poller
@@ -40,6 +40,10 @@ class PydanticModel(Protocol):
 
 async def _log_error(err: BotError) -> None:
     logger.error("%s", err, exc_info=err.error)
+
+
+async def _end() -> None:
+    """What ``next()`` runs after the last middleware: nothing."""
 
 
 def _coerce_update(update: Any) -> dict[str, Any]:
@@ -180,16 +184,8 @@ class Bot(Composer):
         if handler is None:
             handler = self.middleware()
         ctx = self._context_type(raw, self.api, me)
-        done = False
-
-        async def end() -> None:
-            nonlocal done
-            if done:
-                raise RuntimeError("next() was called twice by the same middleware")
-            done = True
-
         try:
-            await handler(ctx, end)
+            await handler(ctx, call_once(_end))
         except Exception as exc:
             raise BotError(exc, ctx) from exc
 

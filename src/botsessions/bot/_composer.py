@@ -66,18 +66,26 @@ async def _pass(ctx: Context, next: NextFn) -> None:
     await next()
 
 
+def call_once(then: NextFn) -> NextFn:
+    """The ``next`` given to a middleware: runs ``then``; a second call raises."""
+    called = False
+
+    async def downstream() -> None:
+        nonlocal called
+        if called:
+            raise RuntimeError("next() was called twice by the same middleware")
+        called = True
+        await then()
+
+    return downstream
+
+
 def _concat(first: Middleware, rest: Middleware) -> Middleware:
     async def chained(ctx: Context, next: NextFn) -> None:
-        called = False
-
-        async def downstream() -> None:
-            nonlocal called
-            if called:
-                raise RuntimeError("next() was called twice by the same middleware")
-            called = True
+        async def then() -> None:
             await rest(ctx, next)
 
-        await first(ctx, downstream)
+        await first(ctx, call_once(then))
 
     return chained
 

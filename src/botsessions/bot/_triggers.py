@@ -23,6 +23,12 @@ Trigger = str | re.Pattern[str]
 _WHITESPACE = re.compile(r"\s")
 
 
+def _post(ctx: Context) -> Any:
+    """The update's message or channel post (a dict), or ``None``."""
+    update = ctx.update
+    return update.get("message") or update.get("channel_post")
+
+
 def _command_names(names: str | Sequence[str]) -> frozenset[str]:
     items = [names] if isinstance(names, str) else list(names)
     if not items:
@@ -50,8 +56,7 @@ def command_predicate(names: str | Sequence[str]) -> ContextPredicate:
     wanted = _command_names(names)
 
     def predicate(ctx: Context) -> bool:
-        update = ctx.update
-        message = update.get("message") or update.get("channel_post")
+        message = _post(ctx)
         if message is None:
             return False
         text = message.get("text")
@@ -119,8 +124,7 @@ def text_predicate(trigger: Trigger | Sequence[Trigger]) -> ContextPredicate:
     match = _matcher(_triggers(trigger, "hears"))
 
     def predicate(ctx: Context) -> bool:
-        update = ctx.update
-        message = update.get("message") or update.get("channel_post")
+        message = _post(ctx)
         if message is None:
             return False
         text = message.get("text")

@@ -26,26 +26,20 @@ from typing import Any, overload
 
 import orjson
 
-try:
-    from aiogram.exceptions import DataNotDictLikeError
-    from aiogram.fsm.state import State
-    from aiogram.fsm.storage.base import (
-        BaseStorage,
-        DefaultKeyBuilder,
-        KeyBuilder,
-        StateType,
-        StorageKey,
-    )
-except ModuleNotFoundError as exc:  # pragma: no cover - exercised without the extra
-    raise ModuleNotFoundError(
-        "botsessions' aiogram FSM support needs aiogram 3: pip install 'botsessions[aiogram]'"
-    ) from exc
-
 from botsessions._errors import CorruptDataError, LockError
 from botsessions.engine.locks import KeyedLock
+from botsessions.integrations._aiogram_api import (
+    BaseStorage,
+    DataNotDictLikeError,
+    KeyBuilder,
+    State,
+    StateType,
+    StorageKey,
+    key_builder_or_default,
+)
 from botsessions.integrations._aiogram_isolation import HeldLease, SessionIsolation, held_lease
 from botsessions.storage._locking import LockingStorage
-from botsessions.storage._wrapper import StorageWrapper
+from botsessions.storage._wrapper import StorageWrapper, maybe_await, require_storage
 
 __all__ = ["FSMStorage", "SessionIsolation"]
 
@@ -85,18 +79,9 @@ class FSMStorage(BaseStorage):
     """
 
     def __init__(self, storage: Any, *, key_builder: KeyBuilder | None = None) -> None:
-        for name in ("read", "write", "delete"):
-            if not callable(getattr(storage, name, None)):
-                raise TypeError(
-                    f"storage {storage!r} has no {name}() method; a storage needs "
-                    "read(key), write(key, value) and delete(key)"
-                )
-        if key_builder is not None and not isinstance(key_builder, KeyBuilder):
-            raise TypeError(
-                f"key_builder must be an aiogram KeyBuilder, got {type(key_builder).__name__}"
-            )
+        require_storage(storage)
         self._backend = storage
-        self.key_builder: KeyBuilder = key_builder or DefaultKeyBuilder()
+        self.key_builder: KeyBuilder = key_builder_or_default(key_builder)
         self._leased = isinstance(storage, LockingStorage)
         self._locks = KeyedLock()
         # The storage's shape, decided once: every call below awaits these three.
@@ -280,20 +265,15 @@ def _async_methods(
         return methods
 
     async def read(key: str) -> Any:
-        return await _settled(storage.read(key))
+        return await maybe_await(storage.read(key))
 
     async def write(key: str, value: Any) -> None:
-        await _settled(storage.write(key, value))
+        await maybe_await(storage.write(key, value))
 
     async def delete(key: str) -> None:
-        await _settled(storage.delete(key))
+        await maybe_await(storage.delete(key))
 
     return read, write, delete
-
-
-async def _settled(result: Any) -> Any:
-    # A plain method may still return an awaitable (a wrapper around an async client).
-    return await result if inspect.isawaitable(result) else result
 
 
 def _clone(data: dict[str, Any]) -> dict[str, Any]:

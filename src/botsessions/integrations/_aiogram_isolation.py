@@ -30,19 +30,13 @@ from contextvars import ContextVar
 from types import MappingProxyType
 from typing import Any
 
-try:
-    from aiogram.fsm.storage.base import (
-        BaseEventIsolation,
-        DefaultKeyBuilder,
-        KeyBuilder,
-        StorageKey,
-    )
-except ModuleNotFoundError as exc:  # pragma: no cover - exercised without the extra
-    raise ModuleNotFoundError(
-        "botsessions' aiogram FSM support needs aiogram 3: pip install 'botsessions[aiogram]'"
-    ) from exc
-
 from botsessions.engine.locks import KeyedLock
+from botsessions.integrations._aiogram_api import (
+    BaseEventIsolation,
+    KeyBuilder,
+    StorageKey,
+    key_builder_or_default,
+)
 from botsessions.storage._locking import LockingStorage, SessionLease
 
 __all__ = ["HeldLease", "SessionIsolation", "held_lease"]
@@ -129,12 +123,8 @@ class SessionIsolation(BaseEventIsolation):
     """
 
     def __init__(self, storage: Any, *, key_builder: KeyBuilder | None = None) -> None:
-        if key_builder is not None and not isinstance(key_builder, KeyBuilder):
-            raise TypeError(
-                f"key_builder must be an aiogram KeyBuilder, got {type(key_builder).__name__}"
-            )
         self.storage = storage
-        self.key_builder: KeyBuilder = key_builder or DefaultKeyBuilder()
+        self.key_builder: KeyBuilder = key_builder_or_default(key_builder)
         self._leased = isinstance(storage, LockingStorage)
         self._locks = KeyedLock()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from types import ModuleType, TracebackType
+from types import ModuleType
 from typing import ClassVar
 
 from botsessions._errors import StorageError
@@ -51,12 +51,7 @@ class DriverErrors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, traceback: object) -> None:
         if exc is None:
             return
         if isinstance(exc, UnicodeEncodeError):

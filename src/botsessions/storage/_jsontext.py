@@ -169,12 +169,7 @@ def _encode_dict(value: dict[Any, Any], out: list[str], depth: int, positional: 
         if type(name) is not str:
             raise _Refused(f"has the key {name!r} ({type(name).__name__}); keys must be str")
         out.append(("," if index else "") + _string(name) + ":")
-        try:
-            _encode(item, out, depth, positional)
-        except _Refused as exc:
-            if exc.locate:
-                exc.path.append(f"[{json.dumps(name, ensure_ascii=False)}]")
-            raise
+        _encode_inside(item, out, depth, positional, name)
     out.append("}")
 
 
@@ -185,13 +180,20 @@ def _encode_list(
     for index, item in enumerate(value):
         if index:
             out.append(",")
-        try:
-            _encode(item, out, depth, positional)
-        except _Refused as exc:
-            if exc.locate:
-                exc.path.append(f"[{index}]")
-            raise
+        _encode_inside(item, out, depth, positional, index)
     out.append("]")
+
+
+def _encode_inside(
+    item: Any, out: list[str], depth: int, positional: bool, step: str | int
+) -> None:
+    """Encode the member ``step`` of a container; a refusal learns where it happened."""
+    try:
+        _encode(item, out, depth, positional)
+    except _Refused as exc:
+        if exc.locate:
+            exc.path.append(f"[{json.dumps(step, ensure_ascii=False)}]")
+        raise
 
 
 def _string(text: str) -> str:

@@ -6,7 +6,7 @@ import enum
 from types import TracebackType
 from typing import Self
 
-__all__ = ["Closeable", "State"]
+__all__ = ["AsyncClosing", "Closeable", "Closing", "State"]
 
 
 class State(enum.Enum):
@@ -16,7 +16,49 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
-class Closeable:
+class Closing:
+    """Mixin: ``with obj`` gives ``obj`` and calls ``obj.close()`` on the way out."""
+
+    __slots__ = ()
+
+    def close(self) -> None:
+        """Release what the object holds."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncClosing:
+    """Mixin: ``async with obj`` gives ``obj`` and awaits ``obj.close()`` on the way out."""
+
+    __slots__ = ()
+
+    async def close(self) -> None:
+        """Release what the object holds."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class Closeable(AsyncClosing):
     """Mixin: an idempotent ``close()``, ``async with`` and one use-after-close check.
 
     A storage calls ``Closeable.__init__`` (or sets ``self._state = State.OPEN``), frees
@@ -50,11 +92,3 @@ class Closeable:
     async def __aenter__(self) -> Self:
         self._check_open()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()

@@ -7,12 +7,20 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import Context
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, Self, TypeVar
 
 from botsessions.storage._enumeration import BatchedEnumeration
 from botsessions.storage._lifecycle import Closeable
 
-__all__ = ["PURGE_LIMIT", "TableStorage", "check_sizes", "check_table", "keyset_pages"]
+__all__ = [
+    "PURGE_LIMIT",
+    "Statements",
+    "TableStorage",
+    "check_sizes",
+    "check_table",
+    "keyset_pages",
+]
 
 PURGE_EVERY = 60.0  # seconds between opportunistic purges of expired rows
 PURGE_LIMIT = 1000  # rows deleted per opportunistic purge
@@ -43,6 +51,39 @@ def check_sizes(*, min_size: int, max_size: int, batch_size: int) -> None:
             raise ValueError(f"{name} must be a positive int, got {number!r}")
     if min_size > max_size:
         raise ValueError(f"min_size ({min_size}) must not exceed max_size ({max_size})")
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    """The statements every table storage runs against its table (subclasses add more).
+
+    Only the checked table name is placed into SQL text; keys, values and times are
+    always parameters.
+    """
+
+    create_table: str
+    read: str
+    write: str
+    delete: str
+    has: str
+    first_page: str
+    page: str
+    purge: str
+    acquire: str
+    save: str
+    remove: str
+    unlock: str
+
+    @classmethod
+    def build(cls, table: str) -> Self:
+        """Statements for ``table``; ``ValueError`` unless it is a plain identifier."""
+        check_table(table)
+        return cls.for_table(table)
+
+    @classmethod
+    def for_table(cls, table: str) -> Self:
+        """Statements for ``table``, already checked (each storage writes its own SQL)."""
+        raise NotImplementedError
 
 
 async def keyset_pages(

@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
-from types import TracebackType
 from typing import Any, Self, TypeVar, cast
 
+from botsessions.storage._lifecycle import AsyncClosing
 from botsessions.storage._locking import LockingStorage, SessionLease
 
-__all__ = ["StorageWrapper", "WrappedLease", "collect", "maybe_await"]
+__all__ = [
+    "StorageWrapper",
+    "WrappedLease",
+    "collect",
+    "maybe_await",
+    "require_storage",
+]
 
 T = TypeVar("T")
 
@@ -34,6 +40,16 @@ async def collect(items: Iterable[T] | AsyncIterable[T]) -> list[T]:
     return list(items)
 
 
+def require_storage(storage: Any) -> None:
+    """Raise ``TypeError`` unless ``storage`` has ``read``, ``write`` and ``delete``."""
+    for name in ("read", "write", "delete"):
+        if not callable(getattr(storage, name, None)):
+            raise TypeError(
+                f"storage {storage!r} has no {name}() method; a storage needs "
+                "read(key), write(key, value) and delete(key)"
+            )
+
+
 def _as_async(method: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     if inspect.iscoroutinefunction(method):
         return cast(Callable[..., Awaitable[Any]], method)
@@ -44,7 +60,7 @@ def _as_async(method: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     return call
 
 
-class StorageWrapper:
+class StorageWrapper(AsyncClosing):
     """Wrap any storage, override only what you change; the lock and its handoff stay.
 
     ``StorageWrapper(storage)`` forwards ``read``, ``write``, ``delete``, ``has`` and
@@ -106,12 +122,7 @@ class StorageWrapper:
         return super().__new__(cls)
 
     def __init__(self, storage: Any) -> None:
-        for name in ("read", "write", "delete"):
-            if not callable(getattr(storage, name, None)):
-                raise TypeError(
-                    f"storage {storage!r} has no {name}() method; a storage needs "
-                    "read(key), write(key, value) and delete(key)"
-                )
+        require_storage(storage)
         self.storage = storage
         self._read = _as_async(storage.read)
         self._write = _as_async(storage.write)
@@ -201,17 +212,6 @@ class StorageWrapper:
         if callable(close):
             await maybe_await(close())
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
-
     # -- the lock (used only when the wrapped storage has one) -------------------------------
 
     async def open_lease(self, key: str, *, read: bool) -> SessionLease:
@@ -282,14 +282,16 @@ class WrappedLease:
 
     async def write(self, value: Any, *, keep: bool = False) -> None:
         """Write ``value`` under the lease; release it unless ``keep`` (see ``SessionLease``)."""
-        stored = self.owner.transform_in(self.key, value)
+        await self._write_inner(self.owner.transform_in(self.key, value), keep=keep)
+        self.value = value
+
+    async def _write_inner(self, stored: Any, *, keep: bool) -> None:
         # ``keep`` is passed only when set, so a lease written before the protocol had it
         # still ends normally.
         if keep:
             await self.inner.write(stored, keep=True)
         else:
             await self.inner.write(stored)
-        self.value = value
 
     async def delete(self, *, keep: bool = False) -> None:
         """Delete the session under the lease; release it unless ``keep``."""

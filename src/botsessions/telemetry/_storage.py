@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from botsessions.storage._locking import SessionLease
 from botsessions.storage._wrapper import StorageWrapper, WrappedLease
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from botsessions.telemetry._instruments import Instruments
 
-__all__ = ["InstrumentedStorage", "instrument"]
+__all__ = ["InstrumentedStorage", "TelemetryOptions", "instrument"]
 
 LOAD = "botsessions.session.load"
 SAVE = "botsessions.session.save"
@@ -22,15 +22,17 @@ DELETE = "botsessions.session.delete"
 LOCK = "botsessions.session.lock"
 
 
-def instrument(
-    storage: Any,
-    *,
-    meter_provider: MeterProvider | None = None,
-    tracer_provider: TracerProvider | None = None,
-    name: str | None = None,
-    prefixes: Iterable[str] = (),
-    record_keys: bool = False,
-) -> InstrumentedStorage:
+class TelemetryOptions(TypedDict, total=False):
+    """The keyword options of ``instrument()`` (see there)."""
+
+    meter_provider: MeterProvider | None
+    tracer_provider: TracerProvider | None
+    name: str | None
+    prefixes: Iterable[str]
+    record_keys: bool
+
+
+def instrument(storage: Any, **options: Unpack[TelemetryOptions]) -> InstrumentedStorage:
     """Wrap ``storage`` so that its session calls produce OpenTelemetry metrics and spans.
 
     Pass the result where the storage went: ``session(initial=..., storage=instrument(
@@ -54,14 +56,7 @@ def instrument(
             (``pip install "botsessions[otel]"``).
         TypeError: ``storage`` lacks ``read``, ``write`` or ``delete``.
     """
-    return InstrumentedStorage(
-        storage,
-        meter_provider=meter_provider,
-        tracer_provider=tracer_provider,
-        name=name,
-        prefixes=prefixes,
-        record_keys=record_keys,
-    )
+    return InstrumentedStorage(storage, **options)
 
 
 class InstrumentedStorage(StorageWrapper):

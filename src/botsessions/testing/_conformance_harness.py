@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+
+from botsessions.storage._wrapper import collect
+from botsessions.storage._wrapper import maybe_await as await_
 
 __all__ = ["Body", "ConformanceHarness", "StorageFactory", "await_", "collect"]
 
 #: Makes a fresh, empty storage (or an awaitable of one). Keyword ``ttl`` (seconds) is passed
 #: only when the class sets ``ttl_clock``, ``namespace`` only with ``supports_namespaces``.
 StorageFactory = Callable[..., Any]
-
-
-async def await_(result: Any) -> Any:
-    return await result if inspect.isawaitable(result) else result
-
-
-async def collect(items: Iterable[Any] | AsyncIterable[Any]) -> list[Any]:
-    if isinstance(items, AsyncIterable):
-        return [item async for item in items]
-    return list(items)
 
 
 Body = Callable[[Callable[..., Awaitable[Any]]], Awaitable[None]]

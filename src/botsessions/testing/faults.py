@@ -16,22 +16,18 @@ forward the lock capability (``acquire``), so the session engine sees a plain st
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, Literal
 
 from botsessions._errors import StorageError
+from botsessions.storage._wrapper import maybe_await
 
 __all__ = ["FailingStorage", "SlowStorage"]
 
 _METHODS = frozenset(
     {"read", "write", "delete", "has", "read_all_keys", "read_all_values", "read_all_entries"}
 )
-
-
-async def _await(result: Any) -> Any:
-    return await result if inspect.isawaitable(result) else result
 
 
 async def _iterate(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
@@ -54,19 +50,19 @@ class _Wrapper:
 
     async def read(self, key: str) -> Any:
         await self._before("read", key)
-        return await _await(self.wrapped.read(key))
+        return await maybe_await(self.wrapped.read(key))
 
     async def write(self, key: str, value: Any) -> None:
         await self._before("write", key)
-        await _await(self.wrapped.write(key, value))
+        await maybe_await(self.wrapped.write(key, value))
 
     async def delete(self, key: str) -> None:
         await self._before("delete", key)
-        await _await(self.wrapped.delete(key))
+        await maybe_await(self.wrapped.delete(key))
 
     async def has(self, key: str) -> bool:
         await self._before("has", key)
-        return bool(await _await(self.wrapped.has(key)))
+        return bool(await maybe_await(self.wrapped.has(key)))
 
     async def read_all_keys(self) -> AsyncIterator[str]:
         await self._before("read_all_keys", None)
@@ -87,7 +83,7 @@ class _Wrapper:
         """Close the wrapped storage, if it can be closed."""
         close = getattr(self.wrapped, "close", None)
         if callable(close):
-            await _await(close())
+            await maybe_await(close())
 
 
 class FailingStorage(_Wrapper):

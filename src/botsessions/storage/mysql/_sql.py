@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from hashlib import blake2b
+from typing import Self
 
-from botsessions.storage._table import check_table
+from botsessions.storage._table import Statements
 
 __all__ = ["TableSQL", "lock_name"]
 
@@ -34,27 +35,14 @@ def lock_name(database: str, table: str, key: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class TableSQL:
+class TableSQL(Statements):
     """Every statement MySQLStorage runs against one table."""
 
-    create_table: str
-    read: str
-    write: str
-    delete: str
-    has: str
-    first_page: str
-    page: str
-    purge: str
     lock: str
-    acquire: str
-    save: str
-    remove: str
-    unlock: str
 
     @classmethod
-    def build(cls, table: str) -> TableSQL:
-        """Statements for ``table``; ``ValueError`` unless it is a plain identifier."""
-        check_table(table)
+    def for_table(cls, table: str) -> Self:
+        """Statements for ``table`` (a checked identifier), backquoted into the SQL."""
         t = f"`{table}`"
         upsert = (
             f"INSERT INTO {t} (k, v, expires_at) VALUES (%s, %s, %s) "

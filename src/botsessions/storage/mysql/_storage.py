@@ -171,15 +171,11 @@ class MySQLStorage(TableStorage["Pool"]):
         return bool(rows)
 
     async def acquire(self, key: str, *, read: bool) -> MySQLLease:
-        """Lock the session ``key`` across processes, reading it in the same round trip.
+        """``GET_LOCK`` the session ``key`` on a pooled connection, reading it in that round trip.
 
-        The returned lease carries the stored ``value`` (``None`` when missing or when
-        ``read`` is false) and ends with exactly one of ``write(value)``, ``delete()`` (each
-        also unlocks, in one round trip) or ``release()``.
-
-        Raises:
-            LockTimeoutError: the lock stayed busy for ``lock_wait`` seconds.
-            StorageError: the server failed.
+        Gives a ``MySQLLease`` (``value`` is ``None`` if missing or unread) whose ``write()``
+        and ``delete()`` also ``RELEASE_LOCK``. Raises ``LockTimeoutError`` when the lock is
+        still busy after ``lock_wait`` seconds and ``StorageError`` when the server fails.
         """
         pool = self._ready or await self._setup()
         name = lock_name(self._database, self._table, key)

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from hashlib import blake2b
+from typing import Self
 
-from botsessions.storage._table import check_table
+from botsessions.storage._table import Statements
 
 __all__ = ["TableSQL", "advisory_key"]
 
@@ -34,31 +35,18 @@ def advisory_key(table: str, key: str) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class TableSQL:
+class TableSQL(Statements):
     """Every statement PostgresStorage runs against one table."""
 
-    create_table: str
     create_functions: str
-    read: str
-    write: str
-    delete: str
-    has: str
-    first_page: str
-    page: str
     read_expiry: str
     first_page_expiry: str
     page_expiry: str
-    purge: str
-    acquire: str
-    save: str
-    remove: str
-    unlock: str
     ddl_lock: int
 
     @classmethod
-    def build(cls, table: str) -> TableSQL:
-        """Statements for ``table``; ``ValueError`` unless it is a plain identifier."""
-        check_table(table)
+    def for_table(cls, table: str) -> Self:
+        """Statements for ``table`` (a checked identifier), double-quoted into the SQL."""
         t = f'"{table}"'
         fn_acquire, fn_save, fn_remove = (f'"{table}__{n}"' for n in ("acquire", "save", "remove"))
         upsert = (

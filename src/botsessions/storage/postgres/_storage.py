@@ -194,15 +194,11 @@ class PostgresStorage(TableStorage[ConnectionGate]):
             return bool(await gate.fetchval(self._sql.has, key, time.time()))
 
     async def acquire(self, key: str, *, read: bool) -> PostgresLease:
-        """Lock the session ``key`` across processes, reading it in the same round trip.
+        """Take the advisory lock of ``key`` on a pooled connection and read the session.
 
-        The returned lease carries the stored ``value`` (``None`` when missing or when
-        ``read`` is false) and ends with exactly one of ``write(value)``, ``delete()`` (each
-        also unlocks, in one round trip) or ``release()``.
-
-        Raises:
-            LockTimeoutError: the lock stayed busy for ``lock_wait`` seconds.
-            StorageError: PostgreSQL failed.
+        One round trip; the lease's ``value`` is ``None`` when nothing is stored or ``read``
+        is false, and its ``write()`` / ``delete()`` commit and unlock together. A lock busy
+        for ``lock_wait`` seconds raises ``LockTimeoutError``; PostgreSQL failing, ``StorageError``.
         """
         gate = self._ready or await self._setup()
         if not self._locks_ready:

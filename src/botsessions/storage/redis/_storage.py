@@ -208,15 +208,11 @@ class RedisStorage(Closeable, BatchedEnumeration):
             return bool(await self._client.exists(self._prefix + key))
 
     async def acquire(self, key: str, *, read: bool) -> RedisLease:
-        """Lock the session ``key`` across processes, reading it in the same round trip.
+        """Take the lease of session ``key`` (renewed while held) and read it, in one round trip.
 
-        The returned lease carries the stored ``value`` (``None`` when missing or when
-        ``read`` is false) and ends with exactly one of ``write(value)``, ``delete()`` (each
-        also releases, in one round trip) or ``release()``.
-
-        Raises:
-            LockTimeoutError: the lock stayed busy for ``lock_wait`` seconds.
-            StorageError: Redis failed.
+        ``RedisLease.value`` is the stored session, ``None`` when absent or when ``read`` is
+        false; ``write()`` and ``delete()`` end the lease in the same round trip. Raises
+        ``LockTimeoutError`` after ``lock_wait`` seconds of waiting, ``StorageError`` on errors.
         """
         self._check_open()
         if self._starting is not None:

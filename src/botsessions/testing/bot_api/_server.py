@@ -11,6 +11,7 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
+from botsessions.storage._lifecycle import AsyncClosing
 from botsessions.testing.bot_api._methods import MethodTable
 from botsessions.testing.bot_api._state import ApiError, BotState, ChatState, Hub
 from botsessions.testing.bot_api._users import ChatUser, Group
@@ -21,7 +22,7 @@ __all__ = ["LocalBotAPI"]
 T = TypeVar("T")
 
 
-class LocalBotAPI:
+class LocalBotAPI(AsyncClosing):
     """A Bot API server on 127.0.0.1 with bots and users you control from Python.
 
     Use it as ``async with LocalBotAPI() as api:`` on the running loop, or as
@@ -89,14 +90,6 @@ class LocalBotAPI:
     async def __aenter__(self) -> Self:
         await self.start()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def __enter__(self) -> Self:
         """Run the server on its own event loop in a daemon thread."""
