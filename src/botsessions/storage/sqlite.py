@@ -222,7 +222,7 @@ class SQLiteStorage(Closeable):
             self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
         )
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            _use_wal(conn, self._timeout)
             # WAL + NORMAL survives a killed process; only an OS crash may lose the last commits.
             conn.execute("PRAGMA synchronous=NORMAL")
             t = f'"{self._table}"'
@@ -282,3 +282,23 @@ class SQLiteStorage(Closeable):
         if after is None:
             return conn.execute(self._sql[first], (now,)).fetchall()
         return conn.execute(self._sql[following], (after, now)).fetchall()
+
+
+def _use_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Switch the database to WAL mode (a no-op when it already is).
+
+    The switch needs an exclusive lock, and SQLite answers "database is locked" at once,
+    without waiting for its busy timeout, while another connection has the file open: two
+    processes opening a new database together would fail. Retry within the busy timeout.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)  # in the storage's worker thread, never on the event loop
