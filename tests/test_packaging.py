@@ -37,6 +37,19 @@ def test_readme_links_into_the_repository_name_files_that_exist() -> None:
     assert missing == []
 
 
+def test_install_hints_quote_the_extras_for_every_shell() -> None:
+    # zsh expands an unquoted botsessions[redis]; every hint must be copy-pasteable.
+    unquoted = re.compile(r"pip install botsessions\[")
+    places = [ROOT / "README.md", *(ROOT / "docs").rglob("*.md"), *(ROOT / "src").rglob("*.py")]
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in places
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if unquoted.search(line)
+    ]
+    assert found == []
+
+
 def test_project_urls_name_the_repository_docs_changelog_and_issues() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     urls = project["urls"]

@@ -40,7 +40,7 @@ try:
     from telegram.ext import Application, ApplicationBuilder, CallbackContext, ContextTypes, ExtBot
 except ModuleNotFoundError as exc:
     raise ModuleNotFoundError(
-        "botsessions.integrations.ptb needs python-telegram-bot: pip install botsessions[ptb]"
+        'botsessions.integrations.ptb needs python-telegram-bot: pip install "botsessions[ptb]"'
     ) from exc
 
 from botsessions.engine.manager import SessionManager, build_manager, run_update
