@@ -27,7 +27,7 @@ import pytest
 from botsessions.storage import MySQLStorage
 from tests.integrations._updates import message
 from tests.services import REQUIRE_ENV, port_open
-from tests.storage._workers import counting_bot
+from tests.storage._workers import counting_bot, run_at_barrier
 
 MYSQL_ENV = "BOTSESSIONS_MYSQL_URL"
 DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
@@ -85,36 +85,9 @@ def dropped(url: str, tables: set[str]) -> Iterator[set[str]]:
 
 async def run_bots(url: str, table: str, chat: str, updates: str, *, processes: int) -> None:
     """Run ``processes`` bot workers at once; fail unless every one exits cleanly."""
-    procs = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tests.storage._mysql",
-            "bot",
-            url,
-            table,
-            chat,
-            updates,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        for _ in range(processes)
-    ]
-    for proc in procs:
-        assert proc.stdout is not None
-        line = await proc.stdout.readline()
-        if line.strip() != b"ready":
-            _, err = await proc.communicate()
-            raise AssertionError(f"worker failed to start: {line!r} {err.decode()}")
-    for proc in procs:
-        assert proc.stdin is not None
-        proc.stdin.write(b"go\n")
-        await proc.stdin.drain()
-    for proc in procs:
-        out, err = await proc.communicate()
-        assert proc.returncode == 0, err.decode()
-        assert out.startswith(b"done "), out
+    await run_at_barrier(
+        "tests.storage._mysql", "bot", url, table, chat, updates, processes=processes
+    )
 
 
 async def start_holder(url: str, table: str, chat: str) -> asyncio.subprocess.Process:

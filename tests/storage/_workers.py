@@ -144,12 +144,21 @@ async def run_workers(*args: str, processes: int, mode: str = "bot") -> list[flo
     The processes start in parallel (their imports dominate) and wait at a barrier until
     all are connected. Returns each one's seconds; fails unless every worker exits cleanly.
     """
+    outputs = await run_at_barrier("tests.storage._workers", mode, *args, processes=processes)
+    return [float(out.split()[1]) for out in outputs]
+
+
+async def run_at_barrier(module: str, *args: str, processes: int) -> list[bytes]:
+    """Start ``processes`` copies of ``python -m module args``, release them together.
+
+    Each worker prints ``ready`` once connected, waits for a line on stdin, and ends by
+    printing ``done ...``. Returns every worker's output; fails unless each exits cleanly.
+    """
     procs = [
         await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tests.storage._workers",
-            mode,
+            module,
             *args,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -167,13 +176,13 @@ async def run_workers(*args: str, processes: int, mode: str = "bot") -> list[flo
         assert proc.stdin is not None
         proc.stdin.write(b"go\n")
         await proc.stdin.drain()
-    seconds = []
+    outputs = []
     for proc in procs:
         out, err = await proc.communicate()
         assert proc.returncode == 0, err.decode()
         assert out.startswith(b"done "), out
-        seconds.append(float(out.split()[1]))
-    return seconds
+        outputs.append(out)
+    return outputs
 
 
 async def start_holder(*args: str, mode: str = "hold") -> asyncio.subprocess.Process:
