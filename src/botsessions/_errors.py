@@ -67,11 +67,8 @@ class SessionKeyError(BotSessionsError):
     """``ctx.session`` was read or assigned on an update whose session key is ``None``."""
 
 
-class StorageError(BotSessionsError):
-    """A storage backend failed. The driver's exception is chained as ``__cause__``.
-
-    ``key`` names the session key involved, when there is one.
-    """
+class _KeyedError(BotSessionsError):
+    """An error about one session: ``key`` names it, when there is one."""
 
     def __init__(self, message: str, *, key: str | None = None) -> None:
         super().__init__(message)
@@ -79,21 +76,21 @@ class StorageError(BotSessionsError):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.args[0]!r}, key={self.key!r})"
+
+
+class StorageError(_KeyedError):
+    """A storage backend failed. The driver's exception is chained as ``__cause__``.
+
+    ``key`` names the session key involved, when there is one.
+    """
 
 
 class CorruptDataError(StorageError):
     """A stored value could not be decoded. The stored data is left untouched."""
 
 
-class LockError(BotSessionsError):
+class LockError(_KeyedError):
     """A session lock could not be used. ``key`` names the session key."""
-
-    def __init__(self, message: str, *, key: str | None = None) -> None:
-        super().__init__(message)
-        self.key = key
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.args[0]!r}, key={self.key!r})"
 
 
 class LockTimeoutError(LockError):

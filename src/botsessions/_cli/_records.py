@@ -18,6 +18,7 @@ from botsessions._errors import CorruptDataError
 from botsessions.storage import ExpiringStorage
 from botsessions.storage._expiry import ExpiringEntry
 from botsessions.storage._jsontext import dumps, loads
+from botsessions.storage._wrapper import iterate
 from botsessions.storage._wrapper import maybe_await as call
 
 __all__ = [
@@ -35,15 +36,6 @@ class FormatError(ValueError):
     """A line of an export file is not a session record; names the line."""
 
 
-async def _iterate(items: Any) -> AsyncIterator[Any]:
-    if hasattr(items, "__aiter__"):
-        async for item in items:
-            yield item
-    else:
-        for item in items:
-            yield item
-
-
 def _need(storage: Any, method: str) -> Any:
     found = getattr(storage, method, None)
     if not callable(found):
@@ -53,7 +45,7 @@ def _need(storage: Any, method: str) -> Any:
 
 async def keys(storage: Any, prefix: str) -> AsyncIterator[str]:
     """Every stored key starting with ``prefix`` (keys only: no value is fetched)."""
-    async for key in _iterate(await call(_need(storage, "read_all_keys")())):
+    async for key in iterate(_need(storage, "read_all_keys")()):
         if key.startswith(prefix):
             yield key
 
@@ -69,7 +61,7 @@ async def entries_with_expiry(storage: Any, prefix: str) -> AsyncIterator[Expiri
             if key.startswith(prefix):
                 yield key, value, expires_at
         return
-    async for key, value in _iterate(await call(_need(storage, "read_all_entries")())):
+    async for key, value in iterate(_need(storage, "read_all_entries")()):
         if key.startswith(prefix):
             yield key, value, None
 

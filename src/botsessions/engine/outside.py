@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import inspect
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from botsessions.engine.multi import MultiPlan, MultiUpdate
 from botsessions.engine.plan import PropertyPlan
 from botsessions.engine.single import SingleUpdate
+from botsessions.storage._wrapper import iterate
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -303,7 +303,7 @@ def _enumerator(plan: PropertyPlan, name: str) -> Callable[[], Any]:
 
 
 async def _own_keys(read_all_keys: Callable[[], Any], prefix: str) -> AsyncIterator[str]:
-    async for stored_key in _iterate(read_all_keys()):
+    async for stored_key in iterate(read_all_keys()):
         if stored_key.startswith(prefix):
             yield stored_key[len(prefix) :]
 
@@ -313,18 +313,6 @@ async def _own_entries(
 ) -> AsyncIterator[tuple[str, Any]]:
     prefix = plan.prefix
     decode = plan.access.codec.decode
-    async for stored_key, stored in _iterate(read_all_entries()):
+    async for stored_key, stored in iterate(read_all_entries()):
         if stored_key.startswith(prefix) and stored is not None:
             yield stored_key[len(prefix) :], decode(stored, stored_key)
-
-
-async def _iterate(result: Any) -> AsyncIterator[Any]:
-    """Items of a sync or async iterable (or of an awaitable giving one)."""
-    if inspect.isawaitable(result):
-        result = await result
-    if hasattr(result, "__aiter__"):
-        async for item in result:
-            yield item
-    else:
-        for item in result:
-            yield item

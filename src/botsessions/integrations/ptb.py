@@ -97,18 +97,14 @@ class UpdateKeyContext:
     def chat_id(self) -> int | None:
         """``update.effective_chat.id``, or ``None``."""
         update = self.update
-        if not isinstance(update, Update):
-            return None
-        chat = update.effective_chat
+        chat = update.effective_chat if isinstance(update, Update) else None
         return None if chat is None else chat.id
 
     @property
     def user_id(self) -> int | None:
         """``update.effective_user.id``, or ``None``."""
         update = self.update
-        if not isinstance(update, Update):
-            return None
-        user = update.effective_user
+        user = update.effective_user if isinstance(update, Update) else None
         return None if user is None else user.id
 
     @property

@@ -20,6 +20,7 @@ __all__ = [
     "check_sizes",
     "check_table",
     "keyset_pages",
+    "url_or_pool",
 ]
 
 PURGE_EVERY = 60.0  # seconds between opportunistic purges of expired rows
@@ -27,6 +28,7 @@ PURGE_LIMIT = 1000  # rows deleted per opportunistic purge
 
 Row = TypeVar("Row", bound=Sequence[Any])
 Ready = TypeVar("Ready")
+P = TypeVar("P")
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,47}")
 
@@ -51,6 +53,19 @@ def check_sizes(*, min_size: int, max_size: int, batch_size: int) -> None:
             raise ValueError(f"{name} must be a positive int, got {number!r}")
     if min_size > max_size:
         raise ValueError(f"min_size ({min_size}) must not exceed max_size ({max_size})")
+
+
+def url_or_pool(given: object, pool_type: type[P], *, what: str) -> tuple[str | None, P | None]:
+    """``(url, None)`` for a connection string, ``(None, pool)`` for a ready pool.
+
+    Raises:
+        TypeError: ``given`` is neither (``what`` names the argument and the pool type).
+    """
+    if isinstance(given, str):
+        return given, None
+    if isinstance(given, pool_type):
+        return None, given
+    raise TypeError(f"{what}, got {type(given)!r}")
 
 
 @dataclass(frozen=True, slots=True)

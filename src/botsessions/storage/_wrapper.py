@@ -21,6 +21,7 @@ __all__ = [
     "StorageWrapper",
     "WrappedLease",
     "collect",
+    "iterate",
     "maybe_await",
     "require_storage",
 ]
@@ -38,6 +39,18 @@ async def collect(items: Iterable[T] | AsyncIterable[T]) -> list[T]:
     if isinstance(items, AsyncIterable):
         return [item async for item in items]
     return list(items)
+
+
+async def iterate(result: Any) -> AsyncIterator[Any]:
+    """The items of a sync or async iterable, or of an awaitable that gives one."""
+    if inspect.isawaitable(result):
+        result = await result
+    if isinstance(result, AsyncIterable):
+        async for item in result:
+            yield item
+    else:
+        for item in result:
+            yield item
 
 
 def require_storage(storage: Any) -> None:
@@ -272,10 +285,7 @@ class WrappedLease:
     __slots__ = ("inner", "key", "owner", "value")
 
     def __init__(self, owner: StorageWrapper, key: str, inner: SessionLease, value: Any) -> None:
-        self.owner = owner
-        self.key = key
-        self.inner = inner
-        self.value = value
+        self.owner, self.key, self.inner, self.value = owner, key, inner, value
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} key={self.key!r} of {self.inner!r}>"

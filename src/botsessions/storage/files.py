@@ -166,10 +166,9 @@ class FileStorage(Closeable):
         async for _, value in self._entries():
             yield value
 
-    async def read_all_entries(self) -> AsyncIterator[tuple[str, Any]]:
+    def read_all_entries(self) -> AsyncIterator[tuple[str, Any]]:
         """Every stored ``(key, value)`` pair, in no particular order."""
-        async for entry in self._entries():
-            yield entry
+        return self._entries()
 
     # -- ExpiringStorage ---------------------------------------------------------------------
 
@@ -182,10 +181,9 @@ class FileStorage(Closeable):
         _, value, expires_at = self._unpack_record(data, key, name)
         return None if value is None else (value, expires_at)
 
-    async def read_all_entries_with_expiry(self) -> AsyncIterator[ExpiringEntry]:
+    def read_all_entries_with_expiry(self) -> AsyncIterator[ExpiringEntry]:
         """Every stored ``(key, value, expires_at)``, in no particular order."""
-        async for entry in self._entries(expiry=True):
-            yield entry
+        return self._entries(expiry=True)
 
     async def write_entries_with_expiry(self, entries: Sequence[ExpiringEntry]) -> None:
         """Store every ``(key, value, expires_at)`` (one atomic file each), expiry as given."""

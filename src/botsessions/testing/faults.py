@@ -17,26 +17,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, Literal
 
 from botsessions._errors import StorageError
-from botsessions.storage._wrapper import maybe_await
+from botsessions.storage._wrapper import iterate, maybe_await
 
 __all__ = ["FailingStorage", "SlowStorage"]
 
 _METHODS = frozenset(
     {"read", "write", "delete", "has", "read_all_keys", "read_all_values", "read_all_entries"}
 )
-
-
-async def _iterate(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
-    if isinstance(items, AsyncIterable):
-        async for item in items:
-            yield item
-    else:
-        for item in items:
-            yield item
 
 
 class _Wrapper:
@@ -66,17 +57,17 @@ class _Wrapper:
 
     async def read_all_keys(self) -> AsyncIterator[str]:
         await self._before("read_all_keys", None)
-        async for key in _iterate(self.wrapped.read_all_keys()):
+        async for key in iterate(self.wrapped.read_all_keys()):
             yield key
 
     async def read_all_values(self) -> AsyncIterator[Any]:
         await self._before("read_all_values", None)
-        async for value in _iterate(self.wrapped.read_all_values()):
+        async for value in iterate(self.wrapped.read_all_values()):
             yield value
 
     async def read_all_entries(self) -> AsyncIterator[tuple[str, Any]]:
         await self._before("read_all_entries", None)
-        async for entry in _iterate(self.wrapped.read_all_entries()):
+        async for entry in iterate(self.wrapped.read_all_entries()):
             yield entry
 
     async def close(self) -> None:

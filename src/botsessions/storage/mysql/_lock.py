@@ -117,12 +117,8 @@ class MySQLLease(BaseLease):
         ttl: float | None,
     ) -> None:
         super().__init__(key, None)
-        self._pool = pool
-        self._conn = conn
-        self._sql = sql
-        self._raw = raw
-        self._name = name
-        self._ttl = ttl
+        self._pool, self._conn, self._sql = pool, conn, sql
+        self._raw, self._name, self._ttl = raw, name, ttl
 
     async def _call(self, operation: str, statement: str, args: tuple[Any, ...]) -> bool:
         if not self._conn.connected:

@@ -9,7 +9,13 @@ from urllib.parse import unquote, urlsplit
 
 from botsessions._options import duration
 from botsessions.storage._jsontext import dumps, loads
-from botsessions.storage._table import PURGE_LIMIT, TableStorage, check_sizes, keyset_pages
+from botsessions.storage._table import (
+    PURGE_LIMIT,
+    TableStorage,
+    check_sizes,
+    keyset_pages,
+    url_or_pool,
+)
 from botsessions.storage.mysql._errors import MySQLErrors, import_asyncmy
 from botsessions.storage.mysql._lock import MySQLLease, acquire, now_ms, run
 from botsessions.storage.mysql._sql import TableSQL, lock_name
@@ -92,14 +98,10 @@ class MySQLStorage(TableStorage["Pool"]):
     ) -> None:
         asyncmy = import_asyncmy()
         self._pool: Pool | None
-        if isinstance(url, str):
-            self._connect: dict[str, Any] | None = _connect_options(url)
-            self._pool = None
-        elif isinstance(url, asyncmy.Pool):
-            self._connect = None
-            self._pool = url
-        else:
-            raise TypeError(f"url must be a URL string or an asyncmy Pool, got {type(url)!r}")
+        given_url, self._pool = url_or_pool(
+            url, asyncmy.Pool, what="url must be a URL string or an asyncmy Pool"
+        )
+        self._connect = None if given_url is None else _connect_options(given_url)
         check_sizes(min_size=min_size, max_size=max_size, batch_size=batch_size)
         super().__init__(
             table=table, ttl=duration(ttl, what="ttl", maximum=_MAX_TTL), batch_size=batch_size

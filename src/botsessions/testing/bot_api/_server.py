@@ -6,7 +6,6 @@ import asyncio
 import secrets
 import threading
 from collections.abc import Coroutine
-from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from aiohttp import web
@@ -109,12 +108,7 @@ class LocalBotAPI(AsyncClosing):
         started.wait()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         thread, self._thread = self._thread, None
         if thread is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)

@@ -76,10 +76,7 @@ class ChatUser:
         on_loop: OnLoop,
         thread_id: int | None = None,
     ) -> None:
-        self._hub = hub
-        self._bot = bot
-        self._chat = chat
-        self._on_loop = on_loop
+        self._hub, self._bot, self._chat, self._on_loop = hub, bot, chat, on_loop
         self.user = user
         self.thread_id = thread_id
         self._cursor = len(chat.bot_events)
