@@ -11,9 +11,11 @@ import pytest
 
 from botsessions.testing._conformance_harness import (
     ConformanceHarness,
+    Make,
     StorageFactory,
     await_,
     collect,
+    with_storages,
 )
 
 __all__ = ["ExpiryCases"]
@@ -46,7 +48,7 @@ class ExpiryCases(ConformanceHarness):
         clock = _Clock()
         monkeypatch.setattr(time, "time", clock)
 
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
+        async def body(make: Make) -> None:
             storage = await make(ttl=60)
             await await_(storage.write("k", {"v": 1}))
             clock.now += 59
@@ -58,25 +60,23 @@ class ExpiryCases(ConformanceHarness):
 
         self._run(make_storage, body)
 
-    def test_ttl_counts_from_the_last_write(
-        self, make_storage: StorageFactory, monkeypatch: pytest.MonkeyPatch
+    @with_storages("make_storage")
+    async def test_ttl_counts_from_the_last_write(
+        self, make: Make, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         if self.ttl_clock != "time":
             pytest.skip("needs a storage whose expiry follows time.time()")
         clock = _Clock()
         monkeypatch.setattr(time, "time", clock)
 
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
-            storage = await make(ttl=60)
-            await await_(storage.write("k", 1))
-            clock.now += 50
-            await await_(storage.write("k", 2))
-            clock.now += 50
-            assert await await_(storage.read("k")) == 2
-            clock.now += 11
-            assert await await_(storage.read("k")) is None
-
-        self._run(make_storage, body)
+        storage = await make(ttl=60)
+        await await_(storage.write("k", 1))
+        clock.now += 50
+        await await_(storage.write("k", 2))
+        clock.now += 50
+        assert await await_(storage.read("k")) == 2
+        clock.now += 11
+        assert await await_(storage.read("k")) is None
 
     def _expire_on_server(self, make_storage: StorageFactory) -> None:
         async def body(make: Callable[..., Awaitable[Any]]) -> None:

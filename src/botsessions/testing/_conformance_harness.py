@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,14 +13,51 @@ import pytest
 from botsessions.storage._wrapper import collect
 from botsessions.storage._wrapper import maybe_await as await_
 
-__all__ = ["Body", "ConformanceHarness", "StorageFactory", "await_", "collect"]
+__all__ = [
+    "Body",
+    "ConformanceHarness",
+    "Make",
+    "StorageFactory",
+    "await_",
+    "collect",
+    "with_storages",
+]
 
 #: Makes a fresh, empty storage (or an awaitable of one). Keyword ``ttl`` (seconds) is passed
 #: only when the class sets ``ttl_clock``, ``namespace`` only with ``supports_namespaces``.
 StorageFactory = Callable[..., Any]
 
 
-Body = Callable[[Callable[..., Awaitable[Any]]], Awaitable[None]]
+#: Builds a storage for one test (``make(**options)``); the harness closes it afterwards.
+Make = Callable[..., Awaitable[Any]]
+Body = Callable[[Make], Awaitable[None]]
+AsyncTest = Callable[..., Awaitable[None]]
+
+
+def with_storages(fixture: str) -> Callable[[AsyncTest], Callable[..., None]]:
+    """Make ``async def test_x(self, make, ...)`` a pytest test of the kit.
+
+    The test runs in its own event loop through the class's ``_run``, which closes every
+    storage ``make(**options)`` built; pytest passes ``fixture`` (the storage factory or
+    spec) to ``_run``, and to the test too when it asks for it by name, with any other
+    fixture the test names.
+    """
+
+    def decorate(test: AsyncTest) -> Callable[..., None]:
+        params = list(inspect.signature(test).parameters.values())
+        wants_fixture = any(param.name == fixture for param in params)
+        others = [param for param in params[2:] if param.name != fixture]
+
+        @functools.wraps(test)
+        def run(self: Any, **fixtures: Any) -> None:
+            source = fixtures[fixture] if wants_fixture else fixtures.pop(fixture)
+            self._run(source, lambda make: test(self, make, **fixtures))
+
+        given = inspect.Parameter(fixture, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        run.__signature__ = inspect.Signature([params[0], given, *others])  # type: ignore[attr-defined]
+        return run
+
+    return decorate
 
 
 class ConformanceHarness:

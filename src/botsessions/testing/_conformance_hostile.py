@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Awaitable, Callable
-from typing import Any, ClassVar
+from collections.abc import AsyncIterable
+from typing import ClassVar
 
 import pytest
 
-from botsessions.testing._conformance_harness import ConformanceHarness, await_
+from botsessions.testing._conformance_harness import (
+    ConformanceHarness,
+    Make,
+    await_,
+    with_storages,
+)
 from botsessions.testing._conformance_values import UNSTORABLE_KEYS, UNSTORABLE_VALUES
 
 __all__ = ["UnstorableCases"]
@@ -24,39 +29,35 @@ class UnstorableCases(ConformanceHarness):
     refuses_unstorable: ClassVar[bool] = True
 
     @pytest.mark.parametrize("name", list(UNSTORABLE_VALUES))
-    def test_values_no_storage_can_keep_are_refused_naming_the_key(
-        self, make_storage: Callable[..., Any], name: str
+    @with_storages("make_storage")
+    async def test_values_no_storage_can_keep_are_refused_naming_the_key(
+        self, make: Make, name: str
     ) -> None:
         if not self.refuses_unstorable:
             pytest.skip("the storage does not declare that it refuses unstorable values")
         value = UNSTORABLE_VALUES[name]
 
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
-            storage = await make()
-            with pytest.raises(TypeError) as refused:
-                await await_(storage.write("chat-7", value))
-            assert "'chat-7'" in str(refused.value), "the error does not name the key"
-            assert await await_(storage.read("chat-7")) is None
-
-        self._run(make_storage, body)
+        storage = await make()
+        with pytest.raises(TypeError) as refused:
+            await await_(storage.write("chat-7", value))
+        assert "'chat-7'" in str(refused.value), "the error does not name the key"
+        assert await await_(storage.read("chat-7")) is None
 
     @pytest.mark.parametrize("key", UNSTORABLE_KEYS, ids=ascii)
-    def test_keys_that_are_not_valid_unicode_are_refused_naming_the_key(
-        self, make_storage: Callable[..., Any], key: str
+    @with_storages("make_storage")
+    async def test_keys_that_are_not_valid_unicode_are_refused_naming_the_key(
+        self, make: Make, key: str
     ) -> None:
         if not self.refuses_unstorable:
             pytest.skip("the storage does not declare that it refuses unstorable keys")
 
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
-            storage = await make()
-            with pytest.raises(ValueError, match="not valid Unicode") as refused:
-                await await_(storage.write(key, {"v": 1}))
-            assert repr(key) in str(refused.value), "the error does not name the key"
-            keys = getattr(storage, "read_all_keys", None)
-            if callable(keys):
-                listed = await await_(keys())
-                if isinstance(listed, AsyncIterable):
-                    listed = [k async for k in listed]
-                assert list(listed) == []
-
-        self._run(make_storage, body)
+        storage = await make()
+        with pytest.raises(ValueError, match="not valid Unicode") as refused:
+            await await_(storage.write(key, {"v": 1}))
+        assert repr(key) in str(refused.value), "the error does not name the key"
+        keys = getattr(storage, "read_all_keys", None)
+        if callable(keys):
+            listed = await await_(keys())
+            if isinstance(listed, AsyncIterable):
+                listed = [k async for k in listed]
+            assert list(listed) == []

@@ -6,19 +6,15 @@ import asyncio
 import contextlib
 import inspect
 import select
-from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 import pytest
 
 from botsessions.storage._locking import SessionLease
+from botsessions.testing._conformance_harness import Body, Make
 from botsessions.testing._locking_worker import LockingStorageSpec, build_storage, popen
 
 __all__ = ["Body", "LockingHarness", "Make"]
-
-
-Make = Callable[..., Awaitable[Any]]
-Body = Callable[[Make], Awaitable[None]]
 
 
 class LockingHarness:

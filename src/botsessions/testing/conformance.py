@@ -32,9 +32,11 @@ import pytest
 from botsessions.testing._conformance_expiry import ExpiryCases
 from botsessions.testing._conformance_harness import (
     Body,
+    Make,
     StorageFactory,
     await_,
     collect,
+    with_storages,
 )
 from botsessions.testing._conformance_hostile import UnstorableCases
 from botsessions.testing._conformance_values import (
@@ -116,25 +118,19 @@ class StorageConformance(ExpiryCases, UnstorableCases):
 
     # -- basic operations -------------------------------------------------------------------
 
-    def test_reading_a_missing_key_returns_none(self, make_storage: StorageFactory) -> None:
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
-            storage = await make()
-            assert await await_(storage.read("missing")) is None
-
-        self._run(make_storage, body)
+    @with_storages("make_storage")
+    async def test_reading_a_missing_key_returns_none(self, make: Make) -> None:
+        storage = await make()
+        assert await await_(storage.read("missing")) is None
 
     @pytest.mark.parametrize("name", list(JSON_VALUES))
-    def test_every_json_value_reads_back_unchanged(
-        self, make_storage: StorageFactory, name: str
-    ) -> None:
+    @with_storages("make_storage")
+    async def test_every_json_value_reads_back_unchanged(self, make: Make, name: str) -> None:
         value = JSON_VALUES[name]
 
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
-            storage = await make()
-            await await_(storage.write("k", value))
-            assert_same_json(await await_(storage.read("k")), value)
-
-        self._run(make_storage, body)
+        storage = await make()
+        await await_(storage.write("k", value))
+        assert_same_json(await await_(storage.read("k")), value)
 
     def test_integers_beyond_64_bits_read_back_exactly_or_are_refused(
         self, make_storage: StorageFactory
@@ -151,156 +147,132 @@ class StorageConformance(ExpiryCases, UnstorableCases):
             make_storage, _kept_or_refused(value, kept=self.nul_in_strings, refusal=Exception)
         )
 
-    def test_unusual_keys_are_kept_apart(self, make_storage: StorageFactory) -> None:
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
-            storage = await make()
-            for i, key in enumerate(KEYS):
-                await await_(storage.write(key, {"i": i}))
-            for i, key in enumerate(KEYS):
-                assert await await_(storage.read(key)) == {"i": i}, key
-            if callable(getattr(storage, "read_all_keys", None)):
-                assert sorted(await collect(storage.read_all_keys())) == sorted(KEYS)
+    @with_storages("make_storage")
+    async def test_unusual_keys_are_kept_apart(self, make: Make) -> None:
+        storage = await make()
+        for i, key in enumerate(KEYS):
+            await await_(storage.write(key, {"i": i}))
+        for i, key in enumerate(KEYS):
+            assert await await_(storage.read(key)) == {"i": i}, key
+        if callable(getattr(storage, "read_all_keys", None)):
+            assert sorted(await collect(storage.read_all_keys())) == sorted(KEYS)
 
-        self._run(make_storage, body)
+    @with_storages("make_storage")
+    async def test_writing_again_replaces_the_value(self, make: Make) -> None:
+        storage = await make()
+        await await_(storage.write("k", {"v": 1, "old": True}))
+        await await_(storage.write("k", {"v": 2}))
+        assert await await_(storage.read("k")) == {"v": 2}
 
-    def test_writing_again_replaces_the_value(self, make_storage: StorageFactory) -> None:
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
-            storage = await make()
-            await await_(storage.write("k", {"v": 1, "old": True}))
-            await await_(storage.write("k", {"v": 2}))
-            assert await await_(storage.read("k")) == {"v": 2}
+    @with_storages("make_storage")
+    async def test_delete_removes_only_that_key(self, make: Make) -> None:
+        storage = await make()
+        await await_(storage.write("a", 1))
+        await await_(storage.write("b", 2))
+        await await_(storage.delete("a"))
+        assert await await_(storage.read("a")) is None
+        assert await await_(storage.read("b")) == 2
 
-        self._run(make_storage, body)
+    @with_storages("make_storage")
+    async def test_deleting_a_missing_key_is_not_an_error(self, make: Make) -> None:
+        storage = await make()
+        await await_(storage.delete("never-written"))
+        assert await await_(storage.read("never-written")) is None
 
-    def test_delete_removes_only_that_key(self, make_storage: StorageFactory) -> None:
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
-            storage = await make()
-            await await_(storage.write("a", 1))
-            await await_(storage.write("b", 2))
-            await await_(storage.delete("a"))
-            assert await await_(storage.read("a")) is None
-            assert await await_(storage.read("b")) == 2
-
-        self._run(make_storage, body)
-
-    def test_deleting_a_missing_key_is_not_an_error(self, make_storage: StorageFactory) -> None:
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
-            storage = await make()
-            await await_(storage.delete("never-written"))
-            assert await await_(storage.read("never-written")) is None
-
-        self._run(make_storage, body)
-
-    def test_mutating_values_never_changes_what_is_stored(
-        self, make_storage: StorageFactory
-    ) -> None:
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
-            storage = await make()
-            items, inner = [1], {"a": 1}
-            await await_(storage.write("k", {"list": items, "dict": inner}))
-            items.append(2)
-            inner["b"] = 2
-            first = await await_(storage.read("k"))
-            first["list"].append(3)
-            assert await await_(storage.read("k")) == {"list": [1], "dict": {"a": 1}}
-
-        self._run(make_storage, body)
+    @with_storages("make_storage")
+    async def test_mutating_values_never_changes_what_is_stored(self, make: Make) -> None:
+        storage = await make()
+        items, inner = [1], {"a": 1}
+        await await_(storage.write("k", {"list": items, "dict": inner}))
+        items.append(2)
+        inner["b"] = 2
+        first = await await_(storage.read("k"))
+        first["list"].append(3)
+        assert await await_(storage.read("k")) == {"list": [1], "dict": {"a": 1}}
 
     # -- optional methods --------------------------------------------------------------------
 
-    def test_has_tells_stored_from_missing_keys(self, make_storage: StorageFactory) -> None:
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
-            storage = await make()
-            self._require(storage, "has")
-            await await_(storage.write("there", 0))
-            assert await await_(storage.has("there")) is True
-            assert await await_(storage.has("missing")) is False
-            await await_(storage.delete("there"))
-            assert await await_(storage.has("there")) is False
+    @with_storages("make_storage")
+    async def test_has_tells_stored_from_missing_keys(self, make: Make) -> None:
+        storage = await make()
+        self._require(storage, "has")
+        await await_(storage.write("there", 0))
+        assert await await_(storage.has("there")) is True
+        assert await await_(storage.has("missing")) is False
+        await await_(storage.delete("there"))
+        assert await await_(storage.has("there")) is False
 
-        self._run(make_storage, body)
+    @with_storages("make_storage")
+    async def test_read_all_methods_agree_with_read(self, make: Make) -> None:
+        storage = await make()
+        self._require(storage, "read_all_keys", "read_all_values", "read_all_entries")
+        assert await collect(storage.read_all_keys()) == []
+        assert await collect(storage.read_all_entries()) == []
+        expected: dict[str, Any] = {f"key-{i}": {"n": i} for i in range(1200)}
+        expected["zero"] = 0
+        for key, value in expected.items():
+            await await_(storage.write(key, value))
+        await await_(storage.write("deleted", 1))
+        await await_(storage.delete("deleted"))
+        keys = await collect(storage.read_all_keys())
+        assert sorted(keys) == sorted(expected)
+        entries = await collect(storage.read_all_entries())
+        assert dict(entries) == expected
+        assert len(entries) == len(expected)
+        values = await collect(storage.read_all_values())
+        assert sorted(map(repr, values)) == sorted(map(repr, expected.values()))
 
-    def test_read_all_methods_agree_with_read(self, make_storage: StorageFactory) -> None:
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
-            storage = await make()
-            self._require(storage, "read_all_keys", "read_all_values", "read_all_entries")
-            assert await collect(storage.read_all_keys()) == []
-            assert await collect(storage.read_all_entries()) == []
-            expected: dict[str, Any] = {f"key-{i}": {"n": i} for i in range(1200)}
-            expected["zero"] = 0
-            for key, value in expected.items():
-                await await_(storage.write(key, value))
-            await await_(storage.write("deleted", 1))
-            await await_(storage.delete("deleted"))
-            keys = await collect(storage.read_all_keys())
-            assert sorted(keys) == sorted(expected)
-            entries = await collect(storage.read_all_entries())
-            assert dict(entries) == expected
-            assert len(entries) == len(expected)
-            values = await collect(storage.read_all_values())
-            assert sorted(map(repr, values)) == sorted(map(repr, expected.values()))
-
-        self._run(make_storage, body)
-
-    def test_namespaces_do_not_see_each_other(self, make_storage: StorageFactory) -> None:
+    @with_storages("make_storage")
+    async def test_namespaces_do_not_see_each_other(self, make: Make) -> None:
         if not self.supports_namespaces:
             pytest.skip("the storage does not declare namespace support")
 
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
-            one, two = await make(namespace="one"), await make(namespace="two")
-            await await_(one.write("k", "one"))
-            await await_(two.write("k", "two"))
-            await await_(one.write("only-one", 1))
-            assert await await_(one.read("k")) == "one"
-            assert await await_(two.read("k")) == "two"
-            assert await await_(two.read("only-one")) is None
-            if callable(getattr(two, "read_all_keys", None)):
-                assert sorted(await collect(two.read_all_keys())) == ["k"]
-            await await_(two.delete("k"))
-            assert await await_(one.read("k")) == "one"
-
-        self._run(make_storage, body)
+        one, two = await make(namespace="one"), await make(namespace="two")
+        await await_(one.write("k", "one"))
+        await await_(two.write("k", "two"))
+        await await_(one.write("only-one", 1))
+        assert await await_(one.read("k")) == "one"
+        assert await await_(two.read("k")) == "two"
+        assert await await_(two.read("only-one")) is None
+        if callable(getattr(two, "read_all_keys", None)):
+            assert sorted(await collect(two.read_all_keys())) == ["k"]
+        await await_(two.delete("k"))
+        assert await await_(one.read("k")) == "one"
 
     # -- failures and concurrency ----------------------------------------------------------
 
     @pytest.mark.parametrize(
         "operation", ["read", "write", "delete", "has", "read_all_keys", "read_all_entries"]
     )
-    def test_a_failing_backend_raises_instead_of_reporting_missing(
-        self, make_broken_storage: StorageFactory | None, operation: str
+    @with_storages("make_broken_storage")
+    async def test_a_failing_backend_raises_instead_of_reporting_missing(
+        self, make: Make, make_broken_storage: StorageFactory | None, operation: str
     ) -> None:
         if make_broken_storage is None:
             pytest.skip("no make_broken_storage fixture")
         arguments = {"read": ("k",), "write": ("k", {"v": 1}), "delete": ("k",), "has": ("k",)}
 
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
-            storage = await make()
-            self._require(storage, operation)
+        storage = await make()
+        self._require(storage, operation)
 
-            async def attempt() -> None:
-                result = getattr(storage, operation)(*arguments.get(operation, ()))
-                if operation.startswith("read_all"):
-                    await collect(await await_(result))
-                else:
-                    await await_(result)
+        async def attempt() -> None:
+            result = getattr(storage, operation)(*arguments.get(operation, ()))
+            if operation.startswith("read_all"):
+                await collect(await await_(result))
+            else:
+                await await_(result)
 
-            with pytest.raises(self.error_type):
-                await attempt()
+        with pytest.raises(self.error_type):
+            await attempt()
 
-        self._run(make_broken_storage, body)
-
-    def test_concurrent_writes_to_different_keys_all_land(
-        self, make_storage: StorageFactory
-    ) -> None:
-        async def body(make: Callable[..., Awaitable[Any]]) -> None:
-            storage = await make()
-            keys = [f"chat-{i}" for i in range(self.concurrency)]
-            await asyncio.gather(*(await_(storage.write(k, {"k": k})) for k in keys))
-            values = await asyncio.gather(*(await_(storage.read(k)) for k in keys))
-            assert values == [{"k": k} for k in keys]
-            await asyncio.gather(*(await_(storage.write(k, [k])) for k in keys))
-            await asyncio.gather(*(await_(storage.delete(k)) for k in keys[::2]))
-            values = await asyncio.gather(*(await_(storage.read(k)) for k in keys))
-            assert values == [None if i % 2 == 0 else [k] for i, k in enumerate(keys)]
-
-        self._run(make_storage, body)
+    @with_storages("make_storage")
+    async def test_concurrent_writes_to_different_keys_all_land(self, make: Make) -> None:
+        storage = await make()
+        keys = [f"chat-{i}" for i in range(self.concurrency)]
+        await asyncio.gather(*(await_(storage.write(k, {"k": k})) for k in keys))
+        values = await asyncio.gather(*(await_(storage.read(k)) for k in keys))
+        assert values == [{"k": k} for k in keys]
+        await asyncio.gather(*(await_(storage.write(k, [k])) for k in keys))
+        await asyncio.gather(*(await_(storage.delete(k)) for k in keys[::2]))
+        values = await asyncio.gather(*(await_(storage.read(k)) for k in keys))
+        assert values == [None if i % 2 == 0 else [k] for i, k in enumerate(keys)]
