@@ -33,13 +33,10 @@ class UnstorableCases(ConformanceHarness):
     async def test_values_no_storage_can_keep_are_refused_naming_the_key(
         self, make: Make, name: str
     ) -> None:
-        if not self.refuses_unstorable:
-            pytest.skip("the storage does not declare that it refuses unstorable values")
-        value = UNSTORABLE_VALUES[name]
-
+        self._skip_unless_refusing("values")
         storage = await make()
         with pytest.raises(TypeError) as refused:
-            await await_(storage.write("chat-7", value))
+            await await_(storage.write("chat-7", UNSTORABLE_VALUES[name]))
         assert "'chat-7'" in str(refused.value), "the error does not name the key"
         assert await await_(storage.read("chat-7")) is None
 
@@ -48,9 +45,7 @@ class UnstorableCases(ConformanceHarness):
     async def test_keys_that_are_not_valid_unicode_are_refused_naming_the_key(
         self, make: Make, key: str
     ) -> None:
-        if not self.refuses_unstorable:
-            pytest.skip("the storage does not declare that it refuses unstorable keys")
-
+        self._skip_unless_refusing("keys")
         storage = await make()
         with pytest.raises(ValueError, match="not valid Unicode") as refused:
             await await_(storage.write(key, {"v": 1}))
@@ -61,3 +56,7 @@ class UnstorableCases(ConformanceHarness):
             if isinstance(listed, AsyncIterable):
                 listed = [k async for k in listed]
             assert list(listed) == []
+
+    def _skip_unless_refusing(self, what: str) -> None:
+        if not self.refuses_unstorable:
+            pytest.skip(f"the storage does not declare that it refuses unstorable {what}")
