@@ -116,6 +116,22 @@ class TestPlainSessions:
             codec_for(None).encode(value)
         assert str(caught.value).startswith(message)
 
+    @pytest.mark.parametrize(
+        "value",
+        [
+            {"t": (1, 2)},
+            {"id": uuid.uuid4()},
+            {"c": Color.RED},
+            {"x": float("nan")},
+            {"x": float("inf")},
+        ],
+    )
+    def test_flat_values_json_cannot_round_trip_are_refused_as_bytes_too(
+        self, value: dict[str, Any]
+    ) -> None:
+        with pytest.raises(TypeError, match=rf'^session\["{next(iter(value))}"\]: '):
+            codec_for(None).encode_bytes(value)
+
     @pytest.mark.parametrize("method", ["encode", "encode_bytes", "decode"])
     def test_a_cyclic_session_is_refused_naming_where_it_refers_back(self, method: str) -> None:
         value: dict[str, Any] = {"user": {"friends": [1]}}

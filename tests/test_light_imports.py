@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-HEAVY = ("aiogram", "aiohttp", "telegram", "pydantic", "redis", "asyncpg")
+HEAVY = ("aiogram", "aiohttp", "h11", "telegram", "pydantic", "redis", "asyncpg")
 
 PROBE = """
 import json, sys

@@ -227,6 +227,16 @@ class TestUploads:
             )
         ]
 
+    async def test_file_names_and_texts_arrive_exactly_as_given(self, recorder: Recorder) -> None:
+        names = ["plain.txt", 'say "cheese".jpg', "résumé 📎.pdf", "line\nbreak.txt"]
+        async with Api("1:x", server=recorder.url) as api:
+            for name in names:
+                await api.send_document(1, InputFile(b"--boundary?\r\n", filename=name))
+            await api.send_photo(1, b"img", caption='Ünïcode "quotes"\r\nand lines')
+        documents = [parts["document"] for _, _, parts in recorder.requests[:4]]
+        assert documents == [(name, b"--boundary?\r\n") for name in names]
+        assert recorder.requests[4][2]["caption"] == 'Ünïcode "quotes"\r\nand lines'
+
     def test_a_string_is_not_a_file(self) -> None:
         with pytest.raises(TypeError, match="file_id or URL"):
             InputFile("photo.jpg")  # type: ignore[arg-type]

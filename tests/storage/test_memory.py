@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -58,6 +59,8 @@ class TestMemorySessionStorage:
             Point(1),
             {1: "int key"},
             10**30,
+            {"pair": (1, 2)},
+            {"id": uuid.UUID(int=1)},
         ],
     )
     def test_non_json_values_come_back_with_their_types(self, value: Any) -> None:
@@ -167,6 +170,43 @@ class TestMemorySessionStorage:
             storage.write(f"new{i}", i)
         assert len(storage._data) == 1000  # every old entry was swept by later writes
         assert storage.has("new0")
+
+    def test_a_rewrite_counts_as_the_newest_write(self, clock: Clock) -> None:
+        storage = MemorySessionStorage[int](ttl=10)
+        storage.write("a", 1)
+        storage.write("b", 2)
+        clock.now += 5
+        storage.write("a", 3)
+        assert storage.read_all_keys() == ["b", "a"]
+        clock.now += 6  # "b" is 11 s old, "a" 6 s
+        assert storage.read_all_entries() == [("a", 3)]
+
+    def test_a_deleted_session_written_again_lives_from_the_new_write(self, clock: Clock) -> None:
+        storage = MemorySessionStorage[int](ttl=10)
+        storage.write("a", 1)
+        storage.delete("a")
+        assert storage.read("a") is None
+        assert not storage.has("a")
+        assert storage.read_all_keys() == []
+        clock.now += 8
+        storage.write("a", 2)
+        clock.now += 8
+        assert storage.read("a") == 2
+        clock.now += 3
+        assert storage.read("a") is None
+
+    def test_sessions_deleted_and_written_again_are_all_reclaimed(self, clock: Clock) -> None:
+        storage = MemorySessionStorage[int](ttl=1)
+        for i in range(1000):
+            for earlier in range(3):
+                storage.write(f"k{i}", earlier)
+                storage.delete(f"k{i}")
+            storage.write(f"k{i}", i)
+        clock.now += 2
+        for i in range(1000):
+            storage.write(f"new{i}", i)
+        assert len(storage._data) == 1000  # every old entry was swept by later writes
+        assert storage.read("k1") is None
 
     @pytest.mark.parametrize("ttl", [0, -1, float("nan")])
     def test_a_ttl_must_be_positive(self, ttl: float) -> None:

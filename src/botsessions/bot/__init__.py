@@ -2,9 +2,9 @@
 
 Nothing here needs a bot framework: updates are raw dicts, Telegram objects are
 read by attribute (``ctx.message.text``), and Bot API calls go through ``Api``
-(aiohttp, imported on the first call). ``botsessions.bot.webhook`` serves webhooks;
-``botsessions.bot.aiogram_types`` converts to aiogram's models where aiogram is
-installed.
+(a small keep-alive HTTP/1.1 client on asyncio and h11, imported on the first call).
+``botsessions.bot.webhook`` serves webhooks; ``botsessions.bot.aiogram_types``
+converts to aiogram's models where aiogram is installed.
 
 Handlers are typed by their context: ``Context[S]`` for ``session()`` (``ctx.session`` is
 an ``S``), ``LazyContext[S]`` for ``lazy_session()`` (an ``Awaitable[S]``).

@@ -1,4 +1,4 @@
-"""Api: a small Bot API client on aiohttp, for every method of the Bot API.
+"""Api: a small Bot API client, for every method of the Bot API.
 
 ``await api.call("sendMessage", {"chat_id": 1, "text": "hi"})`` is the one entry point;
 ``api.send_message(chat_id=1, text="hi")`` is the same call, and any other snake_case
@@ -6,13 +6,13 @@ attribute maps to the camelCase method of the same name (``api.set_my_commands(.
 calls ``setMyCommands``), so methods added to the Bot API work without an update here.
 The methods handlers use most are written out below with typed signatures and results.
 
-aiohttp is imported, and its connection pool opened, on the first call, so building a
-``Bot`` (and importing the bot layer) costs nothing on the network side.
+Requests go through the small keep-alive HTTP/1.1 client of ``botsessions.bot._http``,
+imported (with h11) on the first call, so building a ``Bot`` and importing the bot layer
+cost nothing on the network side.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import re
@@ -21,13 +21,19 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
-from botsessions.bot._errors import NetworkError, ServerError, TelegramError, telegram_error
+from botsessions.bot._errors import (
+    NetworkError,
+    ServerError,
+    TelegramError,
+    TransportError,
+    telegram_error,
+)
 from botsessions.bot._objects import Message, TelegramObject, User, wrap
-from botsessions.bot._request import InputFile, encode_params
+from botsessions.bot._request import InputFile, encode_params, multipart_body
 from botsessions.storage._lifecycle import AsyncClosing
 
 if TYPE_CHECKING:
-    import aiohttp
+    from botsessions.bot._http import HTTPClient, Origin
 
 __all__ = ["DEFAULT_SERVER", "Api", "FileArg"]
 
@@ -38,6 +44,39 @@ _LONG_POLL_MARGIN = 10.0  # seconds a getUpdates request may take beyond its lon
 FileArg = InputFile | bytes | str | os.PathLike[str] | BinaryIO
 """A file parameter: an ``InputFile``, ``bytes``, a ``pathlib.Path``, an open binary file,
 or a string (a ``file_id`` or URL)."""
+
+
+def _parse_server(server: str) -> tuple[Origin, str]:
+    """The origin (scheme, host, port) of a Bot API server's URL, and its path.
+
+    Written out rather than done by ``urllib.parse``, which imports ``ipaddress``: a few
+    milliseconds of a bot's time to its first reply (``bench/startup.py``).
+
+    Raises:
+        ValueError: not an ``http://`` or ``https://`` URL of a host, an optional port
+            and an optional path.
+    """
+    scheme, separator, rest = server.partition("://")
+    scheme = scheme.lower()
+    authority, slash, path = rest.partition("/")
+    well_formed = bool(separator) and not any(char in server for char in "@?# ")
+    if authority.startswith("["):  # an IPv6 address: [::1]:8081
+        host, bracket, after_host = authority[1:].partition("]")
+        well_formed = well_formed and bool(bracket) and after_host[:1] in ("", ":")
+        port_text = after_host[1:]
+    else:
+        host, _, port_text = authority.partition(":")
+    port = 443 if scheme == "https" else 80
+    if port_text.isascii() and port_text.isdigit():
+        port = int(port_text)
+    elif port_text:
+        well_formed = False
+    if not (well_formed and scheme in ("http", "https") and host and 0 < port < 65536):
+        raise ValueError(
+            "The Bot API server must be an http:// or https:// URL of a host, an optional "
+            f"port and an optional path (e.g. http://127.0.0.1:8081), got {server!r}"
+        )
+    return (scheme, host, port), slash + path
 
 
 def _camel(name: str) -> str:
@@ -53,17 +92,19 @@ class Api(AsyncClosing):
         server: base URL of the Bot API server (default ``https://api.telegram.org``;
             a self-hosted or local test server otherwise).
         timeout: seconds a call may take before it fails with ``NetworkError``
-            (``getUpdates`` gets its long-poll timeout on top).
+            (``getUpdates`` gets its long-poll timeout on top); also the longest wait
+            for a connection.
 
     Every call returns the method's ``result``, with JSON objects viewed as Telegram
     objects (``(await api.get_me()).username``), and raises a ``TelegramError``
     subclass when the server refuses it or cannot be reached.
 
-    ``await api.close()`` (or ``async with api:``) closes the connection pool; a later
-    call opens a new one.
+    Connections are kept alive between calls, per server, and reused; ``await
+    api.close()`` (or ``async with api:``) closes them all; a later call opens new ones.
 
     Raises:
-        ValueError: the token is not shaped like ``123456:secret``.
+        ValueError: the token is not shaped like ``123456:secret``, or ``server`` is not
+            an ``http://`` or ``https://`` URL.
     """
 
     def __init__(self, token: str, *, server: str | None = None, timeout: float = 60.0) -> None:
@@ -78,31 +119,28 @@ class Api(AsyncClosing):
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
         self.server = (server or DEFAULT_SERVER).rstrip("/")
         """Base URL of the Bot API server."""
-        self._base = f"{self.server}/bot{token}/"
+        self._origin, path = _parse_server(self.server)
+        self._path = f"{path}/bot{token}/"  # + the method's name
         self._timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._http: HTTPClient | None = None
 
     def __repr__(self) -> str:
         return f"Api(server={self.server!r})"
 
     # -- transport ---------------------------------------------------------------------
 
-    def _client(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        session = self._session
-        if session is None or session.closed or self._loop is not loop:
-            import aiohttp
+    def _client(self) -> HTTPClient:
+        if self._http is None:
+            from botsessions.bot._http import HTTPClient
 
-            session = self._session = aiohttp.ClientSession()
-            self._loop = loop
-        return session
+            self._http = HTTPClient()
+        return self._http
 
     async def close(self) -> None:
-        """Close the connection pool (idempotent; the next call opens a new one)."""
-        session, self._session = self._session, None
-        if session is not None and not session.closed and self._loop is asyncio.get_running_loop():
-            await session.close()
+        """Close every connection (idempotent; the next call opens new ones)."""
+        http, self._http = self._http, None
+        if http is not None:
+            await http.close()
 
     async def call(
         self,
@@ -126,35 +164,24 @@ class Api(AsyncClosing):
             if method == "getUpdates":
                 request_timeout += float(params.get("timeout") or 0) + _LONG_POLL_MARGIN
         body = encode_params(params)
+        if isinstance(body, bytes):
+            content_type = "application/json"
+        else:
+            body, content_type = await multipart_body(body)
         with self._network_errors(method, request_timeout):
-            import aiohttp
-
-            if isinstance(body, bytes):
-                data: Any = body
-                headers = {"Content-Type": "application/json"}
-            else:
-                data = aiohttp.FormData()
-                headers = {}
-                for name, value in body:
-                    if isinstance(value, InputFile):
-                        data.add_field(name, await value.read(), filename=value.filename)
-                    else:
-                        data.add_field(name, value)
-            async with self._client().post(
-                self._base + method,
-                data=data,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=request_timeout),
-            ) as response:
-                status = response.status
-                payload = await response.read()
-        return self._result(method, status, payload)
+            response = await self._client().post(
+                self._origin,
+                self._path + method,
+                body,
+                content_type=content_type,
+                timeout=request_timeout,
+                connect_timeout=min(self._timeout, request_timeout),
+            )
+        return self._result(method, response.status, response.body)
 
     @contextlib.contextmanager
     def _network_errors(self, method: str, seconds: float) -> Iterator[None]:
-        """Map the HTTP client's failures to ``NetworkError`` naming the server."""
-        import aiohttp
-
+        """Turn the HTTP client's failures into ``NetworkError`` naming the server."""
         try:
             yield
         except TimeoutError as exc:
@@ -164,8 +191,8 @@ class Api(AsyncClosing):
                 message=f"{method}: the Bot API server at {self.server} did not answer "
                 f"within {seconds:g} s",
             ) from exc
-        except aiohttp.ClientError as exc:
-            detail = str(exc) or type(exc).__name__
+        except TransportError as exc:
+            detail = str(exc)
             raise NetworkError(
                 method,
                 detail,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from botsessions.bot._filters import RawPredicate, compile_query
@@ -66,8 +67,9 @@ async def _pass(ctx: Context, next: NextFn) -> None:
     await next()
 
 
-def call_once(then: NextFn) -> NextFn:
-    """The ``next`` given to a middleware: runs ``then``; a second call raises."""
+def call_once(then: Callable[[], Awaitable[object]]) -> NextFn:
+    """The ``next`` given to a middleware: runs ``then`` (its result is not passed on); a
+    second call raises."""
     called = False
 
     async def downstream() -> None:
@@ -81,11 +83,11 @@ def call_once(then: NextFn) -> NextFn:
 
 
 def _concat(first: Middleware, rest: Middleware) -> Middleware:
-    async def chained(ctx: Context, next: NextFn) -> None:
-        async def then() -> None:
-            await rest(ctx, next)
-
-        await first(ctx, call_once(then))
+    # Plain functions, not coroutine functions: ``first``'s awaitable is what the caller
+    # awaits, and ``next()`` runs ``rest`` with no coroutine of its own in between (two
+    # coroutines fewer per update behind a session middleware: bench W1).
+    def chained(ctx: Context, next: NextFn) -> Awaitable[None]:
+        return first(ctx, call_once(functools.partial(rest, ctx, next)))
 
     return chained
 

@@ -40,6 +40,11 @@ else:
 T = TypeVar("T")
 ObjectT = TypeVar("ObjectT", bound=TelegramObject)
 
+# ``Context._kind`` before the first ``ctx.kind``: a plain value, not a missing attribute,
+# so the first read costs no AttributeError (raising and catching one costs more than the
+# whole session key of the update; bench W1).
+_NOT_READ: Any = object()
+
 _NO_SESSION = (
     "ctx.session is not available: add bot.use(session(...)) or "
     "bot.use(lazy_session(...)) before this handler"
@@ -90,7 +95,7 @@ class Context(Generic[SessionT]):
     """
     session_key: str | None
     """The session key resolved by the session middleware (None without a session)."""
-    _kind: str | None
+    _kind: str | None  # _NOT_READ until the first ``kind``
     _cache: dict[str, Any]
     _session_slot: SessionSlot
 
@@ -100,6 +105,7 @@ class Context(Generic[SessionT]):
         self.me = me
         self.match = None
         self.session_key = None
+        self._kind = _NOT_READ
 
     def __repr__(self) -> str:
         return f"Context(update_id={self.update.get('update_id')!r}, kind={self.kind!r})"
@@ -109,34 +115,41 @@ class Context(Generic[SessionT]):
     @property
     def kind(self) -> str | None:
         """The update's kind, e.g. ``"message"`` or ``"callback_query"``."""
-        try:
-            return self._kind
-        except AttributeError:
-            self._kind = _raw.update_kind(self.update)
-            return self._kind
+        kind = self._kind
+        if kind is _NOT_READ:
+            kind = self._kind = _raw.update_kind(self.update)
+        return kind
 
     @property
     def chat_id(self) -> int | None:
         """Id of the chat the update belongs to, or None (inline queries, ...)."""
-        kind = self.kind
+        kind = self._kind
+        if kind is _NOT_READ:  # self.kind, inlined (also below): session keys read these
+            kind = self._kind = _raw.update_kind(self.update)
         return _raw.chat_id_of(kind, self.update.get(kind))  # type: ignore[arg-type]
 
     @property
     def user_id(self) -> int | None:
         """Id of the user who caused the update, or None (channel posts, polls, ...)."""
-        kind = self.kind
+        kind = self._kind
+        if kind is _NOT_READ:
+            kind = self._kind = _raw.update_kind(self.update)
         return _raw.user_id_of(kind, self.update.get(kind))  # type: ignore[arg-type]
 
     @property
     def thread_id(self) -> int | None:
         """``message_thread_id`` of a forum-topic message, else None."""
-        kind = self.kind
+        kind = self._kind
+        if kind is _NOT_READ:
+            kind = self._kind = _raw.update_kind(self.update)
         return _raw.thread_id_of(kind, self.update.get(kind))  # type: ignore[arg-type]
 
     @property
     def business_connection_id(self) -> str | None:
         """The business connection the update came through, else None."""
-        kind = self.kind
+        kind = self._kind
+        if kind is _NOT_READ:
+            kind = self._kind = _raw.update_kind(self.update)
         return _raw.business_connection_id_of(kind, self.update.get(kind))  # type: ignore[arg-type]
 
     @property

@@ -14,6 +14,9 @@ Every error of a Bot API call (``ctx.api.<method>(...)``, ``ctx.reply``, polling
         └── NetworkError     the server could not be reached or did not answer in time
 
 Other error codes (404 for an unknown method, ...) raise ``TelegramError`` itself.
+
+``TransportError`` is internal: the HTTP client raises it, and ``Api`` turns it into a
+``NetworkError`` naming the method and the server.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ __all__ = [
     "RetryAfter",
     "ServerError",
     "TelegramError",
+    "TransportError",
     "Unauthorized",
     "telegram_error",
 ]
@@ -115,6 +119,13 @@ class ServerError(TelegramError):
 
 class NetworkError(TelegramError):
     """The Bot API server could not be reached, or it did not answer in time."""
+
+
+class TransportError(Exception):
+    """The HTTP exchange failed: no connection, a broken one, or a malformed answer.
+
+    Raised by the HTTP client under ``Api``, which raises ``NetworkError`` from it.
+    """
 
 
 _BY_CODE: dict[int, type[TelegramError]] = {

@@ -10,6 +10,10 @@ objects and arrays (``reply_markup``) as JSON text.
 A file is an ``InputFile``, or directly ``bytes``, a ``pathlib.Path`` or an open
 binary file. Strings are never files: a string is a ``file_id`` or a URL, which
 Telegram fetches itself.
+
+``multipart_body()`` writes the multipart body (RFC 7578): one part per parameter,
+each with its ``Content-Disposition`` (the name, and the ``filename`` of a file part) and
+``Content-Type``.
 """
 
 from __future__ import annotations
@@ -18,15 +22,14 @@ import asyncio
 import datetime
 import io
 import os
-from collections.abc import Mapping
-from pathlib import PurePath
+from collections.abc import Mapping, Sequence
 from typing import Any, BinaryIO
 
 import orjson
 
 from botsessions.bot._objects import TelegramObject
 
-__all__ = ["FilePart", "InputFile", "as_input_file", "encode_params"]
+__all__ = ["FilePart", "InputFile", "as_input_file", "encode_params", "multipart_body"]
 
 FilePart = tuple[str, "InputFile"]
 """A file to upload and the name of its multipart part."""
@@ -95,7 +98,7 @@ def as_input_file(value: Any) -> InputFile | None:
     """``value`` as an ``InputFile`` when it is a file to upload, else None."""
     if isinstance(value, InputFile):
         return value
-    if isinstance(value, bytes | bytearray | PurePath | io.IOBase):
+    if isinstance(value, bytes | bytearray | os.PathLike | io.IOBase):
         return InputFile(value)  # type: ignore[arg-type]  # IOBase: a binary file, checked on read
     return None
 
@@ -153,3 +156,56 @@ def encode_params(params: Mapping[str, Any]) -> bytes | list[tuple[str, str | In
     parts.extend(top_files)
     parts.extend(files)
     return parts
+
+
+# The escapes HTML forms use in quoted names (RFC 7578 section 4.2 defers to them).
+_QUOTED_ESCAPES = str.maketrans({'"': "%22", "\r": "%0D", "\n": "%0A"})
+# The bytes RFC 5987 lets through unescaped in an extended value (its attr-char)
+_ATTR_CHARS = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$&+-.^_`|~"
+)
+
+
+def _disposition(name: str, filename: str | None) -> str:
+    header = f'form-data; name="{name.translate(_QUOTED_ESCAPES)}"'
+    if filename is None:
+        return header
+    quoted = filename.translate(_QUOTED_ESCAPES)
+    header = f'{header}; filename="{quoted}"'
+    if quoted == filename and filename.isascii():
+        return header
+    # the UTF-8 name as browsers send it, and the exact name for servers that read
+    # RFC 6266's filename* (which takes precedence where understood)
+    encoded = "".join(chr(b) if b in _ATTR_CHARS else f"%{b:02X}" for b in filename.encode())
+    return f"{header}; filename*=utf-8''{encoded}"
+
+
+async def multipart_body(parts: Sequence[tuple[str, str | InputFile]]) -> tuple[bytes, str]:
+    """The ``multipart/form-data`` body of ``parts``, and its ``Content-Type`` header.
+
+    Text parts are sent as UTF-8 ``text/plain``, files as ``application/octet-stream``
+    under their ``filename``; files are read here (see ``InputFile.read()``).
+    """
+    heads: list[bytes] = []
+    contents: list[bytes] = []
+    for name, value in parts:
+        if isinstance(value, InputFile):
+            disposition = _disposition(name, value.filename)
+            content_type = "application/octet-stream"
+            contents.append(await value.read())
+        else:
+            disposition = _disposition(name, None)
+            content_type = "text/plain; charset=utf-8"
+            contents.append(value.encode())
+        heads.append(
+            f"Content-Disposition: {disposition}\r\nContent-Type: {content_type}\r\n\r\n".encode()
+        )
+    boundary = os.urandom(16).hex()
+    while any(boundary.encode() in content for content in contents):  # as good as never
+        boundary = os.urandom(16).hex()
+    delimiter = f"--{boundary}\r\n".encode()
+    chunks: list[bytes] = []
+    for head, content in zip(heads, contents, strict=True):
+        chunks += (delimiter, head, content, b"\r\n")
+    chunks.append(f"--{boundary}--\r\n".encode())
+    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"

@@ -1,8 +1,9 @@
 """Storage adapters. Importing this package loads no database driver.
 
-``RedisStorage``, ``PostgresStorage`` and ``MySQLStorage`` are imported on first access and
-import their drivers when built; a missing driver names the extra to install
-(``pip install "botsessions[redis]"`` / ``[postgres]`` / ``[mysql]``).
+``SQLiteStorage``, ``FileStorage``, ``RedisStorage``, ``PostgresStorage`` and ``MySQLStorage``
+are imported on first access; the server storages import their drivers when built, and a
+missing driver names the extra to install (``pip install "botsessions[redis]"`` /
+``[postgres]`` / ``[mysql]``).
 
 ``LockingStorage`` and ``SessionLease`` are the protocol a storage implements to lock a
 session across processes, as ``RedisStorage`` and ``PostgresStorage`` do.
@@ -18,18 +19,21 @@ from botsessions.storage._expiry import ExpiringStorage
 from botsessions.storage._locking import LockingStorage, SessionLease
 from botsessions.storage._protocol import NOT_JSON_BYTES, JSONBytesStorage, StorageAdapter
 from botsessions.storage._wrapper import StorageWrapper
-from botsessions.storage.files import FileStorage
 from botsessions.storage.memory import MemorySessionStorage
-from botsessions.storage.sqlite import SQLiteStorage
 
 if TYPE_CHECKING:
+    from botsessions.storage.files import FileStorage
     from botsessions.storage.mysql import MySQLStorage
     from botsessions.storage.postgres import PostgresStorage
     from botsessions.storage.redis import RedisStorage
+    from botsessions.storage.sqlite import SQLiteStorage
 
-# The server storages' modules (and what they import: ssl, concurrent.futures) load on first
-# use, so ``import botsessions`` stays cheap for bots on memory or SQLite.
+# Every storage but memory loads on first use (with what it imports: sqlite3, tempfile,
+# ssl, concurrent.futures), so ``import botsessions`` stays cheap for a bot that uses one
+# (``python -m bench --only startup``).
 _LAZY = {
+    "FileStorage": "botsessions.storage.files",
+    "SQLiteStorage": "botsessions.storage.sqlite",
     "MySQLStorage": "botsessions.storage.mysql",
     "PostgresStorage": "botsessions.storage.postgres",
     "RedisStorage": "botsessions.storage.redis",

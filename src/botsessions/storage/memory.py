@@ -6,16 +6,16 @@ import copy
 import json
 import math
 import time
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import orjson
 
 from botsessions._options import duration
 from botsessions.storage._errors_map import unencodable_key
-from botsessions.storage._jsontext import MAX_DEPTH, ORJSON_OPTIONS
+from botsessions.storage._jsontext import MAX_DEPTH, ORJSON_OPTIONS, is_flat_scalar_dict
 from botsessions.storage._protocol import NOT_JSON_BYTES
 
 T = TypeVar("T")
@@ -24,7 +24,34 @@ __all__ = ["MemorySessionStorage"]
 
 _dumps = orjson.dumps
 _loads = orjson.loads
-_SWEEP = 2  # expired entries reclaimed per operation: more than one keeps up with writes
+_join = b"".join
+_SWEEP = 4  # expired entries reclaimed per operation: more than one keeps up with writes
+_COMPACT_ABOVE = 4096  # keys a dict must have held before it is copied to shrink it
+
+
+class _Copied:
+    """A value kept as a deep copy: it is not JSON that reads back as the same value."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+# What is kept per session: the JSON bytes, or a deep copy. With a TTL the entry is
+# ``(expires_at, payload)``; without, the payload itself (no tuple per write).
+_Payload: TypeAlias = bytes | _Copied
+
+
+def _own_bytes(data: bytes) -> bytes:
+    """A copy of ``data`` of its exact size.
+
+    orjson hands over the buffer it wrote into, about 4 KiB even for a small session: kept
+    as it is, every stored session pins that much process memory and touches a fresh
+    page. The copy (about 0.1 µs) lands in Python's small-object allocator and the buffer
+    is freed at once (``python -m bench.memory``: bytes and RSS per live session).
+    """
+    return _join((data, b""))
 
 
 def _checked_key(key: str) -> str:
@@ -37,7 +64,7 @@ def _checked_key(key: str) -> str:
     return key
 
 
-def _freeze(key: str, value: Any) -> tuple[bool, Any]:
+def _frozen(key: str, value: Any) -> _Payload:
     """An isolated copy of ``value``: JSON bytes when they round-trip exactly, else a deep copy.
 
     ``ORJSON_OPTIONS`` hands datetimes, dataclasses and subclasses of builtins to the deep
@@ -48,11 +75,13 @@ def _freeze(key: str, value: Any) -> tuple[bool, Any]:
     except TypeError:
         pass  # not JSON, a big integer, too deep or cyclic: the walk decides
     else:
-        # orjson also accepts tuples, UUIDs, enums and NaN, which come back different.
-        if _loads(data) == value:
-            return True, data
+        # orjson also accepts tuples, UUIDs, enums and NaN, which come back different. A
+        # flat dict of exact scalars holds none of them (checking that costs half of
+        # reading the bytes back to compare, which everything else takes).
+        if is_flat_scalar_dict(value) or _loads(data) == value:
+            return _own_bytes(data)
     _refuse_unstorable(key, value)
-    return False, copy.deepcopy(value)
+    return _Copied(copy.deepcopy(value))
 
 
 def _refuse_unstorable(key: str, value: Any) -> None:
@@ -100,8 +129,8 @@ def _refused(key: str, where: str, reason: str) -> TypeError:
     )
 
 
-def _thaw(is_json: bool, payload: Any) -> Any:
-    return _loads(payload) if is_json else copy.deepcopy(payload)
+def _thaw(payload: _Payload) -> Any:
+    return _loads(payload) if isinstance(payload, bytes) else copy.deepcopy(payload.value)
 
 
 class MemorySessionStorage(Generic[T]):
@@ -128,47 +157,64 @@ class MemorySessionStorage(Generic[T]):
         TypeError, ValueError: ``ttl`` is not a positive number of seconds.
     """
 
-    __slots__ = ("__weakref__", "_data", "_ttl")
+    __slots__ = (
+        "__weakref__",
+        "_data",
+        "_due_keys",
+        "_due_times",
+        "_largest",
+        "_lifetime",
+        "_ttl",
+    )
 
     def __init__(self, ttl: float | timedelta | None = None) -> None:
         self._ttl = duration(ttl, what="ttl")
-        # Entries are (expires_at or None, is_json, payload). With a TTL the dict is kept in
-        # expiry order (every write moves its key to the end), so the oldest entry is first.
-        self._data: dict[str, tuple[float | None, bool, Any]] = (
-            {} if self._ttl is None else OrderedDict()
-        )
+        # None: sessions never expire (no TTL, or an infinite one), so none needs a place
+        # in the queue below.
+        self._lifetime = None if self._ttl is None or math.isinf(self._ttl) else self._ttl
+        # Without a TTL an entry is the payload (JSON bytes or a _Copied); with one it is
+        # (expires_at, payload), or _DELETED.
+        self._data: dict[str, Any] = {}
+        # With a TTL, every key in _data has one place in this queue, in the order of the
+        # writes that added the keys, with the time it is due to be looked at: then the
+        # sweep forgets the key if its session expired, or queues it again for its last
+        # write. So a write costs two appends and no reordering, and the queue holds
+        # floats and strings only, which the cyclic GC never visits (python -m
+        # bench.memory: one million sessions).
+        self._due_keys: deque[str] = deque()
+        self._due_times: deque[float] = deque()
+        self._largest = 0  # the most keys _data held since it was last rebuilt
 
     def __repr__(self) -> str:
         return f"MemorySessionStorage(ttl={self._ttl!r})"
 
     def read(self, key: str) -> T | None:
         """The stored value (a fresh copy), or ``None`` when missing or expired."""
-        if not key.isascii():
-            _checked_key(key)
-        entry = self._data.get(key)
-        if entry is None or (self._ttl is not None and self._gone(key, entry)):
-            return None
-        return _thaw(entry[1], entry[2])  # type: ignore[no-any-return]
+        payload = self._payload(key)
+        return None if payload is None else _thaw(payload)
 
     def read_json_bytes(self, key: str) -> bytes | object | None:
         """The stored session as JSON bytes (``JSONBytesStorage``): the stored bytes
         themselves, which are immutable, so nothing is copied or decoded. ``None`` when
         missing or expired; ``NOT_JSON_BYTES`` for a value kept as a deep copy (``read``
         gives it)."""
+        # Without a TTL, _payload() inlined: the session engine reads through here.
+        fast = self._lifetime is None and key.isascii()
+        payload = self._data.get(key) if fast else self._payload(key)
+        if payload is None or payload.__class__ is bytes:
+            return payload
+        return NOT_JSON_BYTES
+
+    def _payload(self, key: str) -> _Payload | None:
         if not key.isascii():
             _checked_key(key)
         entry = self._data.get(key)
-        if entry is None or (self._ttl is not None and self._gone(key, entry)):
-            return None
-        return entry[2] if entry[1] else NOT_JSON_BYTES
-
-    def _gone(self, key: str, entry: tuple[float | None, bool, Any]) -> bool:
+        if entry is None or self._lifetime is None:
+            return entry
         now = time.time()
-        self._sweep(now)
-        if entry[0] is not None and entry[0] <= now:
-            self._data.pop(key, None)
-            return True
-        return False
+        if self._due_times[0] <= now:  # a key is stored, so the queue is not empty
+            self._sweep(now)
+        return None if entry[0] <= now else entry[1]
 
     def write(self, key: str, value: T) -> None:
         """Store a copy of ``value``; with a TTL, the session expires ``ttl`` seconds from now.
@@ -178,64 +224,99 @@ class MemorySessionStorage(Generic[T]):
                 (or is cyclic), naming the key and the place; nothing is stored.
             ValueError: ``key`` is not valid Unicode text (a lone surrogate).
         """
-        self._put(_checked_key(key), *_freeze(key, value))
+        if not key.isascii():
+            _checked_key(key)
+        if self._lifetime is None:
+            self._data[key] = _frozen(key, value)
+        else:
+            self._put_expiring(key, _frozen(key, value))
 
     def write_json_bytes(self, key: str, data: bytes) -> None:
         """Store ``data``, JSON bytes the caller produced and checked (``JSONBytesStorage``),
         as they are; the TTL applies as for ``write``."""
         if not key.isascii():
             _checked_key(key)
-        if self._ttl is None:  # _put, inlined: the session engine writes through here
-            self._data[key] = (None, True, data)
+        if self._lifetime is None:  # the session engine writes through here
+            self._data[key] = _join((data, b""))  # _own_bytes(), inlined
         else:
-            self._put(key, True, data)
+            self._put_expiring(key, _own_bytes(data))
 
-    def _put(self, key: str, is_json: bool, payload: Any) -> None:
-        data = self._data
-        if self._ttl is None:
-            data[key] = (None, is_json, payload)
-            return
+    def _put_expiring(self, key: str, payload: _Payload) -> None:
         now = time.time()
-        data.pop(key, None)
-        data[key] = (now + self._ttl, is_json, payload)
-        self._sweep(now)
+        expires = now + self._lifetime  # type: ignore[operator]  # with a TTL
+        data = self._data
+        size = len(data)
+        data[key] = (expires, payload)
+        if len(data) != size:  # a new key: due when this write expires
+            self._due_keys.append(key)
+            self._due_times.append(expires)
+        if self._due_times[0] <= now:
+            self._sweep(now)
 
     def delete(self, key: str) -> None:
         """Forget ``key`` (no error when it is missing)."""
-        self._data.pop(_checked_key(key), None)
+        data = self._data
+        if self._lifetime is None:
+            data.pop(_checked_key(key), None)
+        elif _checked_key(key) in data:
+            # Kept as expired until the key is due: it keeps its one place in the queue.
+            data[key] = _DELETED
 
     def has(self, key: str) -> bool:
         """Whether an unexpired session is stored under ``key``."""
-        entry = self._data.get(_checked_key(key))
-        return entry is not None and not self._expired(entry)
+        return self._payload(key) is not None
 
     def read_all_keys(self) -> list[str]:
-        """Every key with an unexpired session, oldest write first when a TTL is set."""
+        """Every key with an unexpired session, oldest write first when a finite TTL is set."""
         return [key for key, _ in self._live()]
 
     def read_all_values(self) -> list[T]:
         """A copy of every unexpired session."""
-        return [_thaw(e[1], e[2]) for _, e in self._live()]
+        return [_thaw(payload) for _, payload in self._live()]
 
     def read_all_entries(self) -> list[tuple[str, T]]:
         """``(key, copy of value)`` for every unexpired session."""
-        return [(key, _thaw(e[1], e[2])) for key, e in self._live()]
+        return [(key, _thaw(payload)) for key, payload in self._live()]
 
-    def _expired(self, entry: tuple[float | None, bool, Any]) -> bool:
-        return entry[0] is not None and entry[0] <= time.time()
-
-    def _live(self) -> Iterator[tuple[str, tuple[float | None, bool, Any]]]:
-        if self._ttl is not None:
-            self._sweep(time.time(), limit=len(self._data))
-        return iter(list(self._data.items()))
+    def _live(self) -> list[tuple[str, _Payload]]:
+        if self._lifetime is None:
+            return list(self._data.items())
+        now = time.time()
+        self._sweep(now, limit=len(self._due_times))
+        entries = self._data.items()
+        live = sorted(((key, entry) for key, entry in entries if entry[0] > now), key=_written)
+        return [(key, entry[1]) for key, entry in live]
 
     def _sweep(self, now: float, limit: int = _SWEEP) -> None:
+        """Look at up to ``limit`` keys that are due: forget the expired ones."""
+        keys = self._due_keys
+        times = self._due_times
         data = self._data
-        for _ in range(limit):
-            if not data:
-                return
-            key = next(iter(data))
-            expires = data[key][0]
-            if expires is None or expires > now:
-                return
-            del data[key]
+        size = len(data)
+        if size > self._largest:
+            self._largest = size
+        while limit and times and times[0] <= now:
+            limit -= 1
+            times.popleft()
+            key = keys.popleft()
+            entry = data.get(key)
+            if entry is None:
+                continue
+            if entry[0] <= now:
+                del data[key]
+            else:  # written again since it was queued: due when that write expires
+                keys.append(key)
+                times.append(entry[0])
+        if len(data) < self._largest >> 2 and self._largest > _COMPACT_ABOVE:
+            # A dict keeps its table when keys are deleted: once most sessions expired,
+            # a copy sized for those left gives the memory back (O(1) per deletion).
+            self._data = dict(data)
+            self._largest = len(data)
+
+
+# A deleted key's entry while a TTL is set: expired for every method.
+_DELETED = (-math.inf, None)
+
+
+def _written(item: tuple[str, tuple[float, Any]]) -> float:
+    return item[1][0]  # the expiry time: the same order as the last writes
