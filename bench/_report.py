@@ -178,9 +178,12 @@ def w4_table(w4: Json) -> list[str]:
             )
         else:
             reclaim = "no TTL"
+        size = f"{_cell(r['bytes_per_session'], 0)} (tracemalloc"
+        if "bytes_per_live_session" in r:  # with a TTL, early sessions expire during the fill
+            size += f"; {_cell(r['bytes_per_live_session'], 0)} per session still live"
         lines.append(
             f"| {system} | {'1 s' if r['ttl'] else 'none'} | {_cell(r['us_per_write'], 2)} "
-            f"| {_cell(r['bytes_per_session'], 0)} (tracemalloc) | {reclaim} |"
+            f"| {size}) | {reclaim} |"
         )
     return lines
 
