@@ -1,0 +1,102 @@
+"""How RedisStorage sends its lock scripts: both call paths, NOSCRIPT, retries, tokens."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from botsessions._errors import LeaseLostError
+from botsessions.storage import RedisStorage
+from botsessions.storage.redis._evalsha import LuaScript
+from botsessions.storage.redis._lock import _tokens
+from botsessions.storage.redis._scripts import ACQUIRE
+from tests.services import RedisServer
+from tests.storage._redis_util import lock_key, queue_key
+
+
+class SubclassedRedis(aioredis.Redis):
+    """A client subclass, as instrumentation libraries build: it may override commands."""
+
+
+@pytest.fixture(params=["direct", "generic"])
+async def storage(
+    request: pytest.FixtureRequest, redis_url: str, unique_name: str
+) -> AsyncIterator[RedisStorage]:
+    if request.param == "direct":
+        async with RedisStorage(redis_url, prefix=unique_name) as storage:
+            yield storage
+        return
+    client = SubclassedRedis.from_url(redis_url)
+    async with RedisStorage(client, prefix=unique_name) as storage:
+        yield storage
+    await client.aclose()
+
+
+async def test_both_paths_lock_read_write_and_refuse_a_lost_lease(
+    storage: RedisStorage, redis_client: aioredis.Redis, unique_name: str
+) -> None:
+    lease = await storage.acquire("chat", read=True)
+    assert lease.value is None
+    await lease.write({"count": 1})
+    lease = await storage.acquire("chat", read=True)
+    assert lease.value == {"count": 1}
+    await redis_client.delete(lock_key(unique_name, "chat"))  # as if the lease expired
+    with pytest.raises(LeaseLostError):
+        await lease.write({"count": 100})
+    assert await storage.read("chat") == {"count": 1}
+
+
+async def test_a_script_flushed_from_the_server_is_loaded_again(
+    private_redis: RedisServer,
+) -> None:
+    admin = aioredis.Redis.from_url(private_redis.url)
+    async with RedisStorage(private_redis.url) as storage:
+        lease = await storage.acquire("chat", read=True)
+        await lease.write({"count": 1})
+        await admin.script_flush()
+        lease = await storage.acquire("chat", read=True)
+        assert lease.value == {"count": 1}
+        await admin.script_flush()
+        await lease.write({"count": 2})
+        assert await storage.read("chat") == {"count": 2}
+    await admin.aclose()
+
+
+async def test_a_repeated_first_request_finds_its_own_lock(
+    redis_client: aioredis.Redis, unique_name: str
+) -> None:
+    # A request whose reply was lost and that the client sends again must not queue
+    # behind itself.
+    prefix = unique_name.encode()
+    queue = queue_key(unique_name, "chat")
+    names = (lock_key(unique_name, "chat"), prefix + b"chat", queue, queue + b":token")
+    script = LuaScript(redis_client, ACQUIRE, numkeys=4)
+    args = (b"token", b"30000", b"1", b"0", b"61000")
+    await redis_client.set(prefix + b"chat", b'{"count":1}')
+    assert await script(*names, *args) == b'{"count":1}'
+    assert await script(*names, *args) == b'{"count":1}'
+    assert not await redis_client.exists(queue)
+    other = await script(*names[:3], queue + b":other", b"other", *args[1:])
+    assert isinstance(other, int)  # queued, with the holder's remaining lease
+    assert 0 < other <= 30000
+    await redis_client.delete(names[0], queue)
+
+
+def _child_token(queue: multiprocessing.Queue[bytes]) -> None:
+    queue.put(_tokens.next())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fork")
+def test_a_forked_process_draws_other_tokens() -> None:
+    context = multiprocessing.get_context("fork")
+    results: multiprocessing.Queue[bytes] = context.Queue()
+    child = context.Process(target=_child_token, args=(results,))
+    child.start()
+    theirs = results.get(timeout=30)
+    child.join(30)
+    ours = _tokens.next()
+    assert theirs.split(b".")[0] != ours.split(b".")[0]
