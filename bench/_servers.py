@@ -97,7 +97,7 @@ class RedisServer:
 
 
 async def redis_get_rtt_us(url: str, reps: int = 3000) -> float:
-    """Sequential GET round trip of a plain redis.asyncio client (hiredis parser), in µs."""
+    """Sequential GET round trip of a plain redis.asyncio client, in µs."""
     import redis.asyncio as aioredis
 
     client = aioredis.Redis.from_url(url)
