@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from botsessions.engine.multi import MultiPlan, MultiUpdate
 from botsessions.engine.plan import PropertyPlan
+from botsessions.engine.protocols import RefusingSlot
 from botsessions.engine.single import SingleUpdate
 from botsessions.storage._wrapper import iterate
 
@@ -37,22 +38,11 @@ __all__ = ["OpenSession", "OutsideAccess", "SessionAccess"]
 S = TypeVar("S")
 
 
-class _Closed:
-    """The slot of an ``open()`` block that has ended."""
-
-    __slots__ = ()
-
-    def get(self) -> Any:
-        raise RuntimeError(
-            "This open() block has ended and its session was saved: use handle.data "
-            "inside the async with block"
-        )
-
-    def set(self, value: Any) -> None:
-        self.get()
-
-
-_CLOSED = _Closed()
+# The slot of an ``open()`` block that has ended.
+_CLOSED = RefusingSlot(
+    "This open() block has ended and its session was saved: use handle.data inside the "
+    "async with block"
+)
 
 
 class OpenSession(Generic[S]):

@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeAlias
 
-__all__ = ["HostMiddleware", "KeyContext", "NextCall", "SessionHost", "SessionSlot"]
+__all__ = [
+    "HostMiddleware",
+    "KeyContext",
+    "NextCall",
+    "RefusingSlot",
+    "SessionHost",
+    "SessionSlot",
+]
 
 NextCall: TypeAlias = Callable[[], Awaitable[None]]
 """What runs the rest of an update (a middleware's ``next``)."""
@@ -65,3 +72,19 @@ class KeyContext(Protocol):
     def bot_id(self) -> int | None:
         """Id of the bot that received the update (``None`` when unknown)."""
         ...
+
+
+class RefusingSlot:
+    """A ``SessionSlot`` that raises ``RuntimeError(message)`` on every access: the slot of
+    a session that ended, or of a context no session was bound to."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def get(self) -> Any:
+        raise RuntimeError(self.message)
+
+    def set(self, value: Any) -> None:
+        raise RuntimeError(self.message)

@@ -8,49 +8,23 @@ of changing a value nobody will ever write.
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from botsessions.engine.protocols import SessionSlot
+from botsessions.engine.protocols import RefusingSlot, SessionSlot
 
 T = TypeVar("T")
 
 
-class _ClosedSlot:
-    """The slot of an update whose session was already saved or discarded."""
-
-    __slots__ = ()
-
-    def get(self) -> Any:
-        raise RuntimeError(
-            "This update's session was already saved: read and change it while the handler "
-            "runs, not from a background task started by the handler"
-        )
-
-    def set(self, value: Any) -> None:
-        self.get()
-
-
-class _UnboundSlot:
-    """The slot of a context that was built outside a session-handled update."""
-
-    __slots__ = ("_message",)
-
-    def __init__(self, message: str) -> None:
-        self._message = message
-
-    def get(self) -> Any:
-        raise RuntimeError(self._message)
-
-    def set(self, value: Any) -> None:
-        raise RuntimeError(self._message)
-
-
-CLOSED_SLOT: SessionSlot = _ClosedSlot()
+# The slot of an update whose session was already saved or discarded.
+CLOSED_SLOT: SessionSlot = RefusingSlot(
+    "This update's session was already saved: read and change it while the handler runs, "
+    "not from a background task started by the handler"
+)
 
 
 def unbound_slot(message: str) -> SessionSlot:
     """A slot that raises ``RuntimeError(message)`` on every access."""
-    return _UnboundSlot(message)
+    return RefusingSlot(message)
 
 
 class SessionHandle(Generic[T]):
