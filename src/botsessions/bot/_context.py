@@ -100,9 +100,7 @@ class Context(Generic[SessionT]):
     _session_slot: SessionSlot
 
     def __init__(self, update: dict[str, Any], api: Api, me: User) -> None:
-        self.update = update
-        self.api = api
-        self.me = me
+        self.update, self.api, self.me = update, api, me
         self.match = None
         self.session_key = None
         self._kind = _NOT_READ

@@ -49,12 +49,9 @@ class Poller:
         if not 0 < retry_initial <= retry_max:
             raise ValueError("retry delays must satisfy 0 < retry_initial <= retry_max")
         self._bot = bot
-        self._timeout = timeout
-        self._limit = limit
-        self._allowed_updates = allowed_updates
+        self._timeout, self._limit, self._allowed_updates = timeout, limit, allowed_updates
         self._concurrency = concurrency
-        self._retry_initial = retry_initial
-        self._retry_max = retry_max
+        self._retry_initial, self._retry_max = retry_initial, retry_max
         self._stopping = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._offset: int | None = None  # next update_id to ask for
