@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from botsessions import LeaseLostError, enhance_storage, lazy_session, session
-from botsessions.engine.handoff import HANDOFF_LIMIT
+from botsessions import LeaseLostError, StorageError, enhance_storage, lazy_session, session
+from botsessions.engine.handoff import HANDOFF_LIMIT, HeldLease, LeaseAction, end_lease
+from botsessions.engine.locks import KeyedLock
 from botsessions.engine.protocols import HostMiddleware
 from botsessions.storage import PostgresStorage, RedisStorage
 from botsessions.storage._protocol import LockingStorage
+from tests.flushing_support import FlushingStorage
 from tests.services import RedisServer
 from tests.session_support import FakeContext, Handler, nothing, run, touch
 from tests.storage._workers import drop_table
@@ -376,6 +378,101 @@ async def test_enhance_storage_over_a_lease_without_keep_does_not_hand_over() ->
     assert [c[0] for c in inner.calls] == ["acquire", "lease.write"] * 3
 
 
+class TestFlushAfterHandoff:
+    """A lease that can commit before its disk flush is handed on before the flush."""
+
+    @staticmethod
+    async def queued(locks: KeyedLock, key: str) -> asyncio.Task[Any]:
+        waiter = asyncio.create_task(locks.acquire(key, None))
+        await asyncio.sleep(0)  # one step: it finds the key held and joins the line
+        assert locks.waiting(key) == 1
+        return waiter
+
+    async def test_the_next_update_gets_the_lease_before_the_flush_and_the_writer_waits(
+        self,
+    ) -> None:
+        storage, locks = FlushingStorage(), KeyedLock()
+        locks.try_acquire("k", None)
+        lease = await storage.acquire("k", read=True)
+        waiter = await self.queued(locks, "k")
+        handed: list[bool] = []
+        ending = asyncio.create_task(
+            end_lease(
+                lease,
+                None,
+                locks,
+                "k",
+                LeaseAction.WRITE,
+                {"n": 1},
+                handed=lambda: handed.append(True),
+            )
+        )
+        held = await waiter
+        assert isinstance(held, HeldLease)
+        assert held.lease is lease
+        assert held.lease.value == {"n": 1}  # committed before the handoff
+        assert handed == [True]
+        assert not ending.done()  # still waiting for the disk
+        storage.disk_ready.set()
+        assert await ending is True
+        assert storage.counts == Counter({"acquire": 1, "write+keep-flush": 1, "flush": 1})
+        await lease.write({"n": 2})  # the next holder ends it as usual, flushing
+        assert storage.data["k"] == {"n": 2}
+        assert storage.locked == set()
+
+    async def test_without_handed_a_kept_write_is_flushed_before_the_handoff(self) -> None:
+        storage, locks = FlushingStorage(), KeyedLock()
+        locks.try_acquire("k", None)
+        lease = await storage.acquire("k", read=True)
+        waiter = await self.queued(locks, "k")
+        assert await end_lease(lease, None, locks, "k", LeaseAction.DELETE) is True
+        assert storage.counts == Counter({"acquire": 1, "delete+keep": 1})
+        held = await waiter
+        await held.lease.release()
+
+    async def test_a_failed_flush_fails_the_writer_after_the_handoff(self) -> None:
+        storage, locks = FlushingStorage(), KeyedLock()
+        storage.fail_flush = True
+        storage.disk_ready.set()
+        locks.try_acquire("k", None)
+        lease = await storage.acquire("k", read=True)
+        waiter = await self.queued(locks, "k")
+        handed: list[bool] = []
+        with pytest.raises(StorageError, match="flush failed"):
+            await end_lease(
+                lease,
+                None,
+                locks,
+                "k",
+                LeaseAction.WRITE,
+                {"n": 1},
+                handed=lambda: handed.append(True),
+            )
+        assert handed == [True]  # the key is the next update's: its holder releases it
+        held = await waiter
+        await held.lease.release()
+        assert locks.locked("k")
+        locks.release("k")
+
+    async def test_when_the_waiter_gave_up_the_lease_is_released_and_flushed(self) -> None:
+        storage, locks = FlushingStorage(), KeyedLock()
+        storage.disk_ready.set()
+        locks.try_acquire("k", None)
+        lease = await storage.acquire("k", read=True)
+        waiter = await self.queued(locks, "k")
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        assert not locks.waiting("k")
+        handed: list[bool] = []
+        assert not await end_lease(
+            lease, None, locks, "k", LeaseAction.WRITE, {"n": 1}, handed=lambda: handed.append(True)
+        )
+        assert handed == []
+        assert storage.counts == Counter({"acquire": 1, "write": 1})  # nobody waits: no keep
+        assert storage.locked == set()
+
+
 class TestRealStorages:
     @pytest.mark.usefixtures("no_window")
     async def test_a_burst_on_redis_costs_one_script_call_per_update_plus_one_per_chain(
@@ -410,3 +507,54 @@ class TestRealStorages:
                 await lease.release()
         finally:
             await drop_table(postgres_dsn, unique_name)
+
+
+class TestSessionsOverAFlushingLease:
+    """``session()`` over a storage whose kept writes can wait for the disk later."""
+
+    async def test_the_next_update_runs_before_the_flush_and_each_ends_once_on_disk(
+        self,
+    ) -> None:
+        storage = FlushingStorage()
+        mw = counter(storage)
+        seen: list[int] = []
+        all_ran = asyncio.Event()
+
+        async def bump_and_note(ctx: FakeContext) -> None:
+            seen.append(ctx.session["count"])
+            ctx.session["count"] += 1
+            if len(seen) == 3:
+                all_ran.set()
+
+        updates = [asyncio.create_task(run(mw, FakeContext(), bump_and_note)) for _ in range(3)]
+        await all_ran.wait()  # every handler ran, though no write reached the disk yet
+        assert seen == [0, 1, 2]
+        assert not any(update.done() for update in updates[:2])  # waiting for the disk
+        storage.disk_ready.set()
+        await asyncio.gather(*updates)
+        assert storage.data["42"] == {"count": 3}
+        assert storage.locked == set()
+        assert all(len(plan.locks) == 0 for plan in mw.manager.plans)  # type: ignore[attr-defined]
+
+    async def test_a_failed_flush_fails_its_update_and_the_next_one_keeps_the_key(
+        self,
+    ) -> None:
+        storage = FlushingStorage()
+        storage.fail_flush = True
+        mw = counter(storage)
+        started = asyncio.Event()
+
+        async def second(ctx: FakeContext) -> None:
+            ctx.session["count"] += 10
+            started.set()
+
+        first = asyncio.create_task(run(mw, FakeContext(), bump))
+        await asyncio.sleep(0)
+        later = asyncio.create_task(run(mw, FakeContext(), second))
+        await started.wait()  # the second update holds the key now
+        storage.disk_ready.set()
+        results = await asyncio.gather(first, later, return_exceptions=True)
+        assert isinstance(results[0], StorageError)
+        assert storage.data["42"] == {"count": 11}
+        assert storage.locked == set()
+        assert all(len(plan.locks) == 0 for plan in mw.manager.plans)  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,10 +18,11 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import Message
 
-from botsessions import LockError, enhance_storage
+from botsessions import LockError, StorageError, enhance_storage
 from botsessions.integrations._aiogram_fsm import FSMStorage, SessionIsolation
 from botsessions.storage import RedisStorage
 from botsessions.testing.recording import RecordingStorage
+from tests.flushing_support import FlushingStorage
 from tests.integrations._fsm_processes import run_bot_processes
 from tests.integrations._fsm_storages import (
     KEY,
@@ -165,6 +167,47 @@ class TestSessionIsolation:
             await other_process.close()
 
         assert await redis_store.read(RECORD) == {"state": "mine", "data": {"after": True}}
+
+    async def test_writes_skip_the_disk_flush_and_the_update_waits_for_it_after_the_handoff(
+        self, aiogram_bot: Bot
+    ) -> None:
+        storage = FlushingStorage()
+        dp = Dispatcher(storage=FSMStorage(storage), events_isolation=SessionIsolation(storage))
+
+        @dp.message()
+        async def count(message: Message, state: FSMContext) -> None:
+            data = await state.get_data()
+            await state.update_data(n=data.get("n", 0) + 1)
+
+        first = asyncio.create_task(feed(dp, aiogram_bot, 1, chat_id=5))
+        second = asyncio.create_task(feed(dp, aiogram_bot, 2, chat_id=5))
+        await second  # ran under the handed-over lease while the first waits for the disk
+        assert not first.done()
+        storage.disk_ready.set()
+        await first
+
+        assert storage.data["fsm:5:5"] == {"state": None, "data": {"n": 2}}
+        assert storage.counts == Counter(
+            {"acquire": 1, "write+keep-flush": 2, "flush": 1, "release": 1}
+        )
+        assert storage.locked == set()
+
+    async def test_a_failed_flush_fails_its_update_and_not_the_next(self, aiogram_bot: Bot) -> None:
+        storage = FlushingStorage()
+        storage.fail_flush = True
+        dp = Dispatcher(storage=FSMStorage(storage), events_isolation=SessionIsolation(storage))
+
+        @dp.message()
+        async def count(message: Message, state: FSMContext) -> None:
+            await state.update_data(n=(await state.get_data()).get("n", 0) + 1)
+
+        first = asyncio.create_task(feed(dp, aiogram_bot, 1, chat_id=5))
+        second = asyncio.create_task(feed(dp, aiogram_bot, 2, chat_id=5))
+        await second  # its own writes were flushed by its release
+        storage.disk_ready.set()
+        with pytest.raises(StorageError, match="flush failed"):
+            await first
+        assert storage.locked == set()
 
     async def test_a_task_started_by_the_handler_does_not_keep_the_lease(
         self, redis_store: RedisStorage

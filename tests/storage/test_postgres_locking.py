@@ -160,6 +160,52 @@ class TestPostgresLocking(SharedLockingCases):
         await lease.write({"count": 100})
         assert await storage.read("chat") == {"count": 100}
 
+    async def test_a_kept_write_without_flush_is_committed_at_once_and_keeps_the_lock(
+        self, storage: PostgresStorage, pg_admin: asyncpg.Connection, unique_name: str
+    ) -> None:
+        lease = await storage.acquire("chat", read=True)
+        pid = await _holder_pid(pg_admin, unique_name, "chat")
+        assert lease.flush_mark == 0
+        await lease.write({"count": 1}, keep=True, flush=False)
+        await lease.delete(keep=True, flush=False)
+        await lease.write({"count": 2}, keep=True, flush=False)
+        assert lease.flush_mark == 3
+        assert lease.value == {"count": 2}
+        assert await pg_admin.fetchval(f'SELECT value::text FROM "{unique_name}"') == '{"count": 2}'
+        assert await _holder_pid(pg_admin, unique_name, "chat") == pid
+        await lease.flushed(1)
+        await lease.flushed(lease.flush_mark)
+        await lease.write({"count": 3}, keep=True)  # flushes as usual
+        assert lease.flush_mark == 3
+        await lease.release()
+        await lease.flushed(3)  # after the end too
+        assert await _holder_pid(pg_admin, unique_name, "chat") is None
+        assert await storage.read("chat") == {"count": 3}
+
+    async def test_a_release_after_unflushed_writes_flushes_and_unlocks(
+        self, storage: PostgresStorage, pg_admin: asyncpg.Connection, unique_name: str
+    ) -> None:
+        lease = await storage.acquire("chat", read=True)
+        await lease.write({"count": 1}, keep=True, flush=False)
+        await lease.release()
+        await lease.flushed(lease.flush_mark)
+        assert await _holder_pid(pg_admin, unique_name, "chat") is None
+        again = await storage.acquire("chat", read=True)
+        assert again.value == {"count": 1}
+        await again.release()
+
+    async def test_unflushed_writes_of_a_lease_whose_connection_died_still_get_flushed(
+        self, storage: PostgresStorage, pg_admin: asyncpg.Connection, unique_name: str
+    ) -> None:
+        lease = await storage.acquire("chat", read=True)
+        await lease.write({"count": 1}, keep=True, flush=False)
+        pid = await _holder_pid(pg_admin, unique_name, "chat")
+        assert await pg_admin.fetchval("SELECT pg_terminate_backend($1, 5000)", pid)
+        await lease.flushed(lease.flush_mark)  # on another pooled connection
+        with pytest.raises(LeaseLostError):
+            await lease.write({"count": 2}, keep=True, flush=False)
+        assert await storage.read("chat") == {"count": 1}
+
     @pytest.mark.slow
     async def test_a_killed_holder_frees_the_session_at_once(
         self, postgres_dsn: str, unique_name: str, storage: PostgresStorage

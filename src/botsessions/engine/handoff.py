@@ -20,6 +20,14 @@ Rules:
   queued for the lock in the storage, get their turn.
 * A lease whose keep-write fails (``LeaseLostError``, a storage error, cancellation) is
   released and never handed on: the next update locks afresh.
+* The next update starts only once the kept write is committed (it never runs on a value
+  the storage refused). A lease that can commit without waiting for the disk
+  (``FlushingLease``: PostgreSQL) does so when the caller passes ``handed``: the key is
+  handed on as soon as the write is committed, and the ending update then waits for the
+  disk flush while the next ones already run. The lease's last write (or release) flushes
+  the whole chain at once, so a burst pays one disk flush per chain instead of one per
+  update (about 0.3 ms each on a local server), and every update still ends only once its
+  write is durable (``bench.fsm`` on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -27,12 +35,21 @@ from __future__ import annotations
 import contextlib
 import enum
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from botsessions.engine.locks import KeyedLock
 from botsessions.storage._locking import SessionLease
 
-__all__ = ["HANDOFF_LIMIT", "HANDOFF_WINDOW", "HeldLease", "LeaseAction", "end_lease"]
+__all__ = [
+    "HANDOFF_LIMIT",
+    "HANDOFF_WINDOW",
+    "FlushingLease",
+    "HeldLease",
+    "LeaseAction",
+    "defers_flush",
+    "end_lease",
+]
 
 
 class LeaseAction(enum.Enum):
@@ -51,6 +68,38 @@ HANDOFF_LIMIT = 16
 
 HANDOFF_WINDOW = 0.5
 """Seconds after the first handoff of a chain during which it may be handed on."""
+
+
+@runtime_checkable
+class FlushingLease(Protocol):
+    """A lease whose kept writes can return once committed, before they reach the disk.
+
+    ``write``/``delete`` with ``keep=True, flush=False`` return once the change is
+    committed and visible; ``flush_mark`` counts such writes, and ``flushed(mark)`` waits
+    until the first ``mark`` of them are durable (also after the lease moved on or ended).
+    """
+
+    flush_mark: int
+
+    async def write(self, value: Any, *, keep: bool = False, flush: bool = True) -> None: ...
+
+    async def delete(self, *, keep: bool = False, flush: bool = True) -> None: ...
+
+    async def release(self) -> None: ...
+
+    async def flushed(self, mark: int) -> None: ...
+
+
+_flushing_types: dict[type, bool] = {}
+
+
+def defers_flush(lease: object) -> bool:
+    """Whether ``lease`` is a ``FlushingLease`` (decided once per lease class)."""
+    kind = type(lease)
+    known = _flushing_types.get(kind)
+    if known is None:
+        known = _flushing_types[kind] = isinstance(lease, FlushingLease)
+    return known
 
 
 class HeldLease:
@@ -97,6 +146,8 @@ async def end_lease(
     key: str,
     action: LeaseAction,
     value: Any = None,
+    *,
+    handed: Callable[[], None] | None = None,
 ) -> bool:
     """End an update's ``lease``: apply ``action`` (keep, write ``value``, delete)
     and either hand the lease to the next local update of ``key`` or release it.
@@ -104,11 +155,14 @@ async def end_lease(
     ``locks`` is the in-process lock family when the caller holds ``key`` in it (else
     ``None``: no handoff). ``chain`` is the ``HeldLease`` the lease arrived in, if it was
     handed over. Returns ``True`` when the key was handed over: the caller no longer
-    holds it (in-process or in storage) and must not release it.
+    holds it (in-process or in storage) and must not release it. ``handed``, if given, is
+    called at the moment of the handoff, before any further wait: then a ``FlushingLease``
+    is handed on before its disk flush, which this call still awaits (see the module
+    docstring), so it may raise after ``handed`` was called.
 
     Raises:
         LeaseLostError: the lease was lost before the write or delete; nothing was written.
-        StorageError: the write or delete failed.
+        StorageError: the write or delete failed (or, after ``handed``, its flush).
     """
     held = _may_pass(lease, chain, locks, key)
     if held is None:
@@ -119,9 +173,16 @@ async def end_lease(
         else:
             await lease.release()
         return False
+    flushing = (
+        cast(FlushingLease, lease)
+        if handed is not None and action is not LeaseAction.KEEP and defers_flush(lease)
+        else None
+    )
     if action is not LeaseAction.KEEP:
         try:
-            if action is LeaseAction.WRITE:
+            if flushing is not None:
+                await _write_unflushed(flushing, action, value)
+            elif action is LeaseAction.WRITE:
                 await lease.write(value, keep=True)
             else:
                 await lease.delete(keep=True)
@@ -129,7 +190,19 @@ async def end_lease(
             await release_quietly(lease)  # in doubt: never hand on a lease that failed
             raise
     held.count += 1
-    if locks is not None and locks.hand_over(key, held):  # locks: set when held is
-        return True
-    await lease.release()  # the waiter gave up meanwhile
-    return False
+    mark = 0 if flushing is None else flushing.flush_mark  # this update's writes
+    handed_over = locks is not None and locks.hand_over(key, held)  # locks: set when held is
+    if handed_over and handed is not None:
+        handed()
+    elif not handed_over:
+        await lease.release()  # the waiter gave up meanwhile (a release flushes as well)
+    if flushing is not None:
+        await flushing.flushed(mark)
+    return handed_over
+
+
+async def _write_unflushed(lease: FlushingLease, action: LeaseAction, value: Any) -> None:
+    if action is LeaseAction.WRITE:
+        await lease.write(value, keep=True, flush=False)
+    else:
+        await lease.delete(keep=True, flush=False)

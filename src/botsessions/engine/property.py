@@ -352,9 +352,17 @@ class PropertySession:
 
     async def _end(self, lease: SessionLease, action: LeaseAction, stored: Any = None) -> None:
         """Apply ``action`` under ``lease``, then hand it (and the key) on, or release it."""
-        locks = self.plan.locks if self.locked else None
-        if await end_lease(lease, self.chain, locks, self.key, action, stored):
+        plan = self.plan
+        locks = plan.locks if self.locked else None
+        # A single session hands its key on before a deferred disk flush (engine.handoff:
+        # the next update runs meanwhile; bench W3 on PostgreSQL). A multi fragment keeps
+        # it until then: the next update needs every fragment, and would wait per fragment.
+        handed = self._handed if plan.name is None else None
+        if await end_lease(lease, self.chain, locks, self.key, action, stored, handed=handed):
             self.locked = False  # the next update of this key holds it now
+
+    def _handed(self) -> None:
+        self.locked = False  # handed over: a flush that fails now must not release the key
 
     async def abort(self) -> None:
         """The handler raised: write nothing, stop pending work, end the lease."""

@@ -217,7 +217,14 @@ class FSMStorage(BaseStorage):
         # the caller passed in and changes later cannot change it.
         new = new[0], _clone(new[1])
         try:
-            if _is_empty(new):
+            flushing = held.flushing
+            if flushing is not None:  # the isolation waits for the flush at the update's end
+                if _is_empty(new):
+                    await flushing.delete(keep=True, flush=False)
+                else:
+                    await flushing.write(_encode(new), keep=True, flush=False)
+                held.flush_mark = flushing.flush_mark
+            elif _is_empty(new):
                 await held.lease.delete(keep=True)
             else:
                 await held.lease.write(_encode(new), keep=True)

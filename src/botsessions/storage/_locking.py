@@ -29,6 +29,14 @@ The protocol, as the engine drives it for one update of one key::
   cancelled leaves the line without taking (or leaking) the lock.
 
 ``botsessions.testing.LockingConformance`` checks all of this against a real backend.
+
+Optional, for a backend whose commit is cheap but whose disk flush is not (as
+``PostgresStorage``'s): a lease whose ``write``/``delete`` also take ``flush=False`` (with
+``keep=True``: return once the change is committed and visible, before it is durable),
+count such writes in ``flush_mark`` and offer ``await lease.flushed(mark)`` (the first
+``mark`` of them are durable) is a ``FlushingLease`` (``botsessions.engine.handoff``). In a
+burst of one key the engine then hands the lease on before the flush, and each update
+still ends only once its own write is durable.
 """
 
 from __future__ import annotations

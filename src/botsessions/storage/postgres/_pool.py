@@ -237,6 +237,24 @@ class ConnectionGate:
         _held.set((*(s for s in held if s.leases > 0 and not s.released), shared))
         return shared
 
+    async def run_on(self, shared: LockConnection, query: str, *args: Any) -> bool:
+        """Run ``query`` on a lease's connection once the statements before it are done.
+
+        Returns ``False`` without running it when the connection went back to the pool
+        (or closed) first. The connection goes back to the pool afterwards if its last
+        lease ended while the statement ran.
+        """
+        await shared.lock.acquire()
+        try:
+            if not shared.usable():
+                return False
+            await shared.conn.fetchval(query, *args)
+            return True
+        finally:
+            shared.lock.release()
+            if shared.leases == 0:
+                await self._give_back(shared)
+
     async def lease_ended(self, shared: LockConnection, lock_id: int) -> None:
         """One lease on ``shared`` ended: the connection goes back with the last one."""
         shared.shareable = False

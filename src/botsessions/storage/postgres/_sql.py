@@ -13,6 +13,13 @@ takes the same lock at transaction level, then drops the session-level one and w
 next holder gets the lock only once the write is committed. With ``keep`` the save takes
 the session-level lock again right after checking it (a session re-acquires its own
 advisory lock at once, whoever waits): the lock stays held and the write commits on its own.
+
+A kept save may be told not to wait for the disk (``durable`` false: ``synchronous_commit``
+off for that one transaction): it is committed and visible to every other connection when
+the call returns, and ``flush`` (a transactional WAL message, the smallest write whose
+synchronous commit flushes the WAL up to it, and so every commit before it) makes it
+durable later, while the next update already runs under the lock. Roles that may not
+execute ``pg_logical_emit_message`` (``may_flush``) always commit synchronously.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from botsessions.storage._table import Statements
 
 __all__ = ["TableSQL", "advisory_key"]
 
+# Any transaction that writes WAL and commits synchronously flushes the WAL up to its commit.
+_FLUSH = "SELECT pg_logical_emit_message(true, 'botsessions', 'flush')"
 _LIVE = "(expires_at IS NULL OR expires_at > to_timestamp({now}::float8))"
 
 
@@ -42,6 +51,9 @@ class TableSQL(Statements):
     read_expiry: str
     first_page_expiry: str
     page_expiry: str
+    flush: str
+    unlock_flush: str
+    may_flush: str
     ddl_lock: int
 
     @classmethod
@@ -76,18 +88,21 @@ BEGIN
             WHERE key = session_key AND {_LIVE.format(now="now_epoch")});
 END $fn$;
 CREATE OR REPLACE FUNCTION {fn_save}(lock_id bigint, session_key text, data text,
-                                     expires_epoch float8, keep boolean)
+                                     expires_epoch float8, keep boolean, durable boolean)
 RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fn$
 BEGIN
+    IF NOT durable THEN PERFORM set_config('synchronous_commit', 'off', true); END IF;
     PERFORM pg_advisory_xact_lock(lock_id);
     IF NOT pg_advisory_unlock(lock_id) THEN RETURN false; END IF;
     IF keep THEN PERFORM pg_advisory_lock(lock_id); END IF;
     {upsert.format(k="session_key", v="data", e="expires_epoch")};
     RETURN true;
 END $fn$;
-CREATE OR REPLACE FUNCTION {fn_remove}(lock_id bigint, session_key text, keep boolean)
+CREATE OR REPLACE FUNCTION {fn_remove}(lock_id bigint, session_key text, keep boolean,
+                                       durable boolean)
 RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fn$
 BEGIN
+    IF NOT durable THEN PERFORM set_config('synchronous_commit', 'off', true); END IF;
     PERFORM pg_advisory_xact_lock(lock_id);
     IF NOT pg_advisory_unlock(lock_id) THEN RETURN false; END IF;
     IF keep THEN PERFORM pg_advisory_lock(lock_id); END IF;
@@ -125,8 +140,14 @@ END $fn$;
                 "WHERE expires_at <= to_timestamp($2::float8) LIMIT $1)"
             ),
             acquire=f"SELECT {fn_acquire}($1, $2, $3, $4, $5)",
-            save=f"SELECT {fn_save}($1, $2, $3, $4, $5)",
-            remove=f"SELECT {fn_remove}($1, $2, $3)",
+            save=f"SELECT {fn_save}($1, $2, $3, $4, $5, $6)",
+            remove=f"SELECT {fn_remove}($1, $2, $3, $4)",
             unlock="SELECT pg_advisory_unlock($1)",
+            flush=_FLUSH,
+            unlock_flush=f"SELECT pg_advisory_unlock($1), ({_FLUSH})",
+            may_flush=(
+                "SELECT has_function_privilege("
+                "'pg_catalog.pg_logical_emit_message(boolean, text, text)', 'EXECUTE')"
+            ),
             ddl_lock=advisory_key(table, "\0schema"),
         )

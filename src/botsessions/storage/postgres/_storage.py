@@ -87,6 +87,7 @@ class PostgresStorage(TableStorage[ConnectionGate]):
     """
 
     __slots__ = (
+        "_can_defer_flush",
         "_dsn",
         "_lock_timeout",
         "_lock_wait",
@@ -145,6 +146,7 @@ class PostgresStorage(TableStorage[ConnectionGate]):
             },
         }
         self._locks_ready = False
+        self._can_defer_flush = False  # known once the lock functions exist
 
     async def _open(self) -> ConnectionGate:
         if self._pool is None:
@@ -212,6 +214,7 @@ class PostgresStorage(TableStorage[ConnectionGate]):
             wait=self._lock_wait,
             lock_timeout=self._lock_timeout,
             ttl=self._ttl,
+            can_defer_flush=self._can_defer_flush,
         )
 
     async def _setup_locks(self, gate: ConnectionGate) -> None:
@@ -223,6 +226,7 @@ class PostgresStorage(TableStorage[ConnectionGate]):
                 async with gate.acquire() as conn, conn.transaction():
                     await conn.execute("SELECT pg_advisory_xact_lock($1)", self._sql.ddl_lock)
                     await conn.execute(self._sql.create_functions)
+                    self._can_defer_flush = bool(await conn.fetchval(self._sql.may_flush))
             self._locks_ready = True
 
     async def _batches(self, *, values: bool) -> AsyncIterator[list[tuple[str, Any]]]:
