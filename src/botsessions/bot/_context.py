@@ -122,32 +122,26 @@ class Context(Generic[SessionT]):
     def chat_id(self) -> int | None:
         """Id of the chat the update belongs to, or None (inline queries, ...)."""
         kind = self._kind
-        if kind is _NOT_READ:  # self.kind, inlined (also below): session keys read these
+        if kind is _NOT_READ:  # self.kind, inlined: the default session key reads this
             kind = self._kind = _raw.update_kind(self.update)
         return _raw.chat_id_of(kind, self.update.get(kind))  # type: ignore[arg-type]
 
     @property
     def user_id(self) -> int | None:
         """Id of the user who caused the update, or None (channel posts, polls, ...)."""
-        kind = self._kind
-        if kind is _NOT_READ:
-            kind = self._kind = _raw.update_kind(self.update)
+        kind = self.kind
         return _raw.user_id_of(kind, self.update.get(kind))  # type: ignore[arg-type]
 
     @property
     def thread_id(self) -> int | None:
         """``message_thread_id`` of a forum-topic message, else None."""
-        kind = self._kind
-        if kind is _NOT_READ:
-            kind = self._kind = _raw.update_kind(self.update)
+        kind = self.kind
         return _raw.thread_id_of(kind, self.update.get(kind))  # type: ignore[arg-type]
 
     @property
     def business_connection_id(self) -> str | None:
         """The business connection the update came through, else None."""
-        kind = self._kind
-        if kind is _NOT_READ:
-            kind = self._kind = _raw.update_kind(self.update)
+        kind = self.kind
         return _raw.business_connection_id_of(kind, self.update.get(kind))  # type: ignore[arg-type]
 
     @property

@@ -182,21 +182,12 @@ class KeyedLock:
 
     def release(self, key: str) -> None:
         """Release ``key``: the oldest waiter becomes the holder, or the key is forgotten."""
-        queue = self._queues.get(key)
-        while queue:
-            waiter, owner = queue.popleft()
-            if not waiter.done():
-                if not queue:
-                    del self._queues[key]
-                self._owners[key] = owner
-                waiter.set_result(None)
-                return
-        if queue is not None:
-            del self._queues[key]
+        if key in self._queues and self.hand_over(key, None):
+            return
         del self._owners[key]
 
-    def hand_over(self, key: str, payload: Payload) -> bool:
-        """Make the oldest waiter for ``key`` its holder, handing it ``payload`` as well.
+    def hand_over(self, key: str, payload: Payload | None) -> bool:
+        """Make the oldest waiter for ``key`` its holder, handing it ``payload`` (if any) too.
 
         Returns ``False`` when nobody waits: the caller still holds ``key`` (and the payload).
         """

@@ -140,11 +140,8 @@ class PostgresLease(BaseLease):
         can_defer_flush: bool,
     ) -> None:
         super().__init__(key, value)
-        self._ttl = ttl
-        self._gate = gate
-        self._shared = shared
-        self._sql = sql
-        self._lock_id = lock_id
+        self._gate, self._shared, self._sql = gate, shared, sql
+        self._lock_id, self._ttl = lock_id, ttl
         self._can_defer = can_defer_flush
         self._durable = True  # whether the save or delete under way waits for the disk
         self.flush_mark = 0  # kept writes committed so far without waiting for the disk

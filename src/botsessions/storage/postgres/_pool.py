@@ -129,35 +129,26 @@ class ConnectionGate:
 
     async def fetchval(self, query: str, *args: Any) -> Any:
         """``Connection.fetchval`` on a borrowed or pooled connection."""
-        conn, shared = await self._checkout()
-        try:
-            return await conn.fetchval(query, *args)
-        finally:
-            await self._checkin(conn, shared)
+        return await self._run("fetchval", query, args)
 
     async def fetchrow(self, query: str, *args: Any) -> Any:
         """``Connection.fetchrow`` on a borrowed or pooled connection."""
-        conn, shared = await self._checkout()
-        try:
-            return await conn.fetchrow(query, *args)
-        finally:
-            await self._checkin(conn, shared)
+        return await self._run("fetchrow", query, args)
 
     async def fetch(self, query: str, *args: Any) -> list[Any]:
         """``Connection.fetch`` on a borrowed or pooled connection."""
-        conn, shared = await self._checkout()
-        try:
-            rows: list[Any] = await conn.fetch(query, *args)
-            return rows
-        finally:
-            await self._checkin(conn, shared)
+        rows: list[Any] = await self._run("fetch", query, args)
+        return rows
 
     async def execute(self, query: str, *args: Any) -> str:
         """``Connection.execute`` on a borrowed or pooled connection."""
+        status: str = await self._run("execute", query, args)
+        return status
+
+    async def _run(self, method: str, query: str, args: tuple[Any, ...]) -> Any:
         conn, shared = await self._checkout()
         try:
-            status: str = await conn.execute(query, *args)
-            return status
+            return await getattr(conn, method)(query, *args)
         finally:
             await self._checkin(conn, shared)
 

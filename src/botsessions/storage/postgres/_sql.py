@@ -76,6 +76,13 @@ CREATE TABLE IF NOT EXISTS {t} (
 CREATE INDEX IF NOT EXISTS "{table}__expires_at" ON {t} (expires_at)
     WHERE expires_at IS NOT NULL;
 """
+        # The start of save and remove: unless the lock is ours, nothing happens; with keep
+        # it is taken again before the commit; a non-durable commit skips the disk wait.
+        fence = """
+    IF NOT durable THEN PERFORM set_config('synchronous_commit', 'off', true); END IF;
+    PERFORM pg_advisory_xact_lock(lock_id);
+    IF NOT pg_advisory_unlock(lock_id) THEN RETURN false; END IF;
+    IF keep THEN PERFORM pg_advisory_lock(lock_id); END IF;"""
         create_functions = f"""
 CREATE OR REPLACE FUNCTION {fn_acquire}(lock_id bigint, session_key text, wait text,
                                         do_read boolean, now_epoch float8)
@@ -90,22 +97,14 @@ END $fn$;
 CREATE OR REPLACE FUNCTION {fn_save}(lock_id bigint, session_key text, data text,
                                      expires_epoch float8, keep boolean, durable boolean)
 RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fn$
-BEGIN
-    IF NOT durable THEN PERFORM set_config('synchronous_commit', 'off', true); END IF;
-    PERFORM pg_advisory_xact_lock(lock_id);
-    IF NOT pg_advisory_unlock(lock_id) THEN RETURN false; END IF;
-    IF keep THEN PERFORM pg_advisory_lock(lock_id); END IF;
+BEGIN{fence}
     {upsert.format(k="session_key", v="data", e="expires_epoch")};
     RETURN true;
 END $fn$;
 CREATE OR REPLACE FUNCTION {fn_remove}(lock_id bigint, session_key text, keep boolean,
                                        durable boolean)
 RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fn$
-BEGIN
-    IF NOT durable THEN PERFORM set_config('synchronous_commit', 'off', true); END IF;
-    PERFORM pg_advisory_xact_lock(lock_id);
-    IF NOT pg_advisory_unlock(lock_id) THEN RETURN false; END IF;
-    IF keep THEN PERFORM pg_advisory_lock(lock_id); END IF;
+BEGIN{fence}
     DELETE FROM {t} WHERE key = session_key;
     RETURN true;
 END $fn$;
