@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any
 
 from botsessions import StorageError
+from tests.session_support import DictBacked
 
 
 class FlushingLease:
@@ -65,11 +66,11 @@ class FlushingLease:
         self.owner.locked.discard(self.key)
 
 
-class FlushingStorage:
+class FlushingStorage(DictBacked):
     """A locking storage (one holder per key) whose leases are ``FlushingLease``."""
 
     def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
+        super().__init__()
         self.locked: set[str] = set()
         self.counts: Counter[str] = Counter()
         self.disk_ready = asyncio.Event()
@@ -81,12 +82,3 @@ class FlushingStorage:
         await asyncio.sleep(0)
         self.locked.add(key)
         return FlushingLease(self, key, self.data.get(key) if read else None)
-
-    async def read(self, key: str) -> Any:
-        return self.data.get(key)
-
-    async def write(self, key: str, value: Any) -> None:
-        self.data[key] = value
-
-    async def delete(self, key: str) -> None:
-        self.data.pop(key, None)

@@ -60,3 +60,19 @@ async def nothing(ctx: FakeContext) -> None:
 async def touch(ctx: FakeContext) -> None:
     """A handler that only reads the session."""
     _ = ctx.session
+
+
+class DictBacked:
+    """``read``/``write``/``delete`` on a plain ``data`` dict, for fakes that add a lock."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+
+    async def read(self, key: str) -> Any:
+        return self.data.get(key)
+
+    async def write(self, key: str, value: Any) -> None:
+        self.data[key] = value
+
+    async def delete(self, key: str) -> None:
+        self.data.pop(key, None)

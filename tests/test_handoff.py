@@ -20,7 +20,7 @@ from botsessions.storage import PostgresStorage, RedisStorage
 from botsessions.storage._protocol import LockingStorage
 from tests.flushing_support import FlushingStorage
 from tests.services import RedisServer
-from tests.session_support import FakeContext, Handler, nothing, run, touch
+from tests.session_support import DictBacked, FakeContext, Handler, nothing, run, touch
 from tests.storage._workers import drop_table
 from tests.test_engine import FakeLockingStorage
 
@@ -52,7 +52,7 @@ class KeepingLease:
             self.owner.unlock(self)
 
 
-class KeepingStorage:
+class KeepingStorage(DictBacked):
     """A locking storage whose leases support ``keep``; counts every round trip.
 
     Its lock is real (a second ``acquire`` of a held key waits), every call yields to the
@@ -60,7 +60,7 @@ class KeepingStorage:
     """
 
     def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
+        super().__init__()
         self.holders: dict[str, int] = {}
         self.freed: dict[str, asyncio.Event] = {}
         self.counts: Counter[str] = Counter()
@@ -93,15 +93,6 @@ class KeepingStorage:
             freed = self.freed.pop(lease.key, None)
             if freed is not None:
                 freed.set()
-
-    async def read(self, key: str) -> Any:
-        return self.data.get(key)
-
-    async def write(self, key: str, value: Any) -> None:
-        self.data[key] = value
-
-    async def delete(self, key: str) -> None:
-        self.data.pop(key, None)
 
 
 @pytest.fixture
@@ -382,6 +373,13 @@ class TestFlushAfterHandoff:
     """A lease that can commit before its disk flush is handed on before the flush."""
 
     @staticmethod
+    async def write_handing_on(lease: Any, locks: KeyedLock, handed: list[bool]) -> bool:
+        """``end_lease`` writing ``{"n": 1}`` on key "k", noting when it hands on."""
+        return await end_lease(
+            lease, None, locks, "k", LeaseAction.WRITE, {"n": 1}, handed=lambda: handed.append(True)
+        )
+
+    @staticmethod
     async def queued(locks: KeyedLock, key: str) -> asyncio.Task[Any]:
         waiter = asyncio.create_task(locks.acquire(key, None))
         await asyncio.sleep(0)  # one step: it finds the key held and joins the line
@@ -396,17 +394,7 @@ class TestFlushAfterHandoff:
         lease = await storage.acquire("k", read=True)
         waiter = await self.queued(locks, "k")
         handed: list[bool] = []
-        ending = asyncio.create_task(
-            end_lease(
-                lease,
-                None,
-                locks,
-                "k",
-                LeaseAction.WRITE,
-                {"n": 1},
-                handed=lambda: handed.append(True),
-            )
-        )
+        ending = asyncio.create_task(self.write_handing_on(lease, locks, handed))
         held = await waiter
         assert isinstance(held, HeldLease)
         assert held.lease is lease
@@ -439,15 +427,7 @@ class TestFlushAfterHandoff:
         waiter = await self.queued(locks, "k")
         handed: list[bool] = []
         with pytest.raises(StorageError, match="flush failed"):
-            await end_lease(
-                lease,
-                None,
-                locks,
-                "k",
-                LeaseAction.WRITE,
-                {"n": 1},
-                handed=lambda: handed.append(True),
-            )
+            await self.write_handing_on(lease, locks, handed)
         assert handed == [True]  # the key is the next update's: its holder releases it
         held = await waiter
         await held.lease.release()
@@ -465,9 +445,7 @@ class TestFlushAfterHandoff:
             await waiter
         assert not locks.waiting("k")
         handed: list[bool] = []
-        assert not await end_lease(
-            lease, None, locks, "k", LeaseAction.WRITE, {"n": 1}, handed=lambda: handed.append(True)
-        )
+        assert not await self.write_handing_on(lease, locks, handed)
         assert handed == []
         assert storage.counts == Counter({"acquire": 1, "write": 1})  # nobody waits: no keep
         assert storage.locked == set()

@@ -36,7 +36,7 @@ import contextlib
 import enum
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, cast, runtime_checkable
+from typing import Any, Protocol, cast
 
 from botsessions.engine.locks import KeyedLock
 from botsessions.storage._locking import SessionLease
@@ -49,6 +49,7 @@ __all__ = [
     "LeaseAction",
     "defers_flush",
     "end_lease",
+    "may_hand_on",
 ]
 
 
@@ -70,7 +71,6 @@ HANDOFF_WINDOW = 0.5
 """Seconds after the first handoff of a chain during which it may be handed on."""
 
 
-@runtime_checkable
 class FlushingLease(Protocol):
     """A lease whose kept writes can return once committed, before they reach the disk.
 
@@ -90,16 +90,9 @@ class FlushingLease(Protocol):
     async def flushed(self, mark: int) -> None: ...
 
 
-_flushing_types: dict[type, bool] = {}
-
-
 def defers_flush(lease: object) -> bool:
-    """Whether ``lease`` is a ``FlushingLease`` (decided once per lease class)."""
-    kind = type(lease)
-    known = _flushing_types.get(kind)
-    if known is None:
-        known = _flushing_types[kind] = isinstance(lease, FlushingLease)
-    return known
+    """Whether ``lease`` is a ``FlushingLease``: it offers ``flushed(mark)``."""
+    return callable(getattr(lease, "flushed", None))
 
 
 class HeldLease:
@@ -134,9 +127,13 @@ def _may_pass(
         return None
     if chain is None:
         chain = HeldLease(lease)  # a chain starts with its first handoff
-    if chain.count >= HANDOFF_LIMIT or time.monotonic() - chain.since >= HANDOFF_WINDOW:
-        return None
-    return chain
+    return chain if may_hand_on(chain.count, chain.since) else None
+
+
+def may_hand_on(count: int, since: float) -> bool:
+    """Whether a chain handed on ``count`` times, the first at ``since`` (monotonic
+    seconds), may be handed on once more (``HANDOFF_LIMIT``, ``HANDOFF_WINDOW``)."""
+    return count < HANDOFF_LIMIT and time.monotonic() - since < HANDOFF_WINDOW
 
 
 async def end_lease(

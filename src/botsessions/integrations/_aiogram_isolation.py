@@ -16,8 +16,8 @@ While the lease is held, the task's context carries it (a context variable), and
 the record from ``lease.value`` and writes through the lease (``keep=True``). A burst of
 updates for one chat then costs one write round trip per changed update: when another
 update of the key already waits in this process, the ending update hands the lease over
-with the in-process lock instead of unlocking and locking again (a chain is capped as in
-``engine.handoff``, so that waiters in other processes get their turn).
+with the in-process lock instead of unlocking and locking again (a chain is capped by
+``engine.handoff.may_hand_on``, so that waiters in other processes get their turn).
 
 On a lease that can commit before the disk flush (``FlushingLease``: PostgreSQL) the
 FSM's writes do so, and the update waits for their flush only after it handed the lease
@@ -35,8 +35,7 @@ from contextvars import ContextVar
 from types import MappingProxyType
 from typing import Any, cast
 
-from botsessions.engine import handoff
-from botsessions.engine.handoff import FlushingLease, defers_flush
+from botsessions.engine.handoff import FlushingLease, defers_flush, may_hand_on
 from botsessions.engine.locks import KeyedLock
 from botsessions.integrations._aiogram_api import (
     BaseEventIsolation,
@@ -202,10 +201,9 @@ class SessionIsolation(BaseEventIsolation):
         locks = self._locks
         if held.broken or not locks.waiting(name):
             return False
-        now = time.monotonic()
         if held.count == 0:
-            held.since = now
-        if held.count >= handoff.HANDOFF_LIMIT or now - held.since >= handoff.HANDOFF_WINDOW:
+            held.since = time.monotonic()
+        if not may_hand_on(held.count, held.since):
             return False
         held.count += 1
         return locks.hand_over(name, held)

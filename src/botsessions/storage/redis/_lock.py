@@ -27,9 +27,9 @@ last renewed, and an update that ends sooner costs a dict entry, not a timer.
 
 The fast path of an update (what it saves, per lock + read and per write + unlock; bench
 ``W2-redis``/``W2u-redis`` show it as round trips per update, ``W3`` as time over the
-serial floor): each script is sent as ``EVALSHA`` straight through the client's
-``execute_command`` (no ``Script`` object, no per-call argument tuples; a ``NOSCRIPT`` reply
-loads the script and retries, as redis-py's ``Script`` does), with every argument already
+serial floor): each script is sent as one pre-packed ``EVALSHA`` (``_evalsha``: through
+the client's own pool and retry policy, no ``Script`` object; a ``NOSCRIPT`` reply loads
+the script and retries, as redis-py's ``Script`` does), with every argument already
 bytes (key names built once per lease, settings once per storage), a token that is a
 per-process random prefix plus a counter (no ``os.urandom`` per update), a reply of one
 bulk string or integer (no array to parse), and the renewal sweep above instead of one
