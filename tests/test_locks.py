@@ -105,7 +105,7 @@ class TestKeyedLock:
             await doomed
         assert token.dropped == 1
         assert len(locks) == 0
-        assert locks._queues == {}
+        assert locks.queues == {}
 
     async def test_a_cancelled_waiter_leaves_the_line(self) -> None:
         locks = KeyedLock()

@@ -111,7 +111,7 @@ async def test_lock_bookkeeping_is_freed_for_every_chat_seen() -> None:
     )
     locks = locks_of(mw)
     assert len(locks) == 0
-    assert locks._queues == {}
+    assert locks.queues == {}
 
 
 async def test_multi_sessions_lock_in_a_fixed_order_and_cannot_deadlock() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from typing import Any, Protocol, TypeVar, cast, overload
 
 from botsessions.engine.manager import SessionManager, make_plans, run_update
 from botsessions.engine.outside import OutsideAccess
@@ -47,14 +47,25 @@ def _build(options: dict[str, Any], *, lazy: bool) -> SessionMiddleware[Any]:
     return SessionMiddleware(plans, multi=multi, lazy=lazy)
 
 
-@overload
-def session(
-    *, initial: type[dict[Any, Any]], **options: Any
-) -> SessionMiddleware[dict[str, Any]]: ...
-@overload
-def session(*, initial: Callable[[], S], **options: Any) -> SessionMiddleware[S]: ...
-@overload
-def session(**options: Any) -> SessionMiddleware[Any]: ...
+class SessionFactory(Protocol):
+    """The type of ``session`` and ``lazy_session``: the session's type follows from
+    ``initial`` (a ``dict`` for ``initial=dict``, ``S`` for a factory returning ``S``)."""
+
+    @overload
+    def __call__(
+        self, *, initial: type[dict[Any, Any]], **options: Any
+    ) -> SessionMiddleware[dict[str, Any]]: ...
+    @overload
+    def __call__(self, *, initial: Callable[[], S], **options: Any) -> SessionMiddleware[S]: ...
+    @overload
+    def __call__(self, **options: Any) -> SessionMiddleware[Any]: ...
+
+
+def _typed(factory: Callable[..., SessionMiddleware[Any]]) -> SessionFactory:
+    return cast("SessionFactory", factory)
+
+
+@_typed
 def session(**options: Any) -> SessionMiddleware[Any]:
     """Middleware that gives every update a session in ``ctx.session``.
 
@@ -76,14 +87,7 @@ def session(**options: Any) -> SessionMiddleware[Any]:
     return _build(options, lazy=False)
 
 
-@overload
-def lazy_session(
-    *, initial: type[dict[Any, Any]], **options: Any
-) -> SessionMiddleware[dict[str, Any]]: ...
-@overload
-def lazy_session(*, initial: Callable[[], S], **options: Any) -> SessionMiddleware[S]: ...
-@overload
-def lazy_session(**options: Any) -> SessionMiddleware[Any]: ...
+@_typed
 def lazy_session(**options: Any) -> SessionMiddleware[Any]:
     """Like ``session()``, but nothing is read until the handler asks for it.
 

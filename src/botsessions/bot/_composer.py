@@ -67,17 +67,21 @@ async def _pass(ctx: Context, next: NextFn) -> None:
     await next()
 
 
-def call_once(then: Callable[[], Awaitable[object]]) -> NextFn:
-    """The ``next`` given to a middleware: runs ``then`` (its result is not passed on); a
-    second call raises."""
+def call_once(then: Callable[[], Awaitable[None]]) -> NextFn:
+    """The ``next`` given to a middleware: returns what ``then()`` returns, the awaitable
+    of the rest of the chain; a second call raises.
+
+    A plain function, not a coroutine function, as ``_concat``'s ``chained`` is: awaiting
+    ``next()`` runs the rest with no coroutine of ``next``'s own (bench W1).
+    """
     called = False
 
-    async def downstream() -> None:
+    def downstream() -> Awaitable[None]:
         nonlocal called
         if called:
             raise RuntimeError("next() was called twice by the same middleware")
         called = True
-        await then()
+        return then()
 
     return downstream
 

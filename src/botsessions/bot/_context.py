@@ -20,6 +20,7 @@ from botsessions.bot._objects import (
     TelegramObject,
     User,
 )
+from botsessions.bot._raw import MESSAGE_KINDS
 
 if TYPE_CHECKING:
     from botsessions.bot._api import Api
@@ -121,28 +122,36 @@ class Context(Generic[SessionT]):
     @property
     def chat_id(self) -> int | None:
         """Id of the chat the update belongs to, or None (inline queries, ...)."""
+        # per_chat, the default session key, reads this on every update: ``self.kind`` and,
+        # for messages, ``_raw.chat_id_of`` are inlined (three calls fewer in all: bench W1).
         kind = self._kind
-        if kind is _NOT_READ:  # self.kind, inlined: the default session key reads this
+        if kind is _NOT_READ:
             kind = self._kind = _raw.update_kind(self.update)
-        return _raw.chat_id_of(kind, self.update.get(kind))  # type: ignore[arg-type]
+        payload: Any = self.update.get(kind)  # type: ignore[arg-type]
+        if kind in MESSAGE_KINDS:
+            chat = payload.get("chat")
+            return None if chat is None else chat.get("id")
+        return _raw.chat_id_of(kind, payload)
 
     @property
     def user_id(self) -> int | None:
         """Id of the user who caused the update, or None (channel posts, polls, ...)."""
-        kind = self.kind
-        return _raw.user_id_of(kind, self.update.get(kind))  # type: ignore[arg-type]
+        return self._read(_raw.user_id_of)
 
     @property
     def thread_id(self) -> int | None:
         """``message_thread_id`` of a forum-topic message, else None."""
-        kind = self.kind
-        return _raw.thread_id_of(kind, self.update.get(kind))  # type: ignore[arg-type]
+        return self._read(_raw.thread_id_of)
 
     @property
     def business_connection_id(self) -> str | None:
         """The business connection the update came through, else None."""
+        return self._read(_raw.business_connection_id_of)
+
+    def _read(self, fact: Callable[[str | None, Any], T]) -> T:
+        """``fact(kind, payload)`` of this update: one of ``_raw``'s readers."""
         kind = self.kind
-        return _raw.business_connection_id_of(kind, self.update.get(kind))  # type: ignore[arg-type]
+        return fact(kind, self.update.get(kind))  # type: ignore[arg-type]
 
     @property
     def bot_id(self) -> int | None:

@@ -156,8 +156,8 @@ class Chat(TelegramObject):
     __slots__ = ()
 
     id: Field[int] = Field()
-    type: Field[str] = Field()
     title: Field[str | None] = Field()
+    type: Field[str] = Field()
     username: Field[str | None] = Field()
     first_name: Field[str | None] = Field()
     last_name: Field[str | None] = Field()
@@ -169,10 +169,10 @@ class MessageEntity(TelegramObject):
 
     __slots__ = ()
 
+    url: Field[str | None] = Field()
     type: Field[str] = Field()
     offset: Field[int] = Field()
     length: Field[int] = Field()
-    url: Field[str | None] = Field()
     user: Field[User | None] = Field(wrap=User)
     language: Field[str | None] = Field()
     custom_emoji_id: Field[str | None] = Field()
@@ -224,8 +224,8 @@ class InlineQuery(TelegramObject):
 
     __slots__ = ()
 
-    id: Field[str] = Field()
     from_user: Field[User] = Field("from", wrap=User)
+    id: Field[str] = Field()
     query: Field[str] = Field()
     offset: Field[str] = Field()
     chat_type: Field[str | None] = Field()

@@ -97,38 +97,44 @@ _Entry = tuple["asyncio.Future[Payload | None]", Owner]
 
 
 class KeyedLock:
-    """A family of mutexes, one per string key."""
+    """A family of mutexes, one per string key.
 
-    __slots__ = ("__weakref__", "_owners", "_queues", "serial")
+    ``owners`` maps each held key to its holder and ``queues`` each key with waiters to
+    them, oldest first. They are read and written here, and by the engine's fast path
+    (``engine.single``), which takes a free key and frees one nobody waits for without a
+    call; anything else goes through the methods.
+    """
+
+    __slots__ = ("__weakref__", "owners", "queues", "serial")
 
     def __init__(self) -> None:
-        self._owners: dict[str, Owner] = {}
-        self._queues: dict[str, deque[_Entry]] = {}
+        self.owners: dict[str, Owner] = {}
+        self.queues: dict[str, deque[_Entry]] = {}
         self.serial = next(_serials)  # its place in the global lock order
 
     def __len__(self) -> int:
         """How many keys are held right now (the size of the bookkeeping)."""
-        return len(self._owners)
+        return len(self.owners)
 
     def locked(self, key: str) -> bool:
         """Whether ``key`` is held."""
-        return key in self._owners
+        return key in self.owners
 
     def waiting(self, key: str) -> int:
         """How many acquirers are queued for ``key``."""
-        queue = self._queues.get(key)
+        queue = self.queues.get(key)
         return len(queue) if queue else 0
 
     def try_acquire(self, key: str, owner: Owner) -> bool:
         """Take ``key`` if free, without waiting."""
-        if key in self._owners:
+        if key in self.owners:
             return False
-        self._owners[key] = owner
+        self.owners[key] = owner
         return True
 
     def refuse_reentry(self, key: str) -> None:
         """Raise ``LockError`` when the running task holds ``key`` (see ``acquire``)."""
-        if key in self._owners and runs_here(self._owners[key]):
+        if key in self.owners and runs_here(self.owners[key]):
             raise LockError(
                 f"session key {key!r} is already held by this task: a handler awaited "
                 "another update of the same session, which would wait for itself forever; "
@@ -147,14 +153,14 @@ class KeyedLock:
             LockTimeoutError: ``wait`` seconds passed first; nothing is held then.
             asyncio.CancelledError: cancelled while waiting; nothing is held then.
         """
-        owners = self._owners
+        owners = self.owners
         if key not in owners:
             owners[key] = owner
             return None
         self.refuse_reentry(key)
-        queue = self._queues.get(key)
+        queue = self.queues.get(key)
         if queue is None:
-            queue = self._queues[key] = deque()
+            queue = self.queues[key] = deque()
         waiter: asyncio.Future[Payload | None] = asyncio.get_running_loop().create_future()
         entry = (waiter, owner)
         queue.append(entry)
@@ -182,36 +188,36 @@ class KeyedLock:
 
     def release(self, key: str) -> None:
         """Release ``key``: the oldest waiter becomes the holder, or the key is forgotten."""
-        if key in self._queues and self.hand_over(key, None):
+        if key in self.queues and self.hand_over(key, None):
             return
-        del self._owners[key]
+        del self.owners[key]
 
     def hand_over(self, key: str, payload: Payload | None) -> bool:
         """Make the oldest waiter for ``key`` its holder, handing it ``payload`` (if any) too.
 
         Returns ``False`` when nobody waits: the caller still holds ``key`` (and the payload).
         """
-        queue = self._queues.get(key)
+        queue = self.queues.get(key)
         while queue:
             waiter, owner = queue.popleft()
             if not waiter.done():
                 if not queue:
-                    del self._queues[key]
-                self._owners[key] = owner
+                    del self.queues[key]
+                self.owners[key] = owner
                 waiter.set_result(payload)
                 return True
         if queue is not None:
-            del self._queues[key]
+            del self.queues[key]
         return False
 
     def _forget(self, key: str, entry: _Entry) -> None:
-        queue = self._queues.get(key)
+        queue = self.queues.get(key)
         if queue is None:
             return
         with contextlib.suppress(ValueError):  # already handed over and skipped
             queue.remove(entry)
         if not queue:
-            del self._queues[key]
+            del self.queues[key]
 
 
 async def give_back(lock: KeyedLock, key: str, payload: Payload | None) -> None:

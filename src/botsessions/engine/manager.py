@@ -121,7 +121,7 @@ async def run_update(
         awaited = call()
         # A coroutine, which the update keeps so that its locks can tell whether it runs
         # in a task asking for one of its keys (engine.locks: "Owners").
-        handler = awaited if isinstance(awaited, CoroutineType) else _awaiting(awaited)
+        handler = awaited if awaited.__class__ is CoroutineType else _awaiting(awaited)
         update.handler = handler
         result = await handler
     except BaseException:

@@ -74,9 +74,11 @@ class SingleUpdate(PropertySession):
         if not access.sync:
             return False
         locks = plan.locks
-        if locks is not None:
-            if not locks.try_acquire(key, self):  # this update is the key's (lazy) owner
+        if locks is not None:  # locks.try_acquire(key, self), inlined
+            owners = locks.owners
+            if key in owners:
                 return False
+            owners[key] = self  # this update is the key's (lazy) owner
             self.locked = True
         try:
             stored = access.read_now(key)  # type: ignore[attr-defined]  # sync access
@@ -116,9 +118,14 @@ class SingleUpdate(PropertySession):
             elif action is DELETE:
                 access.delete_now(self.key)  # type: ignore[attr-defined]  # sync access
         finally:
-            if self.locked:  # unlock(), inlined
+            if self.locked:  # unlock(), inlined, and locks.release() when nobody waits
                 self.locked = False
-                plan.locks.release(self.key)  # type: ignore[union-attr]  # locked: set
+                locks = plan.locks
+                key = self.key
+                if key in locks.queues:  # type: ignore[union-attr]  # locked: set
+                    locks.release(key)  # type: ignore[union-attr]
+                else:
+                    del locks.owners[key]  # type: ignore[union-attr]
         return True
 
     # -- the rest ----------------------------------------------------------------------

@@ -127,7 +127,15 @@ class TableStorage(Closeable, BatchedEnumeration, Generic[Ready]):
 
     __slots__ = ("_batch", "_next_purge", "_purges", "_ready", "_setup_lock", "_table", "_ttl")
 
-    def __init__(self, *, table: str, ttl: float | None, batch_size: int) -> None:
+    def __init__(
+        self, *, table: str, ttl: float | None, batch_size: int, min_size: int, max_size: int
+    ) -> None:
+        """``min_size`` and ``max_size`` bound the pool the storage builds from a URL.
+
+        Raises:
+            ValueError: from ``check_sizes``.
+        """
+        check_sizes(min_size=min_size, max_size=max_size, batch_size=batch_size)
         super().__init__()
         self._table = table
         self._ttl = ttl

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -33,11 +33,7 @@ class UnstorableCases(ConformanceHarness):
     async def test_values_no_storage_can_keep_are_refused_naming_the_key(
         self, make: Make, name: str
     ) -> None:
-        self._skip_unless_refusing("values")
-        storage = await make()
-        with pytest.raises(TypeError) as refused:
-            await await_(storage.write("chat-7", UNSTORABLE_VALUES[name]))
-        assert "'chat-7'" in str(refused.value), "the error does not name the key"
+        storage = await self._refuses(make, "values", "chat-7", UNSTORABLE_VALUES[name], TypeError)
         assert await await_(storage.read("chat-7")) is None
 
     @pytest.mark.parametrize("key", UNSTORABLE_KEYS, ids=ascii)
@@ -45,11 +41,7 @@ class UnstorableCases(ConformanceHarness):
     async def test_keys_that_are_not_valid_unicode_are_refused_naming_the_key(
         self, make: Make, key: str
     ) -> None:
-        self._skip_unless_refusing("keys")
-        storage = await make()
-        with pytest.raises(ValueError, match="not valid Unicode") as refused:
-            await await_(storage.write(key, {"v": 1}))
-        assert repr(key) in str(refused.value), "the error does not name the key"
+        storage = await self._refuses(make, "keys", key, {"v": 1}, ValueError, "not valid Unicode")
         keys = getattr(storage, "read_all_keys", None)
         if callable(keys):
             listed = await await_(keys())
@@ -57,6 +49,21 @@ class UnstorableCases(ConformanceHarness):
                 listed = [k async for k in listed]
             assert list(listed) == []
 
-    def _skip_unless_refusing(self, what: str) -> None:
+    async def _refuses(
+        self,
+        make: Make,
+        what: str,
+        key: str,
+        value: object,
+        error: type[Exception],
+        match: str | None = None,
+    ) -> Any:
+        """Write ``value`` under ``key`` on a new storage, expecting ``error`` that names the
+        key (skipped unless the storage refuses unstorable ``what``); the storage is returned."""
         if not self.refuses_unstorable:
             pytest.skip(f"the storage does not declare that it refuses unstorable {what}")
+        storage = await make()
+        with pytest.raises(error, match=match) as refused:
+            await await_(storage.write(key, value))
+        assert repr(key) in str(refused.value), "the error does not name the key"
+        return storage

@@ -83,6 +83,18 @@ class LockingHarness:
             lease: SessionLease = await storage.acquire(key, read=True)
         return lease
 
+    async def _acquire_once_expired(self, storage: Any, *, read: bool = True) -> SessionLease:
+        """Acquire ``"chat"`` within the time a lease left behind takes to expire."""
+        async with asyncio.timeout(self.lease * 2 + self.prompt):
+            lease: SessionLease = await storage.acquire("chat", read=read)
+        return lease
+
+    @staticmethod
+    async def _commit(storage: Any, key: str, lease: SessionLease, value: Any) -> None:
+        """End ``lease`` with a write of ``value`` and check that ``storage`` reads it back."""
+        await lease.write(value)
+        assert await storage.read(key) == value
+
 
 async def _close_all(storages: list[Any]) -> None:
     for storage in storages:

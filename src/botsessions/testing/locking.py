@@ -101,8 +101,7 @@ class LockingConformance(LockingHarness):
         taken = await self._acquire_promptly(other, "chat")
         assert taken.value == {"count": 1}
         await lease.release()  # still silent while another holder has the key
-        await taken.write({"count": 2})
-        assert await storage.read("chat") == {"count": 2}
+        await self._commit(storage, "chat", taken, {"count": 2})
 
     # -- mutual exclusion --------------------------------------------------------------------
 
@@ -169,21 +168,18 @@ class LockingConformance(LockingHarness):
         await expect(holder, "locked")  # it committed count 6 and holds the lock
         holder.send_signal(signal.SIGKILL)
         await holder.wait()
-        async with asyncio.timeout(self.lease * 2 + self.prompt):
-            lease = await storage.acquire("chat", read=True)
+        lease = await self._acquire_once_expired(storage)
         assert lease.value == {"count": 6}  # what it committed is kept
-        await lease.write({"count": 7})
-        assert await storage.read("chat") == {"count": 7}
+        await self._commit(storage, "chat", lease, {"count": 7})
 
     @with_storages("locking_storage")
     async def test_a_lost_lease_refuses_write_and_delete_and_leaves_the_data(
         self, make: Make, locking_storage: LockingStorageSpec
     ) -> None:
         storage = await make(lease=self.lease)
-        await storage.write("a", {"count": 1})
-        await storage.write("b", {"count": 1})
-        a = await storage.acquire("a", read=True)
-        b = await storage.acquire("b", read=True)
+        for key in ("a", "b"):
+            await storage.write(key, {"count": 1})
+        a, b = [await storage.acquire(key, read=True) for key in ("a", "b")]
         await self.lose_leases(locking_storage, ["a", "b"])
         after = [await storage.read("a"), await storage.read("b")]
         with pytest.raises(LeaseLostError) as caught:
@@ -195,8 +191,7 @@ class LockingConformance(LockingHarness):
         await b.release()
         assert [await storage.read("a"), await storage.read("b")] == after
         lease = await self._acquire_promptly(storage, "a")  # nobody holds it
-        await lease.write({"count": 2})
-        assert await storage.read("a") == {"count": 2}
+        await self._commit(storage, "a", lease, {"count": 2})
 
     # -- keep, FIFO, cancellation ------------------------------------------------------------
 
@@ -252,7 +247,7 @@ class LockingConformance(LockingHarness):
         self, make: Make, locking_storage: LockingStorageSpec
     ) -> None:
         storage, other = await make(), await make()
-        holder = await storage.acquire("chat", read=True)
+        holder = await self._acquire_promptly(storage, "chat")
         waiter = asyncio.create_task(other.acquire("chat", read=True))
         if not await self._until_waiting(locking_storage, "chat", 1):
             await asyncio.wait({waiter}, timeout=0.2)  # any point of the wait will do
@@ -277,8 +272,7 @@ class LockingConformance(LockingHarness):
             await holding.wait()
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            async with asyncio.timeout(self.lease * 2 + self.prompt):
-                lease = await other.acquire("chat", read=True)
+            lease = await self._acquire_once_expired(other)
             assert lease.value in ({"count": 1}, {"count": 2})  # the write all or nothing
             await lease.write({"count": 1})
 
@@ -296,8 +290,7 @@ class LockingConformance(LockingHarness):
                 f"acquire() swallowed the cancellation (after {steps} loop passes): the "
                 "cancelled update went on holding the lock"
             )
-            async with asyncio.timeout(self.lease * 2 + self.prompt):
-                lease = await other.acquire("chat", read=False)
+            lease = await self._acquire_once_expired(other, read=False)
             await lease.release()
 
 

@@ -12,7 +12,6 @@ from botsessions.storage._jsontext import dumps, loads
 from botsessions.storage._table import (
     PURGE_LIMIT,
     TableStorage,
-    check_sizes,
     keyset_pages,
     url_or_pool,
 )
@@ -70,11 +69,11 @@ class MySQLStorage(TableStorage["Pool"]):
             the storage and is closed by ``close()``; a pool you pass stays yours. Each
             held session lock uses one pool connection for the whole update.
         table: table name (a plain identifier, created if missing).
-        ttl: expire a session this long after its last write (seconds or ``timedelta``);
-            ``None`` or ``inf`` keeps sessions forever.
         lock_wait: seconds an update waits for the lock of a busy session before
             ``LockTimeoutError``; ``None`` or ``inf`` waits as long as it takes (at most a
             year, ``GET_LOCK``'s own limit here).
+        ttl: expire a session this long after its last write (seconds or ``timedelta``);
+            ``None`` or ``inf`` keeps sessions forever.
         min_size, max_size: size of the pool built from a URL.
         batch_size: rows fetched per query during enumeration.
 
@@ -90,21 +89,24 @@ class MySQLStorage(TableStorage["Pool"]):
         url: str | Pool = "mysql://root@localhost:3306/test",
         *,
         table: str = "sessions",
-        ttl: float | timedelta | None = None,
         lock_wait: float | timedelta | None = 10.0,
+        ttl: float | timedelta | None = None,
         min_size: int = 1,
         max_size: int = 10,
         batch_size: int = 500,
     ) -> None:
-        asyncmy = import_asyncmy()
         self._pool: Pool | None
         given_url, self._pool = url_or_pool(
-            url, asyncmy.Pool, what="url must be a URL string or an asyncmy Pool"
+            url, import_asyncmy().Pool, what="url must be a URL string or an asyncmy Pool"
         )
         self._connect = None if given_url is None else _connect_options(given_url)
-        check_sizes(min_size=min_size, max_size=max_size, batch_size=batch_size)
+        seconds = duration(ttl, what="ttl", maximum=_MAX_TTL)
         super().__init__(
-            table=table, ttl=duration(ttl, what="ttl", maximum=_MAX_TTL), batch_size=batch_size
+            table=table,
+            ttl=seconds,
+            batch_size=batch_size,
+            min_size=min_size,
+            max_size=max_size,
         )
         self._lock_wait = duration(lock_wait, what="lock_wait", maximum=_MAX_WAIT)
         self._sql = TableSQL.build(table)

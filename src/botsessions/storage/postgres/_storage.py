@@ -11,7 +11,12 @@ from botsessions._options import duration
 from botsessions.storage._expiry import ExpiringEntry
 from botsessions.storage._jsontext import dumps_positional, loads
 from botsessions.storage._lease import lease_seconds
-from botsessions.storage._table import PURGE_LIMIT, TableStorage, check_sizes, keyset_pages
+from botsessions.storage._table import (
+    PURGE_LIMIT,
+    TableStorage,
+    keyset_pages,
+    url_or_pool,
+)
 from botsessions.storage.postgres._errors import PostgresErrors, import_asyncpg
 from botsessions.storage.postgres._lock import PostgresLease, acquire
 from botsessions.storage.postgres._pool import ConnectionGate
@@ -111,19 +116,15 @@ class PostgresStorage(TableStorage[ConnectionGate]):
         max_size: int = 10,
         batch_size: int = 500,
     ) -> None:
-        asyncpg = import_asyncpg()
-        self._pool: Pool | None
-        if isinstance(dsn, str):
-            self._dsn: str | None = dsn
-            self._pool = None
-        elif isinstance(dsn, asyncpg.Pool):
-            self._dsn = None
-            self._pool = dsn
-        else:
-            raise TypeError(f"dsn must be a DSN string or an asyncpg.Pool, got {type(dsn)!r}")
-        check_sizes(min_size=min_size, max_size=max_size, batch_size=batch_size)
+        self._dsn, self._pool = url_or_pool(
+            dsn, import_asyncpg().Pool, what="dsn must be a DSN string or an asyncpg.Pool"
+        )
         super().__init__(
-            table=table, ttl=duration(ttl, what="ttl", maximum=_MAX_TTL), batch_size=batch_size
+            table=table,
+            ttl=duration(ttl, what="ttl", maximum=_MAX_TTL),
+            batch_size=batch_size,
+            min_size=min_size,
+            max_size=max_size,
         )
         self._sql = TableSQL.build(table)
         self._lock_wait = duration(lock_wait, what="lock_wait", maximum=_MAX_MS_SETTING)

@@ -74,7 +74,10 @@ class RedisStorage(Closeable, BatchedEnumeration):
 
     Raises:
         ModuleNotFoundError: redis-py is not installed (``pip install "botsessions[redis]"``).
-        TypeError, ValueError: an argument has the wrong type or value.
+        TypeError: ``redis`` is neither a URL nor a redis-py client, or an option is not
+            of its type.
+        ValueError: a prefix that is not valid Unicode, a ``scan_count`` below 1, a lease
+            that is not finite, or a duration out of range.
     """
 
     __slots__ = (
