@@ -226,3 +226,10 @@ def test_report_renders_the_cli_and_fsm_phases_and_their_failures() -> None:
     assert "| aiogram FSM across processes: lost updates, all configurations | 0 | 0 | met |" in (
         markdown
     )
+
+
+async def test_call_counts_grow_with_what_the_session_does() -> None:
+    from bench.calls import calls_per_update
+
+    bare, ignored, counted = [await calls_per_update(w, 200) for w in ("W0", "W1u", "W1")]
+    assert bare < ignored < counted  # reading the session adds calls, writing it more
