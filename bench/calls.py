@@ -14,38 +14,23 @@ import argparse
 import asyncio
 import cProfile
 import pstats
-from collections.abc import Awaitable, Callable
-from typing import Any
 
-from bench._common import BOT_USER, FAKE_TOKEN, make_updates
-from bench.ours_bot import NO_SERVER
+from bench._common import make_updates
+from bench._ours_cases import _initial
+from bench.ours_bot import _handler, make_bot
 
 CHATS = 1000
-Handler = Callable[[Any, Any], Awaitable[None]]
-
-
-def _initial() -> dict[str, int]:
-    return {"count": 0}
-
-
-async def _count(ctx: Any, next: Any) -> None:
-    ctx.session["count"] += 1
-
-
-async def _ignore(ctx: Any, next: Any) -> None:
-    return None
 
 
 async def calls_per_update(workload: str, n: int) -> float:
     """``total_calls / n`` of one workload: ``"W0"`` (no session), ``"W1u"`` (a session
-    the handler ignores) or ``"W1"`` (the counter)."""
-    from botsessions import Bot, MemorySessionStorage, session
+    the handler ignores) or ``"W1"`` (the counter), built as ``bench.ours_bot`` builds them."""
+    from botsessions import MemorySessionStorage, session
 
-    bot = Bot(FAKE_TOKEN, bot_info=BOT_USER, api_server=NO_SERVER)
+    bot = make_bot()
     if workload != "W0":
         bot.use(session(initial=_initial, storage=MemorySessionStorage()))
-    handler: Handler = _count if workload == "W1" else _ignore
-    bot.on("message", handler)
+    bot.on("message", _handler("count" if workload == "W1" else "ignore", [0]))
     updates = make_updates(CHATS + n, CHATS)
     for update in updates[:CHATS]:  # every chat's first visit, which also writes
         await bot.handle_update(update)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol, is_typeddict
 import orjson
 
 from botsessions._errors import CorruptDataError
-from botsessions.storage._jsontext import EXACT_SCALARS, MAX_DEPTH, ORJSON_OPTIONS, refuse
+from botsessions.storage._jsontext import MAX_DEPTH, ORJSON_OPTIONS, is_flat_scalar_dict, refuse
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -140,15 +140,8 @@ class _JSONCodec:
             return self.encode(value)
         # Same proof as in ``encode``: NaN, tuples, UUIDs... read back as something else.
         # A flat dict of exact scalars holds none of them, and checking that costs a
-        # fraction of reading the bytes back (bench W1, where the session is such a dict):
-        # ``is_flat_scalar_dict``, inlined, as every changed session passes here.
-        if value.__class__ is dict:
-            for item in value.values():
-                if item.__class__ not in EXACT_SCALARS:
-                    break
-            else:
-                return data
-        if orjson.loads(data) == value:
+        # fraction of reading the bytes back (bench W1, where the session is such a dict).
+        if is_flat_scalar_dict(value) or orjson.loads(data) == value:
             return data
         return self.encode(value)
 

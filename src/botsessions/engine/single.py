@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from botsessions.engine.locks import KeyedLock
 from botsessions.engine.plan import coerce_key
 from botsessions.engine.property import (
     ACCESSED,
@@ -120,12 +121,12 @@ class SingleUpdate(PropertySession):
         finally:
             if self.locked:  # unlock(), inlined, and locks.release() when nobody waits
                 self.locked = False
-                locks = plan.locks
+                held: KeyedLock = plan.locks  # type: ignore[assignment]  # locked: set
                 key = self.key
-                if key in locks.queues:  # type: ignore[union-attr]  # locked: set
-                    locks.release(key)  # type: ignore[union-attr]
+                if key in held.queues:
+                    held.release(key)
                 else:
-                    del locks.owners[key]  # type: ignore[union-attr]
+                    del held.owners[key]
         return True
 
     # -- the rest ----------------------------------------------------------------------

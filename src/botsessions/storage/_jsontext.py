@@ -34,7 +34,6 @@ import orjson
 from botsessions._errors import CorruptDataError
 
 __all__ = [
-    "EXACT_SCALARS",
     "MAX_DEPTH",
     "ORJSON_OPTIONS",
     "dumps",
@@ -46,7 +45,7 @@ __all__ = [
 
 # The exact types whose values orjson writes as they read back (a float may be NaN, which
 # orjson writes as null; str and int subclasses such as enums read back as plain values).
-EXACT_SCALARS = frozenset({str, int, bool, type(None)})
+_EXACT_SCALARS = frozenset({str, int, bool, type(None)})
 
 
 def is_flat_scalar_dict(value: Any) -> bool:
@@ -58,7 +57,7 @@ def is_flat_scalar_dict(value: Any) -> bool:
     if value.__class__ is not dict:
         return False
     for item in value.values():  # noqa: SIM110  # a loop: all() with a generator costs more
-        if item.__class__ not in EXACT_SCALARS:
+        if item.__class__ not in _EXACT_SCALARS:
             return False
     return True
 
