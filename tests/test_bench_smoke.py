@@ -233,3 +233,46 @@ async def test_call_counts_grow_with_what_the_session_does() -> None:
 
     bare, ignored, counted = [await calls_per_update(w, 200) for w in ("W0", "W1u", "W1")]
     assert bare < ignored < counted  # reading the session adds calls, writing it more
+
+
+async def test_fsm_bursts_report_the_median_burst_and_every_ratio(
+    private_redis: RedisServer,
+) -> None:
+    from bench import fsm
+
+    result = await fsm.measure(
+        redis_url=private_redis.url,
+        postgres_dsn="unused",
+        processes=2,
+        per_process=5,
+        runs=2,
+        configs=("botsessions-redis",),
+    )
+    assert result["failures"] == {}
+    [row] = result["rows"]
+    assert (row["final"], row["lost"], row["errors"]) == (10, 0, 0)
+    assert len(row["vs_floor_runs"]) == 2
+    assert row["vs_floor"] in row["vs_floor_runs"]
+    assert "[" in fsm.render(result)  # the spread of the ratios
+
+
+async def test_burst_profile_splits_a_burst_and_restores_the_storage_classes(
+    tmp_path: Path, private_redis: RedisServer, postgres_dsn: str
+) -> None:
+    from bench import burst_profile
+
+    from botsessions.storage import PostgresStorage, RedisStorage
+
+    env = make_env(tmp_path, private_redis.url, postgres_dsn)
+    before = (RedisStorage.acquire, PostgresStorage.acquire)
+    rows = [await burst_profile.profile(kind, env) for kind in ("memory", "redis", "postgres")]
+    assert (RedisStorage.acquire, PostgresStorage.acquire) == before
+    for row in rows:
+        assert (row["final"], row["errors"]) == (env.k, 0), row
+    memory, redis, postgres = rows
+    assert memory["calls"] == {}
+    for row in (redis, postgres):
+        # Every update writes once, under a lease handed along the chain or taken afresh.
+        assert row["calls"]["write"] == 1.0, row
+        assert 0 < row["calls"]["acquire"] < 1, row
+    assert "| redis |" in burst_profile.render(rows)

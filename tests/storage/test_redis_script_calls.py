@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import sys
 from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
+import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from botsessions._errors import LeaseLostError
 from botsessions.storage import RedisStorage
@@ -100,3 +104,36 @@ def test_a_forked_process_draws_other_tokens() -> None:
     child.join(30)
     ours = _tokens.next()
     assert theirs.split(b".")[0] != ours.split(b".")[0]
+
+
+async def test_the_socket_timeout_bounds_the_send_and_the_reply(
+    private_redis: RedisServer,
+) -> None:
+    # The direct path applies the client's socket timeout to the send itself (not through
+    # redis-py's wait_for): a server that stops reading fails the write in time, the
+    # connection is dropped, and a reply that never comes still times out the read.
+    client = aioredis.Redis.from_url(
+        private_redis.url, socket_timeout=0.2, retry=Retry(NoBackoff(), 0)
+    )
+    script = LuaScript(client, "return #ARGV", numkeys=0)
+    assert await script(b"a") == 1
+    server = private_redis.process
+    assert server is not None
+    server.send_signal(signal.SIGSTOP)
+    try:
+        with pytest.raises(redis.exceptions.TimeoutError, match="reading"):
+            await script(b"a")  # sent on the open connection; the reply never comes
+    finally:
+        server.send_signal(signal.SIGCONT)
+    assert await script(b"a") == 1  # a new connection
+    server.send_signal(signal.SIGSTOP)
+    try:
+        with pytest.raises(redis.exceptions.TimeoutError, match="writing"):
+            await script(b"x" * (32 << 20))  # more than the socket buffers take
+    finally:
+        server.send_signal(signal.SIGCONT)
+    assert await script(b"a", b"b") == 2  # a new connection
+    connection = await client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+    assert connection.socket_timeout == 0.2  # the timeout came back after the send
+    await client.connection_pool.release(connection)
+    await client.aclose()
