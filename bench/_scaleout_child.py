@@ -284,6 +284,7 @@ async def w3(kind: str, url: str, *, k: int) -> Json:
     storage = make_storage(kind, url, name)
     try:
         bot = _bot(storage, _rmw, True)
+        await bot.handle_update(make_updates(1, 1, chat_base=WARM_CHAT)[0])  # connects
         updates = make_updates(k, 1, chat_base=W3_CHAT)
         floor = await serial_floor(k)
         started = now()

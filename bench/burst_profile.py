@@ -1,6 +1,7 @@
 """Where a W3 burst's time goes: 1,000 updates of one chat in one process, per storage.
 
-The W3 burst of the bot layer (read the counter, sleep 1 ms, write + 1; lock on), with
+The W3 burst of the bot layer (read the counter, sleep 1 ms, write + 1; lock on; after an
+untimed update of another chat, which opens the storage's connections), with
 every awaited call into the storage's locking protocol timed: ``acquire`` (lock, and read
 when the session is loaded), the lease's ``write``/``delete``/``release``, and on
 PostgreSQL ``flushed`` (the disk flush a kept write waits for while the next update
@@ -109,6 +110,7 @@ async def profile(kind: str, env: Env) -> dict[str, Any]:
 
         bot.on("message", rmw)
         updates = make_updates(env.k, 1, chat_base=W3_CHAT)
+        await bot.handle_update(make_updates(1, 1, chat_base=W3_CHAT + 1)[0])  # connects
         floor = await serial_floor(env.k)
         timings.seconds.clear()
         timings.calls.clear()

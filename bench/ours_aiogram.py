@@ -111,7 +111,10 @@ async def concurrency(env: Env, slow: bool) -> list[Json]:
 
         return feed, None
 
-    rows = await w3_rows("botsessions+aiogram", env, updates, glue)
+    warmup = Update.model_validate(
+        make_updates(1, 1, chat_base=W3_CHAT + 1)[0], context={"bot": _bot}
+    )
+    rows = await w3_rows("botsessions+aiogram", env, updates, glue, warmup=warmup)
     if _api.calls:
         raise RuntimeError(f"aiogram made {_api.calls} Bot API calls")
     return rows

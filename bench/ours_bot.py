@@ -105,4 +105,5 @@ async def concurrency(env: Env, slow: bool) -> list[Json]:
         bot.on("message", rmw)
         return bot.handle_update, None
 
-    return await w3_rows("botsessions", env, updates, glue)
+    warmup = make_updates(1, 1, chat_base=W3_CHAT + 1)[0]
+    return await w3_rows("botsessions", env, updates, glue, warmup=warmup)

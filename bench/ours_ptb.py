@@ -96,7 +96,8 @@ async def concurrency(env: Env, slow: bool) -> list[Json]:
         await app.initialize()
         return app.process_update, app.shutdown
 
-    rows = await w3_rows("botsessions+ptb", env, updates, glue)
+    warmup = Update.de_json(make_updates(1, 1, chat_base=W3_CHAT + 1)[0], _bot)
+    rows = await w3_rows("botsessions+ptb", env, updates, glue, warmup=warmup)
     if _request.refused():
         raise RuntimeError(f"python-telegram-bot made Bot API calls: {_request.calls}")
     return rows
