@@ -137,3 +137,25 @@ async def test_the_socket_timeout_bounds_the_send_and_the_reply(
     assert connection.socket_timeout == 0.2  # the timeout came back after the send
     await client.connection_pool.release(connection)
     await client.aclose()
+
+
+async def test_a_health_check_that_is_due_pings_before_the_script_call(
+    private_redis: RedisServer,
+) -> None:
+    admin = aioredis.Redis.from_url(private_redis.url)
+    client = aioredis.Redis.from_url(private_redis.url, health_check_interval=3600)
+    script = LuaScript(client, "return #ARGV", numkeys=0)
+    try:
+        assert await script(b"a") == 1  # connects (and loads the script)
+        await admin.config_resetstat()
+        connection = await client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+        connection.next_health_check = -1  # due now
+        await client.connection_pool.release(connection)
+        assert await script(b"a", b"b") == 2
+        assert await script(b"a", b"b", b"c") == 3  # not due again for an hour
+        stats = await admin.info("commandstats")
+        assert stats["cmdstat_ping"]["calls"] == 1
+        assert stats["cmdstat_evalsha"]["calls"] == 2
+    finally:
+        await client.aclose()
+        await admin.aclose()
