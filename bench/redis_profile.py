@@ -6,7 +6,9 @@ timed and once under cProfile. The profile's own time per function is summed int
 
 * waiting for Redis: the event loop's ``epoll`` wait, which is where a round trip's
   network and server time is spent;
-* the event loop and sockets (``asyncio``, ``selectors``, ``socket`` and their builtins);
+* the socket's ``send`` and ``recv`` (with client and server on one CPU, the server runs
+  its command inside the client's ``send``);
+* the event loop (``asyncio``, ``selectors`` and their builtins);
 * redis-py (``redis/``), botsessions' Redis storage and lock (``botsessions/storage``),
   the engine and the bot layer (the rest of ``botsessions``), JSON (``orjson``), other.
 
@@ -42,7 +44,8 @@ WORKLOADS = {
 }
 AREAS = (
     "waiting for Redis (epoll)",
-    "event loop and sockets",
+    "socket send and receive",
+    "event loop",
     "redis-py",
     "botsessions storage",
     "engine and bot layer",
@@ -56,20 +59,22 @@ def area(path: str, name: str) -> str:
     if path == "~":  # a builtin: the name says whose it is
         if "poll" in name:
             return AREAS[0]
-        if "orjson" in name:
-            return AREAS[5]
-        if any(part in name for part in ("socket", "_asyncio", "select", "_overlapped")):
+        if "_socket.socket" in name:
             return AREAS[1]
-        return AREAS[6]
-    if "/asyncio/" in path or path.endswith(("selectors.py", "socket.py")):
-        return AREAS[1]
-    if "/redis/" in path:
-        return AREAS[2]
-    if "/botsessions/storage/" in path:
+        if "orjson" in name:
+            return AREAS[6]
+        if any(part in name for part in ("_asyncio", "select", "_contextvars")):
+            return AREAS[2]
+        return AREAS[7]
+    if "/redis/" in path:  # redis-py, its asyncio client included
         return AREAS[3]
-    if "/botsessions/" in path:
+    if "/botsessions/storage/" in path:
         return AREAS[4]
-    return AREAS[6]
+    if "/botsessions/" in path:
+        return AREAS[5]
+    if "/asyncio/" in path or path.endswith(("selectors.py", "socket.py")):
+        return AREAS[2]
+    return AREAS[7]
 
 
 async def _bot(case: Case, storage: Any) -> Any:

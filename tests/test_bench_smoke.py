@@ -276,3 +276,25 @@ async def test_burst_profile_splits_a_burst_and_restores_the_storage_classes(
         assert row["calls"]["write"] == 1.0, row
         assert 0 < row["calls"]["acquire"] < 1, row
     assert "| redis |" in burst_profile.render(rows)
+
+
+async def test_redis_profile_shares_cover_the_whole_profile(
+    tmp_path: Path, private_redis: RedisServer, postgres_dsn: str
+) -> None:
+    from bench import redis_profile
+
+    env = make_env(tmp_path, private_redis.url, postgres_dsn)
+    rows = [await redis_profile.profile(w, env) for w in ("changed", "unchanged")]
+    for row in rows:
+        assert set(row["shares"]) == set(redis_profile.AREAS)
+        assert abs(sum(row["shares"].values()) - 1) < 1e-9, row
+        assert row["shares"]["redis-py"] > 0, row  # both workloads call Redis
+        assert row["get_rtt_us"] > 0
+    assert "| changed |" in redis_profile.render(rows)
+    assert redis_profile.area("~", "<method 'poll' of 'select.epoll' objects>") == (
+        "waiting for Redis (epoll)"
+    )
+    assert redis_profile.area("/x/site-packages/redis/asyncio/client.py", "f") == "redis-py"
+    assert redis_profile.area("~", "<method 'send' of '_socket.socket' objects>") == (
+        "socket send and receive"
+    )
