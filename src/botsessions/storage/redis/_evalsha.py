@@ -113,10 +113,10 @@ async def _round_trip(conn: AbstractConnection, packed: bytes) -> Any:
     # writes under asyncio.wait_for, which on Python 3.11 runs the write in a task of its
     # own: two more turns of the event loop per command. Here a send that cannot wait
     # (``_NEVER_WAITS``) goes without a timer, a larger one under asyncio.timeout (a timer,
-    # no turn); the reply is read under the socket timeout as before. It saves about 20 µs
-    # per call against a 58 µs GET (python -m bench.redis_profile, pinned: an unchanged
-    # update from 2.36 to 1.96 GET round trips; python -m bench.burst_profile: a kept
-    # write in a burst from about 130 to 90 µs).
+    # no turn); the reply is read under the socket timeout as before. It saves about 12 µs
+    # per call against a 58 µs GET: a locked update that leaves its session unchanged went
+    # from about 2.36 GET round trips to 1.94 (python -m bench, Redis phase), a kept write
+    # in a burst from about 130 to 90 µs (python -m bench.burst_profile).
     # The connection is this call's alone (checked out of the pool); it connects and checks
     # its health under its own timeouts first, and gets its timeout back before the read.
     if not conn.is_connected:  # a retry after a dropped connection
