@@ -32,7 +32,7 @@ from typing import Any
 from bench._common import W3_CHAT, make_updates
 from bench._env import Env
 from bench._ours_cases import serial_floor
-from bench._ours_storage import make_store
+from bench._ours_storage import make_store, maybe_await
 from bench._servers import DEFAULT_POSTGRES_DSN
 from bench.ours_bot import make_bot
 
@@ -47,8 +47,9 @@ class Timings:
         self.calls: Counter[str] = Counter()
         self._patched: list[tuple[type, str, Any]] = []
 
-    def wrap(self, cls: type, name: str) -> None:
-        original = cls.__dict__.get(name) or getattr(cls, name, None)
+    def wrap(self, cls: type, name: str, seen: Callable[[Any], None] | None = None) -> None:
+        """Time ``cls.name`` (once); ``seen``, if given, gets each result."""
+        original = getattr(cls, name, None)
         if original is None or any(c is cls and n == name for c, n, _ in self._patched):
             return
         seconds, calls = self.seconds, self.calls
@@ -57,27 +58,24 @@ class Timings:
         async def timed(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
-                return await original(*args, **kwargs)
+                result = await original(*args, **kwargs)
             finally:
                 seconds[name] += time.perf_counter() - started
                 calls[name] += 1
+            if seen is not None:
+                seen(result)
+            return result
 
         self._patched.append((cls, name, cls.__dict__.get(name)))
         setattr(cls, name, timed)
 
     def watch(self, storage: Any) -> None:
         """Time ``storage.acquire`` and, from the first lease on, its lease class."""
-        self.wrap(type(storage), "acquire")
-        acquire = type(storage).acquire
+        self.wrap(type(storage), "acquire", seen=self._watch_lease)
 
-        async def acquire_and_watch(inner: Any, key: str, *, read: bool) -> Any:
-            lease = await acquire(inner, key, read=read)
-            for name in LEASE_CALLS:
-                self.wrap(type(lease), name)
-            return lease
-
-        self._patched.append((type(storage), "acquire", acquire))
-        type(storage).acquire = acquire_and_watch
+    def _watch_lease(self, lease: Any) -> None:
+        for name in LEASE_CALLS:
+            self.wrap(type(lease), name)
 
     def restore(self) -> None:
         for cls, name, original in reversed(self._patched):
@@ -119,7 +117,8 @@ async def profile(kind: str, env: Env) -> dict[str, Any]:
             *(bot.handle_update(u) for u in updates), return_exceptions=True
         )
         seconds = time.perf_counter() - started
-        stored = await _read(store.storage, str(W3_CHAT))
+        value = await maybe_await(store.storage.read(str(W3_CHAT)))
+        stored = int(value.get("count", 0)) if isinstance(value, dict) else 0
     finally:
         timings.restore()
         await store.cleanup()
@@ -144,13 +143,6 @@ async def profile(kind: str, env: Env) -> dict[str, Any]:
     row["rest_us"] = row["total_us"] - row["floor_us"] - row["stretch_us"] - row["storage_us"]
     row["vs_floor"] = seconds / floor
     return row
-
-
-async def _read(storage: Any, key: str) -> int:
-    value = storage.read(key)
-    if asyncio.iscoroutine(value):
-        value = await value
-    return int(value.get("count", 0)) if isinstance(value, dict) else 0
 
 
 def render(rows: list[dict[str, Any]]) -> str:

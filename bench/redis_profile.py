@@ -33,10 +33,10 @@ from typing import Any
 
 from bench._common import make_updates
 from bench._env import Env
-from bench._ours_cases import Case, session_options
+from bench._ours_cases import Case
 from bench._ours_storage import make_store
 from bench._servers import redis_get_rtt_us
-from bench.ours_bot import _handler, make_bot
+from bench.ours_bot import _glue, _handler, make_bot
 
 WORKLOADS = {
     "changed": Case("W2-redis", "redis", "count"),
@@ -77,15 +77,6 @@ def area(path: str, name: str) -> str:
     return AREAS[7]
 
 
-async def _bot(case: Case, storage: Any) -> Any:
-    from botsessions import session
-
-    bot = make_bot()
-    bot.use(session(**session_options(case, storage)))
-    bot.on("message", _handler(case.handler, [0]))
-    return bot
-
-
 async def profile(workload: str, env: Env) -> dict[str, Any]:
     """µs per update of ``workload``, plainly and per area of the profile."""
     case = WORKLOADS[workload]
@@ -94,9 +85,9 @@ async def profile(workload: str, env: Env) -> dict[str, Any]:
     bare.on("message", _handler("ignore", [0]))
     store = await make_store("redis", env)
     try:
-        bot = await _bot(case, store.storage)
+        feed, _ = await _glue(case, store.storage, [0])
         for update in updates[: env.chats]:  # every chat's first visit writes its session
-            await bot.handle_update(update)
+            await feed(update)
         timed, profiled = updates[env.chats : env.chats + env.n], updates[env.chats + env.n :]
         started = time.perf_counter()
         for update in timed:
@@ -104,13 +95,13 @@ async def profile(workload: str, env: Env) -> dict[str, Any]:
         w0 = time.perf_counter() - started
         started = time.perf_counter()
         for update in timed:
-            await bot.handle_update(update)
+            await feed(update)
         seconds = time.perf_counter() - started
         rtt = await redis_get_rtt_us(env.redis_url)
         profiler = cProfile.Profile()
         profiler.enable()
         for update in profiled:
-            await bot.handle_update(update)
+            await feed(update)
         profiler.disable()
     finally:
         await store.cleanup()
